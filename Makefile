@@ -1,0 +1,42 @@
+# Laurel: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-unit test-integration test-e2e bench package lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole platform locally on an embedded AWS emulator (Ctrl-C stops it).
+run: install
+	$(BIN)/python -m local
+
+## The whole suite: unit, integration (moto), infra (package + cfn-lint), end-to-end (local stack over HTTP).
+test: install
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration
+
+test-e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+## DynamoDB requests and capacity units per operation, import time, artifact size.
+bench: install package
+	$(BIN)/python -m bench
+
+## Deployable SAM template and one artifact per function, in build/.
+package: install
+	$(BIN)/python -m infra.package
+
+clean:
+	rm -rf build .pytest_cache

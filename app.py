@@ -1,0 +1,214 @@
+"""Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
+from chalice import Chalice
+
+from chalicelib import (adjustments, auth, catalog, earning, members, openapi, orgs, programs, redemptions,
+                        schemas as s)
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.ids import EXTERNAL_ID
+from chalicelib.web import ENDPOINTS, Call, endpoint, install
+
+app = Chalice(app_name="laurel")
+install(app)
+
+KEYS = ("admin", "partner", "store", "analyst")
+ADMIN = ("admin",)
+READERS = ("admin", "analyst")
+MEMBER_READERS = ("admin", "store", "analyst", "member")
+CATALOG_READERS = ("admin", "store", "analyst", "member")
+P = "/v1/programs/{program_id}"
+M = P + "/members/{external_id}"
+
+
+def program_of(call: Call) -> str:
+    """The program in the path; a member session reaches only its own program."""
+    program_id = call.params["program_id"]
+    if call.principal.kind == "member" and call.principal.program_id != program_id:
+        raise NotFound("No such program.")
+    return program_id
+
+
+def member_of(call: Call) -> tuple[str, str]:
+    """The program and member in the path; a member session reaches only itself."""
+    program_id, external_id = program_of(call), call.params["external_id"]
+    if not EXTERNAL_ID.fullmatch(external_id):
+        raise ValidationFailed("external_id must be 1-128 characters of A-Z a-z 0-9 . _ - : @",
+                               {"field": "external_id"})
+    auth.require_member_access(call.principal, program_id, external_id)
+    return program_id, external_id
+
+
+# --- service ---------------------------------------------------------------------------------
+
+@endpoint(app, "GET", "/v1/health", roles=(), summary="Liveness", answer=s.Health)
+def health(call: Call):
+    return {"status": "ok"}
+
+
+@endpoint(app, "GET", "/v1/openapi.json", roles=(), summary="This API's OpenAPI 3 document")
+def openapi_document(call: Call):
+    return openapi.document(ENDPOINTS)
+
+
+# --- organisations and keys ------------------------------------------------------------------
+
+@endpoint(app, "POST", "/v1/orgs", roles=("root",), summary="Create an organisation and its first admin key",
+          body=s.OrgCreate, answer=s.OrgCreated, status=201)
+def create_org(call: Call):
+    return orgs.create_org(call.body.name)
+
+
+@endpoint(app, "GET", "/v1/org", roles=KEYS, summary="The caller's organisation", answer=s.Org)
+def get_org(call: Call):
+    return orgs.get_org(call.org_id)
+
+
+@endpoint(app, "POST", "/v1/api-keys", roles=ADMIN, summary="Create an API key (its secret is shown once)",
+          body=s.ApiKeyCreate, answer=s.ApiKeyCreated, status=201)
+def create_api_key(call: Call):
+    return orgs.create_key(call.org_id, call.body.name, call.body.role)
+
+
+@endpoint(app, "GET", "/v1/api-keys", roles=ADMIN, summary="The organisation's API keys, without secrets",
+          answer=s.ApiKeyList, paged=True)
+def list_api_keys(call: Call):
+    return orgs.list_keys(call.org_id, call.query)
+
+
+@endpoint(app, "DELETE", "/v1/api-keys/{key_id}", roles=ADMIN, summary="Revoke an API key", status=204)
+def revoke_api_key(call: Call):
+    orgs.revoke_key(call.org_id, call.params["key_id"])
+
+
+# --- programs --------------------------------------------------------------------------------
+
+def _program_fields(body, unset: bool) -> dict:
+    fields = body.model_dump(exclude_unset=unset)
+    for name in ("earn_rules", "tiers"):
+        if fields.get(name) is not None:
+            fields[name] = [item.model_dump(exclude_none=True) for item in getattr(body, name)]
+    return fields
+
+
+@endpoint(app, "POST", "/v1/programs", roles=ADMIN, summary="Create a program", body=s.ProgramCreate,
+          answer=s.Program, status=201)
+def create_program(call: Call):
+    return programs.create(call.org_id, _program_fields(call.body, unset=False))
+
+
+@endpoint(app, "GET", "/v1/programs", roles=READERS, summary="The organisation's programs",
+          answer=s.ProgramList, paged=True)
+def list_programs(call: Call):
+    return programs.list_(call.org_id, call.query)
+
+
+@endpoint(app, "GET", P, roles=READERS, summary="A program", answer=s.Program)
+def get_program(call: Call):
+    return programs.view(programs.load(call.org_id, call.params["program_id"]))
+
+
+@endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body=s.ProgramUpdate,
+          answer=s.Program)
+def update_program(call: Call):
+    return programs.update(call.org_id, call.params["program_id"], _program_fields(call.body, unset=True))
+
+
+# --- members ---------------------------------------------------------------------------------
+
+@endpoint(app, "PUT", M, roles=ADMIN, summary="Create or update a member (201 created, 200 updated)",
+          body=s.MemberUpsert, answer=s.Member, status=201)
+def upsert_member(call: Call):
+    view, created = members.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
+    return (201 if created else 200), view
+
+
+@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer=s.Member)
+def get_member(call: Call):
+    return members.get(call.org_id, *member_of(call))
+
+
+@endpoint(app, "GET", M + "/balance", roles=MEMBER_READERS + ("partner",), summary="A member's balance",
+          answer=s.Balance)
+def get_balance(call: Call):
+    return members.balance(call.org_id, *member_of(call))
+
+
+@endpoint(app, "GET", M + "/transactions", roles=("admin", "analyst", "member"),
+          summary="A member's transactions, newest first", answer=s.TransactionList, paged=True)
+def list_transactions(call: Call):
+    return members.transactions(call.org_id, *member_of(call), call.query)
+
+
+@endpoint(app, "POST", M + "/adjustments", roles=ADMIN, summary="Credit or debit a member by hand",
+          body=s.AdjustmentCreate, answer=s.Adjustment, status=201, idempotent=True)
+def adjust(call: Call):
+    result, replayed = adjustments.adjust(call.org_id, *member_of(call), call.body.points, call.body.reason,
+                                          call.idempotency_key)
+    return (200 if replayed else 201), result
+
+
+@endpoint(app, "POST", M + "/sessions", roles=ADMIN, summary="A session token for one member (at most 24 h)",
+          body=s.SessionCreate, answer=s.Session, status=201)
+def open_session(call: Call):
+    return members.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+@endpoint(app, "POST", P + "/events", roles=("admin", "partner"), summary="Record an event and award its points",
+          body=s.EventIn, answer=s.EventResult, status=201)
+def record_event(call: Call):
+    event = call.body.model_dump(mode="json", exclude_none=True)
+    result, replayed = earning.record(call.org_id, call.params["program_id"], event)
+    return (200 if replayed else 201), result
+
+
+# --- rewards ---------------------------------------------------------------------------------
+
+@endpoint(app, "POST", P + "/rewards", roles=ADMIN, summary="Add a reward to the catalog", body=s.RewardCreate,
+          answer=s.Reward, status=201)
+def create_reward(call: Call):
+    return catalog.create(call.org_id, call.params["program_id"], call.body.model_dump(exclude_none=True))
+
+
+@endpoint(app, "GET", P + "/rewards", roles=CATALOG_READERS, summary="The active rewards", answer=s.RewardList,
+          paged=True)
+def list_rewards(call: Call):
+    return catalog.list_active(call.org_id, program_of(call), call.query)
+
+
+@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer=s.Reward)
+def get_reward(call: Call):
+    return catalog.get(call.org_id, program_of(call), call.params["reward_id"])
+
+
+@endpoint(app, "PATCH", P + "/rewards/{reward_id}", roles=ADMIN, summary="Change a reward", body=s.RewardUpdate,
+          answer=s.Reward)
+def update_reward(call: Call):
+    return catalog.update(call.org_id, call.params["program_id"], call.params["reward_id"],
+                          call.body.model_dump(exclude_unset=True))
+
+
+@endpoint(app, "POST", P + "/rewards/{reward_id}/codes", roles=ADMIN, summary="Add gift-card codes",
+          body=s.CodesAdd, answer=s.CodesAdded, status=201)
+def add_codes(call: Call):
+    return catalog.add_codes(call.org_id, call.params["program_id"], call.params["reward_id"], call.body.codes)
+
+
+# --- redemptions -----------------------------------------------------------------------------
+
+@endpoint(app, "POST", M + "/redemptions", roles=("admin", "store", "member"),
+          summary="Redeem points for a reward (points taken at once, fulfilled asynchronously)",
+          body=s.RedemptionCreate, answer=s.Redemption, status=202, idempotent=True)
+def redeem(call: Call):
+    result, replayed = redemptions.create(call.org_id, *member_of(call), call.body.model_dump(exclude_none=True),
+                                          call.idempotency_key)
+    return (200 if replayed else 202), result
+
+
+@endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member"),
+          summary="A redemption and its fulfilment", answer=s.Redemption)
+def get_redemption(call: Call):
+    principal = call.principal
+    return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
+                           external_id=principal.external_id if principal.kind == "member" else None,
+                           show_secrets=principal.kind == "member" or principal.role == "admin")

@@ -1,0 +1,37 @@
+"""Manual credits and debits by an admin, each with its reason and Idempotency-Key."""
+from datetime import timedelta
+
+from chalicelib import clock, ledger, members, wallet as wallets
+from chalicelib.transact import Replayed, with_retries
+
+
+def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: str,
+           idempotency_key: str) -> tuple[dict, bool]:
+    """Credit (expiring like earned points) or debit (never below zero) a member's balance."""
+    fingerprint = ledger.fingerprint("adjust", external_id, points, reason)
+
+    def attempt() -> tuple[dict, bool]:
+        program, member = members.require(org_id, program_id, external_id)
+        now = clock.now()
+        now_iso, today = clock.iso(now), clock.day(now)
+        wallet = ledger.wallet_of(member)
+        expires_at = None
+        if points > 0:
+            if program.points_expiry_days:
+                expires_at = clock.iso(now + timedelta(days=int(program.points_expiry_days)))
+            wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=None)
+        else:
+            wallet, _ = wallets.debit(wallet, -points, spend=False)
+        tier = members.current_tier(program, wallet, today)
+        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
+        posting = ledger.Posting(scope="adj", key=idempotency_key, fingerprint=fingerprint, kind="adjust",
+                                 points=points, reason=reason, expires_at=expires_at)
+        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        entry.result = {"transaction": ledger.transaction_view(entry), "balance": members.balance_of(wallet, tier)}
+        ledger.append(member, entry)
+        return entry.result, False
+
+    try:
+        return with_retries(attempt)
+    except Replayed as replayed:
+        return ledger.replay(replayed.entry, fingerprint), True

@@ -1,0 +1,113 @@
+"""The rewards catalog: rewards, their stock, and the gift-card codes behind it."""
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import clock, db, ids, pagination, programs
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.transact import ConditionFailed, Tx, with_retries
+
+CODES_PER_TRANSACTION = 99  # plus the stock update: DynamoDB's limit is 100 items
+REQUIRED_FIELDS = ("name", "cost", "active")
+
+
+def view(reward: db.RewardItem) -> dict:
+    return {"id": reward.reward_id, "type": reward.reward_type, "name": reward.name,
+            "description": reward.description, "cost": int(reward.cost), "value": reward.value,
+            "stock": None if reward.stock is None else int(reward.stock), "active": reward.active,
+            "created_at": reward.created_at, "updated_at": reward.updated_at}
+
+
+def load(org_id: str, program_id: str, reward_id: str) -> db.RewardItem:
+    reward = db.get(db.RewardItem, db.RewardItem.key(program_id, reward_id))
+    if reward is None or reward.org_id != org_id:
+        raise NotFound("No such reward.")
+    return reward
+
+
+def create(org_id: str, program_id: str, fields: dict) -> dict:
+    programs.load(org_id, program_id)
+    if fields["type"] == "gift_card":
+        if fields.get("stock"):
+            raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
+                                   {"field": "stock"})
+        fields["stock"] = 0
+    now_iso = clock.iso(clock.now())
+    reward_id = ids.new_id("rwd")
+    reward = db.RewardItem(*db.RewardItem.key(program_id, reward_id), org_id=org_id, program_id=program_id,
+                           reward_id=reward_id, reward_type=fields.pop("type"), created_at=now_iso,
+                           updated_at=now_iso, **fields)
+    reward.save(condition=db.RewardItem.pk.does_not_exist())
+    return view(reward)
+
+
+def list_active(org_id: str, program_id: str, query: dict) -> dict:
+    programs.load(org_id, program_id)
+    scope = f"rewards:{program_id}"
+    results = db.RewardItem.query(f"PRG#{program_id}", db.RewardItem.sk.startswith("RWD#"),
+                                  filter_condition=db.RewardItem.active == True,  # noqa: E712 (pynamodb condition)
+                                  limit=pagination.limit_from(query),
+                                  last_evaluated_key=pagination.decode(query, scope))
+    return pagination.page(results, view, scope)
+
+
+def get(org_id: str, program_id: str, reward_id: str) -> dict:
+    return view(load(org_id, program_id, reward_id))
+
+
+def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
+    """Set only the fields given, so a concurrent redemption's stock decrement is never lost."""
+    reward = load(org_id, program_id, reward_id)
+    if "stock" in changes and reward.reward_type == "gift_card":
+        raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
+                               {"field": "stock"})
+    for name in REQUIRED_FIELDS:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be cleared.", {"field": name})
+    actions = [getattr(db.RewardItem, name).set(value) if value is not None else getattr(db.RewardItem, name).remove()
+               for name, value in changes.items()]
+    actions.append(db.RewardItem.updated_at.set(clock.iso(clock.now())))
+    try:
+        reward.update(actions=actions, condition=db.RewardItem.org_id == org_id)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound("No such reward.") from error
+        raise
+    return view(reward)
+
+
+def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) -> dict:
+    """Add gift-card codes; a code this reward has ever had (even used) counts as a duplicate."""
+    reward = load(org_id, program_id, reward_id)
+    if reward.reward_type != "gift_card":
+        raise ValidationFailed("Only gift_card rewards have codes.", {"field": "reward_id"})
+    unique = list(dict.fromkeys(codes))
+    keys = {code: db.CodeItem.key(reward_id, code) for code in unique}
+    known = set()
+    for start in range(0, len(unique), 100):
+        chunk = [keys[code] for code in unique[start:start + 100]]
+        known.update(db.get_many(*chunk).keys())
+    fresh = [code for code in unique if keys[code] not in known]
+    added = 0
+    for start in range(0, len(fresh), CODES_PER_TRANSACTION):
+        chunk = fresh[start:start + CODES_PER_TRANSACTION]
+        added += with_retries(lambda: _add_chunk(reward, chunk, keys))
+    return {"added": added, "duplicates": len(codes) - added}
+
+
+def _add_chunk(reward: db.RewardItem, codes: list[str], keys: dict) -> int:
+    """Put the codes and raise the stock by as many, atomically; drop codes another upload got first."""
+    now_iso = clock.iso(clock.now())
+    while codes:
+        tx = Tx()
+        for code in codes:
+            pk, sk = keys[code]
+            item = db.CodeItem(pk, sk, reward_id=reward.reward_id, code=code, added_at=now_iso,
+                               gsi2pk=f"CODEPOOL#{reward.reward_id}", gsi2sk=sk)
+            tx.put(f"code:{code}", item, condition=db.CodeItem.pk.does_not_exist())
+        tx.update("reward", db.RewardItem(reward.pk, reward.sk),
+                  [db.RewardItem.stock.add(len(codes)), db.RewardItem.updated_at.set(now_iso)])
+        try:
+            tx.commit()
+            return len(codes)
+        except ConditionFailed as failed:
+            codes = [code for code in codes if f"code:{code}" != failed.label]
+    return 0

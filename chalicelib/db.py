@@ -1,0 +1,311 @@
+"""The one DynamoDB table and every item type stored in it (pynamodb models).
+
+Access patterns (pk / sk, and the overloaded indexes):
+
+| item | pk | sk | indexes |
+|---|---|---|---|
+| organisation | `ORG#{org_id}` | `ORG` | |
+| API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
+| program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
+| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `EXPIRY#{day}#{shard}` while points wait to expire; gsi3 `TIER#{day}#{shard}` when its tier may drop |
+| ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first |
+| reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk |
+| gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
+| redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
+| message delivery | `RDM#{redemption_id}` | `DELIVERY#{channel}` | |
+| job state | `JOB#{name}` | `STATE` | |
+
+A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
+new inside the same transaction that moves the balance: no separate idempotency round trip.
+"""
+import hashlib
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib import aws, settings
+
+SHARDS = 8  # write-spreading for the "falls due" partitions of gsi2/gsi3
+
+
+def shard_of(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % SHARDS
+
+
+class _Meta:
+    table_name = settings.table_name()
+    region = settings.region()
+    host = os.environ.get("AWS_ENDPOINT_URL") or None
+    max_retry_attempts = 3
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+
+
+def connection() -> Connection:
+    """A raw connection for transactions (pynamodb wants one passed in)."""
+    return Connection(region=_Meta.region, host=_Meta.host,
+                      connect_timeout_seconds=_Meta.connect_timeout_seconds,
+                      read_timeout_seconds=_Meta.read_timeout_seconds,
+                      max_retry_attempts=_Meta.max_retry_attempts)
+
+
+class Gsi1(GlobalSecondaryIndex):
+    class Meta(_Meta):
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2(GlobalSecondaryIndex):
+    class Meta(_Meta):
+        index_name = "gsi2"
+        projection = KeysOnlyProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi3(GlobalSecondaryIndex):
+    class Meta(_Meta):
+        index_name = "gsi3"
+        projection = KeysOnlyProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    """Every item of the table; `_t` says which kind it is."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    item_type = DiscriminatorAttribute(attr_name="_t")
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+    gsi2 = Gsi2()
+    gsi3 = Gsi3()
+
+
+class OrgItem(Item, discriminator="org"):
+    org_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(org_id: str) -> tuple[str, str]:
+        return f"ORG#{org_id}", "ORG"
+
+
+class ApiKeyItem(Item, discriminator="key"):
+    org_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    secret_hash = UnicodeAttribute()
+    salt = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(org_id: str, key_id: str) -> tuple[str, str]:
+        return f"ORG#{org_id}", f"KEY#{key_id}"
+
+
+class ProgramItem(Item, discriminator="program"):
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    currency_name = UnicodeAttribute()
+    locale = UnicodeAttribute()
+    points_expiry_days = NumberAttribute(null=True)
+    earn_rules = JSONAttribute(default=list)
+    tiers = JSONAttribute(default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(org_id: str, program_id: str) -> tuple[str, str]:
+        return f"ORG#{org_id}", f"PRG#{program_id}"
+
+
+def member_pk(program_id: str, external_id: str) -> str:
+    return f"MBR#{program_id}#{external_id}"
+
+
+class MemberItem(Item, discriminator="member"):
+    """A member's profile and its balance, moved together with each ledger entry."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    attributes = JSONAttribute(null=True)
+    available = NumberAttribute(default=0)
+    pending = NumberAttribute(default=0)
+    lifetime_earned = NumberAttribute(default=0)
+    lifetime_spent = NumberAttribute(default=0)
+    lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
+    earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
+    tier = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), "MEMBER"
+
+
+def entry_pk(program_id: str, scope: str, idempotency_key: str) -> str:
+    return f"LEDGER#{program_id}#{scope}#{idempotency_key}"
+
+
+class EntryItem(Item, discriminator="entry"):
+    """One ledger entry: immutable once written, keyed by its idempotency key."""
+
+    txn_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    points = NumberAttribute()
+    balance_after = NumberAttribute()
+    event_id = UnicodeAttribute(null=True)
+    redemption_id = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    expires_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    result = JSONAttribute(null=True)  # the first call's answer, replayed for the same key
+
+
+class RewardItem(Item, discriminator="reward"):
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    reward_id = UnicodeAttribute()
+    reward_type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    cost = NumberAttribute()
+    value = JSONAttribute(null=True)
+    stock = NumberAttribute(null=True)  # None: unlimited
+    active = BooleanAttribute(default=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, reward_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"RWD#{reward_id}"
+
+
+class CodeItem(Item, discriminator="code"):
+    reward_id = UnicodeAttribute()
+    code = UnicodeAttribute()
+    redemption_id = UnicodeAttribute(null=True)
+    added_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(reward_id: str, code: str) -> tuple[str, str]:
+        return f"CODE#{reward_id}", hashlib.sha256(code.encode()).hexdigest()
+
+
+class RedemptionItem(Item, discriminator="redemption"):
+    redemption_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    reward_id = UnicodeAttribute()
+    reward_type = UnicodeAttribute()
+    reward_name = UnicodeAttribute()
+    quantity = NumberAttribute()
+    points = NumberAttribute()
+    status = UnicodeAttribute()
+    delivery = JSONAttribute(null=True)
+    fulfillment = JSONAttribute(null=True)
+    consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
+    failure_reason = UnicodeAttribute(null=True)
+    notified = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(redemption_id: str) -> tuple[str, str]:
+        return f"RDM#{redemption_id}", "REDEMPTION"
+
+
+class DeliveryItem(Item, discriminator="delivery"):
+    """One message to one member on one channel: sent once however often it is asked for."""
+
+    status = UnicodeAttribute()
+    provider_message_id = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(redemption_id: str, channel: str) -> tuple[str, str]:
+        return f"RDM#{redemption_id}", f"DELIVERY#{channel}"
+
+
+class JobStateItem(Item, discriminator="job"):
+    last_day = UnicodeAttribute()
+
+    @staticmethod
+    def key(name: str) -> tuple[str, str]:
+        return f"JOB#{name}", "STATE"
+
+
+def get(model: type, key: tuple[str, str], consistent: bool = True):
+    """One GetItem; None when absent or of another kind."""
+    try:
+        item = Item.get(*key, consistent_read=consistent)
+    except Item.DoesNotExist:
+        return None
+    return item if isinstance(item, model) else None
+
+
+def index_keys(index: str, partition: str, limit: int, sort_before: str | None = None) -> list[tuple[str, str]]:
+    """Table keys from a KEYS_ONLY index (pynamodb's own query would filter on the unprojected `_t`)."""
+    condition, values = f"{index}pk = :p", {":p": {"S": partition}}
+    if sort_before is not None:
+        condition += f" AND {index}sk < :s"
+        values[":s"] = {"S": sort_before}
+    keys, start = [], None
+    while len(keys) < limit:
+        page = aws.client("dynamodb").query(
+            TableName=_Meta.table_name, IndexName=index, KeyConditionExpression=condition,
+            ExpressionAttributeValues=values, Limit=limit - len(keys), **({"ExclusiveStartKey": start} if start else {}))
+        keys += [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    return keys
+
+
+def get_many(*keys: tuple[str, str]) -> dict[tuple[str, str], Item]:
+    """One BatchGetItem for several items of any kind, keyed by (pk, sk)."""
+    found = Item.batch_get(list(keys), consistent_read=True)
+    return {(item.pk, item.sk): item for item in found}

@@ -1,0 +1,53 @@
+"""Fulfilling a redemption: assign gift-card codes or mark the reward delivered, then tell the member.
+
+Safe to run any number of times for the same redemption: every step is a conditional move from
+one status to the next, and the notification is marked sent once published.
+"""
+from chalicelib import db, notifications, redemptions
+from chalicelib.errors import Contention, NotFound
+from chalicelib.transact import Tx, with_retries
+
+
+class CodesMissing(Contention):
+    """Fewer free codes than reserved: the index may lag; if it lasts, the redemption is refunded."""
+
+
+def fulfil(redemption_id: str) -> str:
+    """Move a redemption on as far as it goes; returns its status."""
+    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+    if redemption is None:
+        raise NotFound(f"No redemption {redemption_id}.")
+    if redemption.status == "pending":
+        if redemption.reward_type == "gift_card":
+            with_retries(lambda: _assign_codes(redemption))
+        else:
+            redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
+        redemption.refresh(consistent_read=True)
+    if redemption.status == "fulfilled" and not redemption.notified:
+        notifications.reward_delivered(redemption, redemptions.member_of(redemption))
+        redemption.update(actions=[db.RedemptionItem.notified.set(True)])
+    return redemption.status
+
+
+def _assign_codes(redemption: db.RedemptionItem) -> bool:
+    """Take `quantity` free codes and fulfil with them, atomically; a code taken meanwhile means retry."""
+    needed = int(redemption.quantity)
+    free = db.index_keys("gsi2", f"CODEPOOL#{redemption.reward_id}", needed)
+    if len(free) < needed:
+        raise CodesMissing(f"Only {len(free)} free codes for {needed} reserved.")
+    codes = db.get_many(*free)
+    tx = Tx()
+    for (pk, sk), code in codes.items():
+        tx.update(f"code:{sk}", code, [db.CodeItem.redemption_id.set(redemption.redemption_id),
+                                       db.CodeItem.gsi2pk.remove(), db.CodeItem.gsi2sk.remove()],
+                  condition=db.CodeItem.gsi2pk.exists())
+    values = [code.code for code in codes.values()]
+    return redemptions.mark_fulfilled(redemption, {"type": "gift_card", "code": values[0], "codes": values}, tx)
+
+
+def give_up(redemption_id: str, error: Exception) -> bool:
+    """The last try failed: mark the redemption failed and refund its points (once).
+
+    The reserved stock goes back too, unless the codes behind it are what went missing.
+    """
+    return redemptions.refund(redemption_id, str(error), restock=not isinstance(error, CodesMissing))

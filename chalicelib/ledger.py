@@ -1,0 +1,122 @@
+"""The ledger: every balance change is one DynamoDB transaction that appends an entry and moves the balance.
+
+The entry's key is the change's idempotency key and is written on the condition that it is new,
+so a replay can never credit or debit twice. The member item carries a version: a concurrent
+writer makes the transaction fail and the caller re-reads and tries again, so two debits can
+never both spend the same points.
+"""
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from chalicelib import clock, db, ids
+from chalicelib.errors import Conflict
+from chalicelib.transact import Tx
+from chalicelib.wallet import Wallet, next_window_drop
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of what a request asked for, to tell a replay from a different request."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+# --- members' wallets ----------------------------------------------------------------------
+
+def wallet_of(member: Optional[db.MemberItem]) -> Wallet:
+    if member is None:
+        return Wallet()
+    return Wallet(available=int(member.available), pending=int(member.pending),
+                  lifetime_earned=int(member.lifetime_earned), lifetime_spent=int(member.lifetime_spent),
+                  lots=tuple(tuple(lot) for lot in member.lots or ()), earned=dict(member.earned or {}))
+
+
+def new_member(org_id: str, program_id: str, external_id: str, now_iso: str) -> db.MemberItem:
+    pk, sk = db.MemberItem.key(program_id, external_id)
+    return db.MemberItem(pk, sk, org_id=org_id, program_id=program_id, external_id=external_id,
+                         created_at=now_iso, updated_at=now_iso, lots=[], earned={})
+
+
+def _index_due_work(member: db.MemberItem, wallet: Wallet, today: str) -> None:
+    """Point the jobs' indexes at the next day this member's points expire or its tier may fall."""
+    shard = db.shard_of(member.pk)
+    if wallet.lots:
+        member.gsi2pk, member.gsi2sk = f"EXPIRY#{wallet.lots[0][0][:10]}#{shard}", member.pk
+    else:
+        member.gsi2pk = member.gsi2sk = None
+    drop = next_window_drop(wallet, today) if member.tier else None
+    if drop:
+        member.gsi3pk, member.gsi3sk = f"TIER#{drop}#{shard}", member.pk
+    else:
+        member.gsi3pk = member.gsi3sk = None
+
+
+def put_wallet(member: db.MemberItem, wallet: Wallet, now_iso: str, *, tier: Optional[str]) -> None:
+    """Write a wallet into the member item, with the index entries of the work it makes due."""
+    member.available, member.pending = wallet.available, wallet.pending
+    member.lifetime_earned, member.lifetime_spent = wallet.lifetime_earned, wallet.lifetime_spent
+    member.lots = [list(lot) for lot in wallet.lots]
+    member.earned = wallet.earned
+    member.tier = tier
+    member.updated_at = now_iso
+    _index_due_work(member, wallet, now_iso[:10])
+
+
+# --- entries -------------------------------------------------------------------------------
+
+@dataclass
+class Posting:
+    """One ledger entry to append, keyed by (scope, key) for idempotency."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    kind: str
+    points: int
+    event_id: Optional[str] = None
+    redemption_id: Optional[str] = None
+    reason: Optional[str] = None
+    expires_at: Optional[str] = None
+    extra: dict = field(default_factory=dict)
+
+
+def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_iso: str) -> db.EntryItem:
+    entry = db.EntryItem(
+        db.entry_pk(member.program_id, posting.scope, posting.key), "ENTRY",
+        txn_id=ids.new_id("txn"), org_id=member.org_id, program_id=member.program_id,
+        external_id=member.external_id, kind=posting.kind, points=posting.points,
+        balance_after=balance_after, event_id=posting.event_id, redemption_id=posting.redemption_id,
+        reason=posting.reason, expires_at=posting.expires_at, created_at=now_iso,
+        fingerprint=posting.fingerprint)
+    if posting.points:
+        entry.gsi1pk, entry.gsi1sk = member.pk, f"{now_iso}#{entry.txn_id}"
+    return entry
+
+
+def transaction_view(entry: db.EntryItem) -> dict:
+    view = {"id": entry.txn_id, "kind": entry.kind, "points": int(entry.points),
+            "balance_after": int(entry.balance_after), "created_at": entry.created_at}
+    for name in ("event_id", "redemption_id", "reason", "expires_at"):
+        if getattr(entry, name):
+            view[name] = getattr(entry, name)
+    return view
+
+
+def append(member: db.MemberItem, entry: db.EntryItem, tx: Optional[Tx] = None) -> None:
+    """The one write: the member's new state and its entry, plus any extra items, atomically."""
+    tx = tx or Tx()
+    tx.put("member", member)
+    tx.put(f"entry:{entry.pk}", entry, condition=db.EntryItem.pk.does_not_exist(), return_old=True)
+    tx.commit()
+
+
+def replay(entry: db.EntryItem, request_fingerprint: str) -> dict:
+    """The first call's answer for a repeated key, or 409 if the key was used for something else."""
+    if entry.fingerprint != request_fingerprint:
+        raise Conflict("This idempotency key was already used with a different request.",
+                       code="idempotency_conflict")
+    return entry.result
+
+
+def today(now=None) -> str:
+    return clock.day(now or clock.now())

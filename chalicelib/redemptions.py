@@ -1,0 +1,173 @@
+"""Redemptions: points taken at once, the reward fulfilled later, the points given back if it fails.
+
+Taking the points, reserving the stock and writing the redemption is one transaction. The
+fulfilment message is sent after it; if that send is lost, the recovery job finds the
+redemption through its outbox index entry (gsi2 `OUTBOX#...`) and sends it again, so every
+redemption reaches a final status.
+"""
+import json
+
+from chalicelib import aws, clock, db, ids, ledger, settings, wallet as wallets
+from chalicelib.observability import logger as log
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retries
+
+SECRET_FIELDS = ("code", "codes")  # shown to admins and to the member's own session only
+
+
+def view(redemption: db.RedemptionItem, *, show_secrets: bool = True) -> dict:
+    answer = {"id": redemption.redemption_id, "member": redemption.external_id,
+              "reward_id": redemption.reward_id, "quantity": int(redemption.quantity),
+              "points": int(redemption.points), "status": redemption.status,
+              "created_at": redemption.created_at, "updated_at": redemption.updated_at}
+    if redemption.fulfillment is not None:
+        answer["fulfillment"] = {name: value for name, value in redemption.fulfillment.items()
+                                 if show_secrets or name not in SECRET_FIELDS}
+    return answer
+
+
+def outbox_key(redemption_id: str) -> str:
+    return f"OUTBOX#{db.shard_of(redemption_id)}"
+
+
+def create(org_id: str, program_id: str, external_id: str, request: dict, idempotency_key: str) -> tuple[dict, bool]:
+    """Take the points and reserve the stock atomically; 409 takes nothing."""
+    fingerprint = ledger.fingerprint("redeem", external_id, request)
+    reward_id, quantity = request["reward_id"], request.get("quantity", 1)
+
+    def attempt() -> tuple[dict, bool]:
+        program_key = db.ProgramItem.key(org_id, program_id)
+        member_key = db.MemberItem.key(program_id, external_id)
+        reward_key = db.RewardItem.key(program_id, reward_id)
+        found = db.get_many(program_key, member_key, reward_key)
+        if program_key not in found:
+            raise NotFound("No such program.")
+        member, reward = found.get(member_key), found.get(reward_key)
+        if member is None:
+            raise NotFound("No such member.")
+        if reward is None or reward.org_id != org_id:
+            raise NotFound("No such reward.")
+        if not reward.active:
+            raise Conflict("This reward is not available.", {"reward_id": reward_id})
+        points = int(reward.cost) * quantity
+        wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
+        if reward.stock is not None and reward.stock < quantity:
+            raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
+                           code="out_of_stock")
+        now_iso = clock.iso(clock.now())
+        redemption_id = ids.new_id("rdm")
+        redemption = db.RedemptionItem(
+            *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
+            program_id=program_id, external_id=external_id, reward_id=reward_id,
+            reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
+            status="pending", delivery=request.get("delivery"), consumed=[list(lot) for lot in consumed],
+            created_at=now_iso, updated_at=now_iso, gsi2pk=outbox_key(redemption_id), gsi2sk=now_iso)
+        ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
+        posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
+                                 points=-points, redemption_id=redemption_id)
+        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        entry.result = view(redemption)
+        tx = Tx()
+        tx.put("redemption", redemption, condition=db.RedemptionItem.pk.does_not_exist())
+        if reward.stock is not None:
+            tx.update("reward", db.RewardItem(reward.pk, reward.sk), [db.RewardItem.stock.add(-quantity)],
+                      condition=(db.RewardItem.stock >= quantity) & (db.RewardItem.active == True))  # noqa: E712
+        try:
+            ledger.append(member, entry, tx)
+        except ConditionFailed as failed:  # the stock or the reward moved on: decide again on fresh data
+            raise Retry() from failed
+        return entry.result, False
+
+    try:
+        result, replayed = with_retries(attempt)
+    except Replayed as replay:
+        return ledger.replay(replay.entry, fingerprint), True
+    enqueue_fulfilment(org_id, program_id, result["id"])
+    return result, replayed
+
+
+def enqueue_fulfilment(org_id: str, program_id: str, redemption_id: str) -> None:
+    """Best effort: a lost send is caught up by the recovery job from the outbox index."""
+    body = json.dumps({"org_id": org_id, "program_id": program_id, "redemption_id": redemption_id})
+    try:
+        aws.client("sqs").send_message(QueueUrl=settings.fulfilment_queue_url(), MessageBody=body)
+    except Exception:  # noqa: BLE001 - the outbox guarantees delivery; the caller's answer stands
+        log.warning("fulfilment enqueue failed; recovery job will retry", extra={"redemption_id": redemption_id})
+
+
+def load(org_id: str, program_id: str, redemption_id: str) -> db.RedemptionItem:
+    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+    if redemption is None or (redemption.org_id, redemption.program_id) != (org_id, program_id):
+        raise NotFound("No such redemption.")
+    return redemption
+
+
+def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
+    """Mark a pending redemption failed and give its points back, once; False if it was not pending."""
+    def attempt() -> bool:
+        redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+        if redemption is None or redemption.status != "pending":
+            return False
+        member_key = db.MemberItem.key(redemption.program_id, redemption.external_id)
+        reward_key = db.RewardItem.key(redemption.program_id, redemption.reward_id)
+        found = db.get_many(member_key, reward_key)
+        member, reward = found[member_key], found.get(reward_key)
+        now_iso = clock.iso(clock.now())
+        wallet = wallets.restore(ledger.wallet_of(member), int(redemption.points), redemption.consumed,
+                                 unspend=True)
+        ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
+        posting = ledger.Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
+                                 points=int(redemption.points), redemption_id=redemption_id, reason=reason)
+        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        tx = Tx()
+        tx.update("redemption", redemption,
+                  [db.RedemptionItem.status.set("failed"), db.RedemptionItem.failure_reason.set(reason),
+                   db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
+                   db.RedemptionItem.gsi2sk.remove()],
+                  condition=db.RedemptionItem.status == "pending")
+        if restock and reward is not None and reward.stock is not None:
+            tx.update("reward", db.RewardItem(reward.pk, reward.sk),
+                      [db.RewardItem.stock.add(int(redemption.quantity))])
+        try:
+            ledger.append(member, entry, tx)
+        except ConditionFailed:
+            return False  # someone else finished it first
+        except Replayed:
+            return False
+        return True
+
+    return with_retries(attempt)
+
+
+def mark_fulfilled(redemption: db.RedemptionItem, fulfillment: dict, tx: Tx | None = None) -> bool:
+    """Move a pending redemption to fulfilled (with any extra items, atomically); False if it had moved on."""
+    now_iso = clock.iso(clock.now())
+    tx = tx or Tx()
+    tx.update("redemption", redemption,
+              [db.RedemptionItem.status.set("fulfilled"), db.RedemptionItem.fulfillment.set(fulfillment),
+               db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
+               db.RedemptionItem.gsi2sk.remove()],
+              condition=db.RedemptionItem.status == "pending")
+    try:
+        tx.commit()
+    except ConditionFailed as failed:
+        if failed.label == "redemption":
+            return False
+        raise Retry() from failed
+    redemption.status, redemption.fulfillment = "fulfilled", fulfillment
+    return True
+
+
+def member_of(redemption: db.RedemptionItem) -> db.MemberItem:
+    found = db.get(db.MemberItem, db.MemberItem.key(redemption.program_id, redemption.external_id))
+    if found is None:
+        raise NotFound("No such member.")
+    return found
+
+
+def get(org_id: str, program_id: str, redemption_id: str, *, external_id: str | None, show_secrets: bool) -> dict:
+    redemption = load(org_id, program_id, redemption_id)
+    if external_id is not None and redemption.external_id != external_id:
+        raise NotFound("No such redemption.")
+    return view(redemption, show_secrets=show_secrets)
+

@@ -1,0 +1,366 @@
+"""The wire shapes of the public contract: they validate requests, shape answers and make the OpenAPI.
+
+Requests are strict (no type coercion, unknown fields refused) so a client's mistake is a 400
+that names the field, never a silent guess.
+"""
+from datetime import datetime
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EXTERNAL_ID = r"^[A-Za-z0-9._\-:@]{1,128}$"
+EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+E164 = r"^\+[1-9][0-9]{6,14}$"
+LOCALE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+MAX_POINTS = 1_000_000_000
+
+ExternalId = Annotated[str, Field(pattern=EXTERNAL_ID, examples=["member-42"])]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Points = Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+Email = Annotated[str, Field(pattern=EMAIL, max_length=254, examples=["ada@example.com"])]
+Phone = Annotated[str, Field(pattern=E164, examples=["+393331234567"])]
+Locale = Annotated[str, Field(pattern=LOCALE, max_length=35, examples=["en"])]
+Timestamp = Annotated[str, Field(examples=["2026-11-22T09:30:00.000Z"], description="ISO-8601, UTC, Z suffix")]
+Role = Literal["admin", "partner", "store", "analyst"]
+RewardType = Literal["gift_card", "cashback", "points_transfer", "merchandise", "experience", "donation"]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _small_object(value: Optional[dict], limit: int = 50) -> Optional[dict]:
+    if value is not None and len(value) > limit:
+        raise ValueError(f"at most {limit} keys")
+    return value
+
+
+# --- service -----------------------------------------------------------------------------
+
+class Health(Answer):
+    status: Literal["ok"]
+
+
+class ErrorBody(Answer):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class Error(Answer):
+    error: ErrorBody
+
+
+# --- organisations and keys ----------------------------------------------------------------
+
+class OrgCreate(Request):
+    name: Name
+
+
+class SecretKey(Answer):
+    id: str
+    secret: str
+
+
+class OrgCreated(Answer):
+    id: str
+    name: str
+    admin_key: SecretKey
+
+
+class Org(Answer):
+    id: str
+    name: str
+    partner_events_queue_url: str
+    partner_events_dlq_url: str
+
+
+class ApiKeyCreate(Request):
+    name: Name
+    role: Role
+
+
+class ApiKey(Answer):
+    id: str
+    name: str
+    role: Role
+    created_at: Timestamp
+    revoked_at: Optional[Timestamp] = None
+
+
+class ApiKeyCreated(ApiKey):
+    secret: str
+
+
+class ApiKeyList(Answer):
+    items: list[ApiKey]
+    next_cursor: Optional[str]
+
+
+# --- programs ------------------------------------------------------------------------------
+
+class PointsPer(Request):
+    property: Annotated[str, Field(min_length=1, max_length=64)]
+    every: Annotated[int, Field(ge=1, le=MAX_POINTS)]
+    points: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class EarnRule(Request):
+    event_type: Annotated[str, Field(min_length=1, max_length=64)]
+    points: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+    points_per: Optional[PointsPer] = None
+
+    @model_validator(mode="after")
+    def _one_award(self):
+        if (self.points is None) == (self.points_per is None):
+            raise ValueError("a rule has exactly one of points or points_per")
+        return self
+
+
+class Tier(Request):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    min_points: Annotated[int, Field(ge=0, le=MAX_POINTS)]
+    multiplier: Annotated[float, Field(ge=1, le=10)] = 1.0
+
+
+def _check_tiers(tiers: Optional[list[Tier]]) -> Optional[list[Tier]]:
+    if tiers:
+        if len({tier.name for tier in tiers}) != len(tiers):
+            raise ValueError("tier names must be unique")
+        if len({tier.min_points for tier in tiers}) != len(tiers):
+            raise ValueError("tier min_points must be unique")
+    return tiers
+
+
+class ProgramCreate(Request):
+    name: Name
+    currency_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
+    locale: Locale = "en"
+    points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
+    earn_rules: Annotated[list[EarnRule], Field(max_length=100)] = []
+    tiers: Annotated[list[Tier], Field(max_length=20)] = []
+
+    _tiers = field_validator("tiers")(_check_tiers)
+
+
+class ProgramUpdate(Request):
+    name: Optional[Name] = None
+    currency_name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
+    locale: Optional[Locale] = None
+    points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
+    earn_rules: Optional[Annotated[list[EarnRule], Field(max_length=100)]] = None
+    tiers: Optional[Annotated[list[Tier], Field(max_length=20)]] = None
+
+    _tiers = field_validator("tiers")(_check_tiers)
+
+
+class Program(Answer):
+    id: str
+    name: str
+    currency_name: str
+    locale: str
+    points_expiry_days: Optional[int]
+    earn_rules: list[dict[str, Any]]
+    tiers: list[dict[str, Any]]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProgramList(Answer):
+    items: list[Program]
+    next_cursor: Optional[str]
+
+
+# --- members -------------------------------------------------------------------------------
+
+class MemberUpsert(Request):
+    email: Optional[Email] = None
+    phone: Optional[Phone] = None
+    name: Optional[Name] = None
+    locale: Optional[Locale] = None
+    attributes: Optional[dict[str, Any]] = None
+
+    _attributes = field_validator("attributes")(_small_object)
+
+
+class Expiring(Answer):
+    points: int
+    expires_at: Timestamp
+
+
+class Balance(Answer):
+    available: int
+    pending: int
+    lifetime_earned: int
+    lifetime_spent: int
+    tier: Optional[str]
+    expiring: list[Expiring]
+
+
+class Member(Answer):
+    external_id: str
+    email: Optional[str]
+    phone: Optional[str]
+    name: Optional[str]
+    locale: Optional[str]
+    attributes: Optional[dict[str, Any]] = None
+    tier: Optional[str]
+    balance: Balance
+    created_at: Timestamp
+    updated_at: Optional[Timestamp] = None
+
+
+class Transaction(Answer):
+    id: str
+    kind: Literal["earn", "redeem", "adjust", "expire", "refund", "reverse"]
+    points: int
+    balance_after: int
+    event_id: Optional[str] = None
+    redemption_id: Optional[str] = None
+    reason: Optional[str] = None
+    created_at: Timestamp
+    expires_at: Optional[Timestamp] = None
+
+
+class TransactionList(Answer):
+    items: list[Transaction]
+    next_cursor: Optional[str]
+
+
+class AdjustmentCreate(Request):
+    points: Points
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    @field_validator("points")
+    @classmethod
+    def _non_zero(cls, points: int) -> int:
+        if points == 0:
+            raise ValueError("points must not be zero")
+        return points
+
+
+class Adjustment(Answer):
+    transaction: Transaction
+    balance: Balance
+
+
+class SessionCreate(Request):
+    ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600
+
+
+class Session(Answer):
+    token: str
+    expires_at: Timestamp
+
+
+# --- events --------------------------------------------------------------------------------
+
+class EventIn(Request):
+    id: Annotated[str, Field(pattern=EXTERNAL_ID)]
+    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-:]+$")]
+    member: ExternalId
+    occurred_at: Optional[datetime] = None
+    properties: dict[str, Any] = {}
+
+    _properties = field_validator("properties")(_small_object)
+
+
+class EventResult(Answer):
+    id: str
+    member: str
+    points: int
+    transactions: list[Transaction]
+    balance: Balance
+
+
+class PartnerMessage(Request):
+    """The body of a message on the partner events queue."""
+
+    org_id: Annotated[str, Field(min_length=1, max_length=64)]
+    program_id: Annotated[str, Field(min_length=1, max_length=64)]
+    event: EventIn
+
+
+# --- rewards -------------------------------------------------------------------------------
+
+class Money(Request):
+    amount: Annotated[int, Field(ge=0, le=MAX_POINTS * 100)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class RewardCreate(Request):
+    type: RewardType
+    name: Name
+    description: Optional[Annotated[str, Field(max_length=2000)]] = None
+    cost: Annotated[int, Field(ge=1, le=MAX_POINTS)]
+    value: Optional[Money] = None
+    stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
+    active: bool = True
+
+
+class RewardUpdate(Request):
+    name: Optional[Name] = None
+    description: Optional[Annotated[str, Field(max_length=2000)]] = None
+    cost: Optional[Annotated[int, Field(ge=1, le=MAX_POINTS)]] = None
+    value: Optional[Money] = None
+    stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
+    active: Optional[bool] = None
+
+
+class Reward(Answer):
+    id: str
+    type: RewardType
+    name: str
+    description: Optional[str]
+    cost: int
+    value: Optional[dict[str, Any]]
+    stock: Optional[int]
+    active: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RewardList(Answer):
+    items: list[Reward]
+    next_cursor: Optional[str]
+
+
+class CodesAdd(Request):
+    codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1, max_length=1000)]
+
+
+class CodesAdded(Answer):
+    added: int
+    duplicates: int
+
+
+# --- redemptions ---------------------------------------------------------------------------
+
+class Delivery(Request):
+    email: Optional[Email] = None
+    phone: Optional[Phone] = None
+    address: Optional[dict[str, Any]] = None
+
+    _address = field_validator("address")(_small_object)
+
+
+class RedemptionCreate(Request):
+    reward_id: Annotated[str, Field(min_length=1, max_length=64)]
+    quantity: Annotated[int, Field(ge=1, le=100)] = 1
+    delivery: Optional[Delivery] = None
+
+
+class Redemption(Answer):
+    id: str
+    member: str
+    reward_id: str
+    quantity: int
+    points: int
+    status: Literal["pending", "fulfilled", "failed", "cancelled"]
+    fulfillment: Optional[dict[str, Any]] = None
+    created_at: Timestamp
+    updated_at: Timestamp

@@ -1,0 +1,59 @@
+"""Deployment settings, read from the environment when used (never cached at import)."""
+import hashlib
+import os
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"setting {name} is not configured")
+    return value
+
+
+def table_name() -> str:
+    return os.environ.get("LAUREL_TABLE", "laurel")
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def root_key_hash() -> str:
+    """The root key's SHA-256: deployments give only the hash; the local stack may give the key."""
+    if os.environ.get("LAUREL_ROOT_KEY_HASH"):
+        return os.environ["LAUREL_ROOT_KEY_HASH"]
+    if os.environ.get("LAUREL_ROOT_KEY"):
+        return hashlib.sha256(os.environ["LAUREL_ROOT_KEY"].encode()).hexdigest()
+    return ""
+
+
+def signing_key() -> bytes:
+    return _required("LAUREL_SIGNING_KEY").encode()
+
+
+def partner_events_queue_url() -> str:
+    return os.environ.get("PARTNER_EVENTS_QUEUE_URL", "")
+
+
+def partner_events_dlq_url() -> str:
+    return os.environ.get("PARTNER_EVENTS_DLQ_URL", "")
+
+
+def partner_events_max_receives() -> int:
+    return int(os.environ.get("PARTNER_EVENTS_MAX_RECEIVES", "5"))
+
+
+def fulfilment_queue_url() -> str:
+    return _required("FULFILMENT_QUEUE_URL")
+
+
+def fulfilment_max_receives() -> int:
+    return int(os.environ.get("FULFILMENT_MAX_RECEIVES", "5"))
+
+
+def notifications_topic_arn() -> str:
+    return _required("NOTIFICATIONS_TOPIC_ARN")
+
+
+def email_sender() -> str:
+    return os.environ.get("EMAIL_SENDER", "rewards@example.com")

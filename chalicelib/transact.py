@@ -1,0 +1,90 @@
+"""DynamoDB transactions that say which item's condition failed, and the retry loop around them."""
+import random
+import time
+from typing import Any, Callable
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import db
+from chalicelib.errors import Contention
+
+ATTEMPTS = 8
+
+
+class Retry(Contention):
+    """Another writer changed an item first: read again and recompute (503 if it ever escapes)."""
+
+    def __init__(self, message: str = "Too many concurrent changes; try again."):
+        super().__init__(message)
+
+
+class Replayed(Exception):
+    """The idempotency key was used before; carries the entry the first call wrote."""
+
+    def __init__(self, entry: db.EntryItem):
+        super().__init__(entry.pk)
+        self.entry = entry
+
+
+class ConditionFailed(Exception):
+    """A condition on one of the extra items failed (stock ran out, a status moved on)."""
+
+    def __init__(self, label: str):
+        super().__init__(label)
+        self.label = label
+
+
+class Tx:
+    """A pynamodb TransactWrite whose failures say which item's condition failed."""
+
+    def __init__(self):
+        self._ops: dict[str, list] = {"check": [], "delete": [], "put": [], "update": []}
+
+    def put(self, label: str, model, condition=None, return_old: bool = False) -> None:
+        self._ops["put"].append((label, lambda tx: tx.save(model, condition=condition,
+                                                           return_values="ALL_OLD" if return_old else None)))
+
+    def update(self, label: str, model, actions: list, condition=None) -> None:
+        self._ops["update"].append((label, lambda tx: tx.update(model, actions=actions, condition=condition)))
+
+    def delete(self, label: str, model, condition=None) -> None:
+        self._ops["delete"].append((label, lambda tx: tx.delete(model, condition=condition)))
+
+    def commit(self) -> None:
+        order = self._ops["check"] + self._ops["delete"] + self._ops["put"] + self._ops["update"]
+        try:
+            with TransactWrite(connection=db.connection()) as tx:
+                for _, add in order:
+                    add(tx)
+        except TransactWriteError as error:
+            reasons = error.cancellation_reasons or []
+            codes = [reason.code if reason else None for reason in reasons]
+            if error.cause_response_code != "TransactionCanceledException" or "TransactionConflict" in codes:
+                raise Retry() from error
+            for (label, _), reason in zip(order, reasons):
+                if reason and reason.code == "ConditionalCheckFailed":
+                    raise _failed(label, reason) from error
+            raise Retry() from error
+
+
+def _failed(label: str, reason) -> Exception:
+    if label == "member":
+        return Retry()
+    if label.startswith("entry:"):
+        entry = db.EntryItem.from_raw_data(reason.raw_item) if reason.raw_item else None
+        if entry is None:
+            pk = label[len("entry:"):]
+            entry = db.get(db.EntryItem, (pk, "ENTRY"))
+        return Replayed(entry) if entry is not None else Retry()
+    return ConditionFailed(label)
+
+
+def with_retries(attempt: Callable[[], Any]) -> Any:
+    """Run read-compute-write until no other writer got in between (bounded, with jitter)."""
+    for number in range(ATTEMPTS):
+        try:
+            return attempt()
+        except Retry:
+            time.sleep(random.uniform(0, 0.01 * 2 ** number))
+    raise Contention("Too many concurrent changes; try again.")

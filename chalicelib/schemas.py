@@ -3,41 +3,12 @@
 Requests are strict (no type coercion, unknown fields refused) so a client's mistake is a 400
 that names the field, never a silent guess.
 """
-from datetime import datetime
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-EXTERNAL_ID = r"^[A-Za-z0-9._\-:@]{1,128}$"
-EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-E164 = r"^\+[1-9][0-9]{6,14}$"
-LOCALE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
-MAX_POINTS = 1_000_000_000
-
-ExternalId = Annotated[str, Field(pattern=EXTERNAL_ID, examples=["member-42"])]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Points = Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
-Email = Annotated[str, Field(pattern=EMAIL, max_length=254, examples=["ada@example.com"])]
-Phone = Annotated[str, Field(pattern=E164, examples=["+393331234567"])]
-Locale = Annotated[str, Field(pattern=LOCALE, max_length=35, examples=["en"])]
-Timestamp = Annotated[str, Field(examples=["2026-11-22T09:30:00.000Z"], description="ISO-8601, UTC, Z suffix")]
-Role = Literal["admin", "partner", "store", "analyst"]
-RewardType = Literal["gift_card", "cashback", "points_transfer", "merchandise", "experience", "donation"]
-
-
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _small_object(value: Optional[dict], limit: int = 50) -> Optional[dict]:
-    if value is not None and len(value) > limit:
-        raise ValueError(f"at most {limit} keys")
-    return value
-
+from chalicelib.wire import (MAX_POINTS, Answer, Email, EventIn, Locale, Name, Phone, Points, Request,  # noqa: F401
+                             RewardType, Role, Timestamp, small_object)
 
 # --- service -----------------------------------------------------------------------------
 
@@ -184,7 +155,7 @@ class MemberUpsert(Request):
     locale: Optional[Locale] = None
     attributes: Optional[dict[str, Any]] = None
 
-    _attributes = field_validator("attributes")(_small_object)
+    _attributes = field_validator("attributes")(small_object)
 
 
 class Expiring(Answer):
@@ -257,17 +228,7 @@ class Session(Answer):
     expires_at: Timestamp
 
 
-# --- events --------------------------------------------------------------------------------
-
-class EventIn(Request):
-    id: Annotated[str, Field(pattern=EXTERNAL_ID)]
-    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-:]+$")]
-    member: ExternalId
-    occurred_at: Optional[datetime] = None
-    properties: dict[str, Any] = {}
-
-    _properties = field_validator("properties")(_small_object)
-
+# --- events ---------------------------------------------------------------------------------
 
 class EventResult(Answer):
     id: str
@@ -275,14 +236,6 @@ class EventResult(Answer):
     points: int
     transactions: list[Transaction]
     balance: Balance
-
-
-class PartnerMessage(Request):
-    """The body of a message on the partner events queue."""
-
-    org_id: Annotated[str, Field(min_length=1, max_length=64)]
-    program_id: Annotated[str, Field(min_length=1, max_length=64)]
-    event: EventIn
 
 
 # --- rewards -------------------------------------------------------------------------------
@@ -345,7 +298,7 @@ class Delivery(Request):
     phone: Optional[Phone] = None
     address: Optional[dict[str, Any]] = None
 
-    _address = field_validator("address")(_small_object)
+    _address = field_validator("address")(small_object)
 
 
 class RedemptionCreate(Request):

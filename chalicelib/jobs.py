@@ -1,0 +1,120 @@
+"""Scheduled work, found through the index entries the ledger writes, so each run costs in
+proportion to what is due rather than to the number of members.
+
+Every step is an idempotent ledger write or a conditional status move, so two runs at once, or a
+run retried after a crash, change each member once.
+"""
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import PutError
+
+from chalicelib import clock, db, ledger, members, redemptions, wallet as wallets
+from chalicelib.transact import Replayed, Retry, with_retries
+
+OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
+
+
+def _due_members(prefix: str, job: str, now: datetime) -> list[tuple[str, str]]:
+    """Member keys indexed under `{prefix}#{day}#{shard}` for every day since the job's last run."""
+    state = db.get(db.JobStateItem, db.JobStateItem.key(job))
+    today = clock.day(now)
+    first = state.last_day if state else clock.day(now - timedelta(days=1))
+    keys = []
+    for day in clock.days_between(first, today):
+        for shard in range(db.SHARDS):
+            keys += db.index_keys("gsi2" if prefix == "EXPIRY" else "gsi3", f"{prefix}#{day}#{shard}", 10_000)
+    return keys
+
+
+def _mark_done(job: str, now: datetime) -> None:
+    db.JobStateItem(*db.JobStateItem.key(job), last_day=clock.day(now)).save()
+
+
+def _member(key: tuple[str, str]) -> tuple[db.ProgramItem | None, db.MemberItem | None]:
+    member = db.get(db.MemberItem, key)
+    if member is None:
+        return None, None
+    program = db.get(db.ProgramItem, db.ProgramItem.key(member.org_id, member.program_id), consistent=False)
+    return program, member
+
+
+def _save_if_unchanged(member: db.MemberItem) -> None:
+    try:
+        member.save()
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise Retry() from error
+        raise
+
+
+def expire_member(key: tuple[str, str], now: datetime) -> int:
+    """Expire the member's lots due by `now` with one `expire` entry; returns the points expired."""
+    def attempt() -> int:
+        program, member = _member(key)
+        if member is None:
+            return 0
+        now_iso = clock.iso(now)
+        wallet, points, last_due = wallets.expire(ledger.wallet_of(member), now)
+        before = (member.gsi2pk, member.gsi3pk)
+        ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
+        if not points:
+            if (member.gsi2pk, member.gsi3pk) != before:
+                _save_if_unchanged(member)
+            return 0
+        posting = ledger.Posting(scope="expire", key=f"{member.external_id}:{last_due}", fingerprint=last_due,
+                                 kind="expire", points=-points, reason="points expired")
+        ledger.append(member, ledger.entry_for(member, posting, wallet.total, now_iso))
+        return points
+
+    try:
+        return with_retries(attempt)
+    except Replayed:
+        return 0
+
+
+def expire_points(now: datetime | None = None) -> dict:
+    now = now or clock.now()
+    keys = _due_members("EXPIRY", "points_expiry", now)
+    expired = sum(expire_member(key, now) for key in dict.fromkeys(keys))
+    _mark_done("points_expiry", now)
+    return {"members": len(set(keys)), "points_expired": expired}
+
+
+def recalculate_member(key: tuple[str, str], now: datetime) -> bool:
+    """Bring the member's stored tier in line with its rolling window; True if it changed."""
+    def attempt() -> bool:
+        program, member = _member(key)
+        if member is None or program is None:
+            return False
+        today = clock.day(now)
+        wallet = wallets.prune_earned(ledger.wallet_of(member), today)
+        tier = members.current_tier(program, wallet, today)
+        name = tier["name"] if tier else None
+        changed = name != member.tier
+        ledger.put_wallet(member, wallet, clock.iso(now), tier=name)
+        _save_if_unchanged(member)
+        return changed
+
+    return with_retries(attempt)
+
+
+def recalculate_tiers(now: datetime | None = None) -> dict:
+    now = now or clock.now()
+    keys = list(dict.fromkeys(_due_members("TIER", "tier_recalculation", now)))
+    changed = sum(recalculate_member(key, now) for key in keys)
+    _mark_done("tier_recalculation", now)
+    return {"members": len(keys), "changed": changed}
+
+
+def recover_redemptions(now: datetime | None = None) -> dict:
+    """Send fulfilment again for redemptions still pending past the grace period (a lost send)."""
+    now = now or clock.now()
+    cutoff = clock.iso(now - OUTBOX_GRACE)
+    resent = 0
+    for shard in range(db.SHARDS):
+        for pk, sk in db.index_keys("gsi2", f"OUTBOX#{shard}", 1000, sort_before=cutoff):
+            redemption = db.get(db.RedemptionItem, (pk, sk), consistent=False)
+            if redemption is not None and redemption.status == "pending":
+                redemptions.enqueue_fulfilment(redemption.org_id, redemption.program_id, redemption.redemption_id)
+                resent += 1
+    return {"resent": resent}

@@ -1,0 +1,1 @@
+"""Laurel's event-driven Lambda handlers: thin shells over chalicelib, one per trigger."""

@@ -1,0 +1,35 @@
+"""Fulfilment from SQS: assign codes or mark delivered, tell the member; on the last try, refund."""
+import json
+
+# Imported before pydantic on purpose: see functions/partner_events.py.
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib import fulfilment, queues, settings
+from chalicelib.errors import NotFound
+from chalicelib.observability import logger
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    redemption_id = json.loads(record.body)["redemption_id"]
+    try:
+        status = fulfilment.fulfil(redemption_id)
+    except NotFound:
+        logger.warning("fulfilment for an unknown redemption dropped", extra={"redemption_id": redemption_id})
+        return
+    except Exception as error:
+        if queues.receive_count(record) < settings.fulfilment_max_receives():
+            raise
+        refunded = fulfilment.give_up(redemption_id, error)
+        logger.warning("fulfilment failed for good", extra={"redemption_id": redemption_id, "refunded": refunded,
+                                                            "error": type(error).__name__})
+        return
+    logger.info("fulfilment", extra={"redemption_id": redemption_id, "status": status})
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,14 @@
+"""The shared shape of the scheduled handlers: run one job, log and return its counts."""
+from typing import Callable
+
+from chalicelib.observability import logger
+
+
+def scheduled(name: str, job: Callable[[], dict]):
+    @logger.inject_lambda_context
+    def handler(event: dict, context) -> dict:
+        result = job()
+        logger.info(name, extra=result)
+        return result
+
+    return handler

@@ -28,7 +28,11 @@ class Wallet:
 
 
 def _sorted(lots) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted(((at, points) for at, points in lots if points > 0), key=lambda lot: lot[0]))
+    """Lots oldest first, one per expiry time, empty ones dropped (keeps the member item small)."""
+    merged: dict[str, int] = {}
+    for at, points in lots:
+        merged[at] = merged.get(at, 0) + points
+    return tuple(sorted((at, points) for at, points in merged.items() if points > 0))
 
 
 def credit(wallet: Wallet, points: int, *, expires_at: str | None, earned_on: str | None) -> Wallet:

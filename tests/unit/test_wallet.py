@@ -1,0 +1,57 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from chalicelib import wallet as w
+from chalicelib.errors import Conflict
+
+
+def test_debit_spends_the_soonest_expiring_points_first():
+    # Given two lots and some points that never expire
+    wallet = w.credit(w.Wallet(), 100, expires_at="2027-06-01T00:00:00.000Z", earned_on="2026-06-01")
+    wallet = w.credit(wallet, 50, expires_at="2027-01-01T00:00:00.000Z", earned_on="2026-01-01")
+    wallet = w.credit(wallet, 30, expires_at=None, earned_on=None)
+    # When 70 points are spent
+    wallet, consumed = w.debit(wallet, 70, spend=True)
+    # Then the January lot goes first, then part of the June lot; the rest is untouched
+    assert consumed == (("2027-01-01T00:00:00.000Z", 50), ("2027-06-01T00:00:00.000Z", 20))
+    assert wallet.lots == (("2027-06-01T00:00:00.000Z", 80),)
+    assert (wallet.available, wallet.lifetime_spent) == (110, 70)
+
+
+def test_a_debit_beyond_the_balance_is_refused_and_changes_nothing():
+    wallet = w.credit(w.Wallet(), 10, expires_at=None, earned_on=None)
+    with pytest.raises(Conflict) as refused:
+        w.debit(wallet, 11, spend=True)
+    assert refused.value.code == "insufficient_points"
+    assert wallet.available == 10
+
+
+def test_restore_puts_points_back_into_the_lots_they_came_from():
+    wallet = w.credit(w.Wallet(), 100, expires_at="2027-01-01T00:00:00.000Z", earned_on=None)
+    spent, consumed = w.debit(wallet, 60, spend=True)
+    restored = w.restore(spent, 60, consumed, unspend=True)
+    assert restored == wallet
+
+
+def test_expire_drops_only_the_lots_that_are_due():
+    wallet = w.credit(w.Wallet(), 10, expires_at="2026-01-01T00:00:00.000Z", earned_on=None)
+    wallet = w.credit(wallet, 20, expires_at="2026-03-01T00:00:00.000Z", earned_on=None)
+    after, expired, last = w.expire(wallet, datetime(2026, 2, 1, tzinfo=timezone.utc))
+    assert (expired, last, after.available) == (10, "2026-01-01T00:00:00.000Z", 20)
+    assert w.expire(after, datetime(2026, 2, 1, tzinfo=timezone.utc))[1] == 0
+
+
+def test_the_tier_window_counts_the_last_365_days_only():
+    wallet = w.Wallet(earned={"2025-01-01": 500, "2025-06-01": 300, "2026-01-01": 200})
+    assert w.earned_in_window(wallet, "2025-12-31") == 500 + 300  # 2026-01-01 has not come yet
+    assert w.earned_in_window(wallet, "2026-01-01") == 300 + 200  # 2025-01-01 is 365 days ago: out
+    assert w.next_window_drop(wallet, "2025-12-31") == "2026-01-01"
+    assert w.prune_earned(wallet, "2026-01-01").earned == {"2025-06-01": 300, "2026-01-01": 200}
+
+
+def test_expiring_groups_lots_by_date_in_order():
+    wallet = w.Wallet(lots=(("2026-02-01T00:00:00.000Z", 5), ("2026-02-01T00:00:00.000Z", 7),
+                            ("2026-01-01T00:00:00.000Z", 1)))
+    assert w.expiring(wallet) == [{"points": 1, "expires_at": "2026-01-01T00:00:00.000Z"},
+                                  {"points": 12, "expires_at": "2026-02-01T00:00:00.000Z"}]

@@ -18,7 +18,7 @@ def _due_members(prefix: str, job: str, now: datetime) -> list[tuple[str, str]]:
     """Member keys indexed under `{prefix}#{day}#{shard}` for every day since the job's last run."""
     state = db.get(db.JobStateItem, db.JobStateItem.key(job))
     today = clock.day(now)
-    first = state.last_day if state else clock.day(now - timedelta(days=1))
+    first = min(state.last_day, today) if state else clock.day(now - timedelta(days=1))
     keys = []
     for day in clock.days_between(first, today):
         for shard in range(db.SHARDS):

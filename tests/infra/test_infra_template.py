@@ -1,0 +1,198 @@
+"""infra/template.yaml holds what docs/architecture.md promises, configured to fail safely."""
+
+import re
+from typing import Any, Iterator
+
+from infra_support import cfn_lint_errors, functions, referenced, resources_of
+
+from infra.package import ROOT, SOURCE_TEMPLATE
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+QUEUE_TYPE = "AWS::SQS::Queue"
+
+
+def doc_table(heading: str) -> list[list[str]]:
+    """The body rows of the table under `## heading` in docs/architecture.md."""
+    section = ARCHITECTURE.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines()
+            if line.startswith("|")]
+    return [[cell.strip() for cell in row] for row in rows[2:]]
+
+
+def ticked(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM policy statement anywhere in the template."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+        for value in node.values():
+            yield from statements(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from statements(value)
+
+
+def test_source_template_passes_cfn_lint():
+    """A template error should fail here, not halfway through a deployment."""
+    # Given the hand-written template
+    # When cfn-lint checks it against the CloudFormation and SAM schemas
+    errors = cfn_lint_errors(SOURCE_TEMPLATE)
+    # Then it reports no errors
+    assert errors == []
+
+
+def test_functions_handlers_and_triggers_are_those_of_the_architecture(source_template):
+    """The doc is the contract the other packages are written against."""
+    # Given the functions table of docs/architecture.md
+    rows = doc_table("Functions")
+    declared = functions(source_template)
+    # Then the template declares exactly those functions
+    assert {ticked(row[0])[0] for row in rows} == set(declared)
+    for id_cell, handler_cell, trigger in rows:
+        properties = declared[ticked(id_cell)[0]]
+        events = list(properties.get("Events", {}).values())
+        # with their handler
+        assert properties["Handler"] == ticked(handler_cell)[0]
+        # and trigger: routes are added from app.py when packaging, so none here
+        if trigger.startswith("HTTP API"):
+            assert events == []
+        elif trigger.startswith("schedule"):
+            assert events == [{"Type": "Schedule", "Properties": {"Schedule": ticked(trigger)[0]}}]
+        else:
+            queue, response_type = ticked(trigger)
+            assert events == [{"Type": "SQS", "Properties": {
+                "Queue": {"Fn::GetAtt": [queue, "Arn"]},
+                "BatchSize": int(re.search(r"batch (\d+)", trigger)[1]),
+                "FunctionResponseTypes": [response_type]}}]
+
+
+def test_table_indexes_are_those_of_the_architecture(source_template):
+    """Queries by index fail at runtime if an index or its projection differs from the doc."""
+    # Given the table's indexes
+    table = source_template["Resources"]["Table"]["Properties"]
+    indexes = {
+        index["IndexName"]: ([key["AttributeName"] for key in index["KeySchema"]],
+                             index["Projection"]["ProjectionType"])
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    # Then they are the doc's, name, keys and projection
+    assert indexes == {ticked(name)[0]: (ticked(keys), projection)
+                       for name, keys, projection, _ in doc_table("The table")}
+
+
+def test_every_documented_setting_reaches_every_function(source_template):
+    """Settings are read from the environment when used; a missing one fails at runtime."""
+    # Given the settings of the doc that deployments have (not the local-only ones)
+    rows = doc_table("Settings (environment variables, read when used)")
+    documented = {name for names, meaning in rows if not meaning.startswith("local only")
+                  for name in ticked(names)}
+    # Then the environment every function gets has them all
+    environment = source_template["Globals"]["Function"]["Environment"]["Variables"]
+    assert documented <= set(environment)
+
+
+def test_every_queue_dead_letters_into_a_dlq_that_keeps_messages_two_weeks(source_template):
+    """A message that keeps failing must be parked for inspection, not lost or retried forever."""
+    # Given the queues, split into those that dead-letter and their DLQs
+    queues = {name: r["Properties"] for name, r in resources_of(source_template, QUEUE_TYPE).items()}
+    sources = {name: p for name, p in queues.items() if "RedrivePolicy" in p}
+    dlqs = {referenced(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in sources.values()}
+    # Then every work queue redrives after 5 receives into its own DLQ
+    assert set(sources) == {"PartnerEventsQueue", "FulfilmentQueue", "EmailQueue", "SmsQueue"}
+    assert len(dlqs) == len(sources) and set(queues) == set(sources) | dlqs
+    assert all(p["RedrivePolicy"]["maxReceiveCount"] == 5 for p in sources.values())
+    # and DLQs keep messages the longest SQS allows, everything encrypted
+    assert all(queues[name]["MessageRetentionPeriod"] == 1209600 for name in dlqs)
+    assert all(p["SqsManagedSseEnabled"] is True for p in queues.values())
+
+
+def test_handlers_know_the_redrive_limits(source_template):
+    """The handlers act on the last try, which they recognise by *_MAX_RECEIVES."""
+    # Given the environment and the redrive policies
+    environment = source_template["Globals"]["Function"]["Environment"]["Variables"]
+    queues = source_template["Resources"]
+    # Then the settings equal the queues' maxReceiveCount
+    for setting, queue in (("PARTNER_EVENTS_MAX_RECEIVES", "PartnerEventsQueue"),
+                           ("FULFILMENT_MAX_RECEIVES", "FulfilmentQueue")):
+        redrive = queues[queue]["Properties"]["RedrivePolicy"]
+        assert environment[setting] == str(redrive["maxReceiveCount"])
+
+
+def test_queue_consumers_report_partial_failures_and_cannot_outlive_visibility(source_template):
+    """Without ReportBatchItemFailures one bad message retries its whole batch; a visibility
+    timeout shorter than 6 x the function timeout delivers messages twice (AWS guidance)."""
+    # Given every SQS event source
+    queues = source_template["Resources"]
+    for name, function in functions(source_template).items():
+        for event in function.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = queues[referenced(event["Properties"]["Queue"])]["Properties"]
+            # Then it reports failed items and its queue outlasts six function timeouts
+            assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+            assert queue["VisibilityTimeout"] >= 6 * function["Timeout"], name
+
+
+def test_table_is_retained_recoverable_and_encrypted(source_template):
+    """The ledger is the one thing that cannot be rebuilt."""
+    # Given the table
+    table = source_template["Resources"]["Table"]
+    # Then a stack deletion or replacement keeps it, it has point-in-time recovery,
+    # encryption at rest and expiry on `ttl`
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    properties = table["Properties"]
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+
+
+def test_notifications_fan_out_by_channel_from_the_topic_only(source_template):
+    """Each delivery queue gets its channel's notifications, and nobody else may write to it."""
+    # Given the subscriptions and queue policies
+    subscriptions = resources_of(source_template, "AWS::SNS::Subscription").values()
+    policies = resources_of(source_template, "AWS::SQS::QueuePolicy").values()
+    # Then each queue gets its channel, raw
+    routed = {(referenced(s["Properties"]["Endpoint"]),
+               tuple(s["Properties"]["FilterPolicy"]["channels"])) for s in subscriptions}
+    assert routed == {("EmailQueue", ("email",)), ("SmsQueue", ("sms",))}
+    assert all(s["Properties"]["RawMessageDelivery"] is True for s in subscriptions)
+    # and only the notifications topic may send to it
+    for policy in policies:
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "NotificationsTopic"}}}
+    assert {referenced(q) for p in policies for q in p["Properties"]["Queues"]} == {
+        "EmailQueue", "SmsQueue"}
+
+
+def test_no_iam_statement_allows_every_action(source_template):
+    """Least privilege: each function names the actions it needs."""
+    # Given every policy statement and managed policy in the template
+    found = list(statements(source_template))
+    managed = [p for f in functions(source_template).values()
+               for p in f.get("Policies", []) if isinstance(p, str)]
+    # Then none grants "*" or a whole service, and none is inverted
+    assert found
+    for statement in found:
+        assert "NotAction" not in statement, statement
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            assert action != "*" and not action.endswith(":*"), statement
+    assert managed == []
+
+
+def test_every_dlq_and_function_raises_an_alarm(source_template):
+    """A dead-lettered message or a crashing function needs a human."""
+    # Given the alarms
+    alarms = [a["Properties"] for a in resources_of(source_template, "AWS::CloudWatch::Alarm").values()]
+    watched = {(a["MetricName"], referenced(a["Dimensions"][0]["Value"])) for a in alarms}
+    queues = resources_of(source_template, QUEUE_TYPE)
+    dlqs = {name for name, q in queues.items() if "RedrivePolicy" not in q["Properties"]}
+    # Then every DLQ alarms on a visible message and every function on an error
+    assert watched == ({("ApproximateNumberOfMessagesVisible", q) for q in dlqs}
+                       | {("Errors", f) for f in functions(source_template)})
+    assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold"
+               and a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)

@@ -2,7 +2,6 @@
 from datetime import timedelta
 
 from chalicelib import clock, ledger, members, wallet as wallets
-from chalicelib.transact import Replayed, with_retries
 
 
 def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: str,
@@ -10,7 +9,7 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
     """Credit (expiring like earned points) or debit (never below zero) a member's balance."""
     fingerprint = ledger.fingerprint("adjust", external_id, points, reason)
 
-    def attempt() -> tuple[dict, bool]:
+    def attempt() -> dict:
         program, member = members.require(org_id, program_id, external_id)
         now = clock.now()
         now_iso, today = clock.iso(now), clock.day(now)
@@ -29,9 +28,6 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
         entry.result = {"transaction": ledger.transaction_view(entry), "balance": members.balance_of(wallet, tier)}
         ledger.append(member, entry)
-        return entry.result, False
+        return entry.result
 
-    try:
-        return with_retries(attempt)
-    except Replayed as replayed:
-        return ledger.replay(replayed.entry, fingerprint), True
+    return ledger.idempotent(program_id, "adj", idempotency_key, fingerprint, attempt)

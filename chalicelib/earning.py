@@ -2,7 +2,6 @@
 from datetime import timedelta
 
 from chalicelib import clock, ledger, members, rules, tiers, wallet as wallets
-from chalicelib.transact import Replayed, with_retries
 
 
 def event_fingerprint(event: dict) -> str:
@@ -16,7 +15,7 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
     """
     fingerprint = event_fingerprint(event)
 
-    def attempt() -> tuple[dict, bool]:
+    def attempt() -> dict:
         program, member = members.load(org_id, program_id, event["member"])
         now = clock.now()
         now_iso, today = clock.iso(now), clock.day(now)
@@ -39,9 +38,6 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
                         "transactions": [ledger.transaction_view(entry)] if points else [],
                         "balance": members.balance_of(wallet, tier)}
         ledger.append(member, entry)
-        return entry.result, False
+        return entry.result
 
-    try:
-        return with_retries(attempt)
-    except Replayed as replayed:
-        return ledger.replay(replayed.entry, fingerprint), True
+    return ledger.idempotent(program_id, "evt", event["id"], fingerprint, attempt)

@@ -8,11 +8,11 @@ never both spend the same points.
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from chalicelib import clock, db, ids
-from chalicelib.errors import Conflict
-from chalicelib.transact import Tx
+from chalicelib.errors import Conflict, LaurelError
+from chalicelib.transact import Replayed, Tx, with_retries
 from chalicelib.wallet import Wallet, next_window_drop
 
 
@@ -108,6 +108,27 @@ def append(member: db.MemberItem, entry: db.EntryItem, tx: Optional[Tx] = None) 
     tx.put("member", member)
     tx.put(f"entry:{entry.pk}", entry, condition=db.EntryItem.pk.does_not_exist(), return_old=True)
     tx.commit()
+
+
+def idempotent(program_id: str, scope: str, key: str, request_fingerprint: str,
+               attempt: Callable[[], dict]) -> tuple[dict, bool]:
+    """Run a balance change once per key: a repeat answers the first result, whatever changed since.
+
+    The happy path costs nothing extra (the key is a condition of the write). Only when the
+    current state refuses the request (spent balance, empty stock) is the key looked up, so that
+    a retry of a call that already succeeded still answers its first result.
+    """
+    try:
+        return with_retries(attempt), False
+    except Replayed as replayed:
+        return replay(replayed.entry, request_fingerprint), True
+    except LaurelError as refusal:
+        if not refusal.permanent:
+            raise
+        entry = db.get(db.EntryItem, (db.entry_pk(program_id, scope, key), "ENTRY"))
+        if entry is None:
+            raise
+        return replay(entry, request_fingerprint), True
 
 
 def replay(entry: db.EntryItem, request_fingerprint: str) -> dict:

@@ -35,7 +35,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
     fingerprint = ledger.fingerprint("redeem", external_id, request)
     reward_id, quantity = request["reward_id"], request.get("quantity", 1)
 
-    def attempt() -> tuple[dict, bool]:
+    def attempt() -> dict:
         program_key = db.ProgramItem.key(org_id, program_id)
         member_key = db.MemberItem.key(program_id, external_id)
         reward_key = db.RewardItem.key(program_id, reward_id)
@@ -49,11 +49,11 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             raise NotFound("No such reward.")
         if not reward.active:
             raise Conflict("This reward is not available.", {"reward_id": reward_id})
-        points = int(reward.cost) * quantity
-        wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
         if reward.stock is not None and reward.stock < quantity:
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
+        points = int(reward.cost) * quantity
+        wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
         now_iso = clock.iso(clock.now())
         redemption_id = ids.new_id("rdm")
         redemption = db.RedemptionItem(
@@ -76,13 +76,11 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             ledger.append(member, entry, tx)
         except ConditionFailed as failed:  # the stock or the reward moved on: decide again on fresh data
             raise Retry() from failed
-        return entry.result, False
+        return entry.result
 
-    try:
-        result, replayed = with_retries(attempt)
-    except Replayed as replay:
-        return ledger.replay(replay.entry, fingerprint), True
-    enqueue_fulfilment(org_id, program_id, result["id"])
+    result, replayed = ledger.idempotent(program_id, "rdm", idempotency_key, fingerprint, attempt)
+    if not replayed:
+        enqueue_fulfilment(org_id, program_id, result["id"])
     return result, replayed
 
 

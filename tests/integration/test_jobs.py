@@ -1,0 +1,64 @@
+"""Scheduled jobs: driven by the index entries the ledger writes, safe to run twice."""
+from datetime import timedelta
+
+import boto3
+
+from chalicelib import clock, db, jobs
+
+
+def earn(api, program, member, amount):
+    status, answer = api.call("POST", f"{program['path']}/events", program["admin"], {
+        "id": f"{member}-{amount}", "type": "purchase", "member": member, "properties": {"amount": amount}})
+    assert status == 201
+    return answer
+
+
+def member_item(program, member):
+    return db.get(db.MemberItem, db.MemberItem.key(program["id"], member))
+
+
+def test_points_expire_on_their_day_once(stack, api, program):
+    # Given points that expire in 365 days
+    earned = earn(api, program, "exp-1", 50000)
+    expires_at = clock.parse(earned["transactions"][0]["expires_at"])
+    # When the expiry job runs the day before, then twice on the day
+    assert jobs.expire_member(db.MemberItem.key(program["id"], "exp-1"), expires_at - timedelta(days=1)) == 0
+    first = jobs.expire_points(expires_at + timedelta(minutes=1))
+    second = jobs.expire_points(expires_at + timedelta(minutes=2))
+    # Then the points expired once, with one `expire` transaction
+    assert first["points_expired"] >= 500 and second["points_expired"] == 0
+    status, page = api.call("GET", f"{program['path']}/members/exp-1/transactions", program["admin"])
+    assert [(t["kind"], t["points"]) for t in page["items"]] == [("expire", -500), ("earn", 500)]
+    status, balance = api.call("GET", f"{program['path']}/members/exp-1/balance", program["admin"])
+    assert (balance["available"], balance["expiring"]) == (0, [])
+    assert member_item(program, "exp-1").gsi2pk is None  # nothing left to index
+
+
+def test_tier_falls_when_earnings_leave_the_window(stack, api, program):
+    # Given a member who reached Silver today
+    earn(api, program, "tier-1", 120000)
+    assert member_item(program, "tier-1").tier == "Silver"
+    # When the recalculation runs 365 days later
+    result = jobs.recalculate_tiers(clock.now() + timedelta(days=365))
+    # Then its stored tier is gone, and a second run changes nothing
+    assert result["changed"] >= 1
+    assert member_item(program, "tier-1").tier is None
+    assert jobs.recalculate_member(db.MemberItem.key(program["id"], "tier-1"), clock.now() + timedelta(days=365)) is False
+
+
+def test_a_lost_fulfilment_send_is_recovered(stack, api, program):
+    # Given a redemption whose fulfilment message was lost
+    admin, path = program["admin"], program["path"]
+    earn(api, program, "rec-1", 10000)
+    status, reward = api.call("POST", f"{path}/rewards", admin, {"type": "cashback", "name": "1 EUR", "cost": 50,
+                                                                "value": {"amount": 100, "currency": "EUR"}})
+    status, redemption = api.call("POST", f"{path}/members/rec-1/redemptions", admin, {"reward_id": reward["id"]},
+                                  {"Idempotency-Key": "rec-1"})
+    assert status == 202
+    boto3.client("sqs").purge_queue(QueueUrl=stack.env["FULFILMENT_QUEUE_URL"])
+    # When the recovery job runs after the grace period, and fulfilment consumes the queue
+    assert jobs.recover_redemptions(clock.now() + timedelta(minutes=3))["resent"] >= 1
+    stack.pump("FulfilmentFunction")
+    # Then the redemption is fulfilled, and a later recovery run finds nothing to resend for it
+    assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"
+    assert db.get(db.RedemptionItem, db.RedemptionItem.key(redemption["id"])).gsi2pk is None

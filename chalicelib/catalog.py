@@ -41,12 +41,8 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
 
 def list_active(org_id: str, program_id: str, query: dict) -> dict:
     programs.load(org_id, program_id)
-    scope = f"rewards:{program_id}"
-    results = db.RewardItem.query(f"PRG#{program_id}", db.RewardItem.sk.startswith("RWD#"),
-                                  filter_condition=db.RewardItem.active == True,  # noqa: E712 (pynamodb condition)
-                                  limit=pagination.limit_from(query),
-                                  last_evaluated_key=pagination.decode(query, scope))
-    return pagination.page(results, view, scope)
+    return pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query, f"rewards:{program_id}", view,
+                                 filter_condition=db.RewardItem.active == True)  # noqa: E712 (a pynamodb condition)
 
 
 def get(org_id: str, program_id: str, reward_id: str) -> dict:

@@ -6,10 +6,8 @@ run retried after a crash, change each member once.
 """
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError
-
 from chalicelib import clock, db, ledger, members, redemptions, wallet as wallets
-from chalicelib.transact import Replayed, Retry, with_retries
+from chalicelib.transact import Replayed, save_or_retry, with_retries
 
 OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
 
@@ -38,15 +36,6 @@ def _member(key: tuple[str, str]) -> tuple[db.ProgramItem | None, db.MemberItem 
     return program, member
 
 
-def _save_if_unchanged(member: db.MemberItem) -> None:
-    try:
-        member.save()
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise Retry() from error
-        raise
-
-
 def expire_member(key: tuple[str, str], now: datetime) -> int:
     """Expire the member's lots due by `now` with one `expire` entry; returns the points expired."""
     def attempt() -> int:
@@ -59,7 +48,7 @@ def expire_member(key: tuple[str, str], now: datetime) -> int:
         ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
         if not points:
             if (member.gsi2pk, member.gsi3pk) != before:
-                _save_if_unchanged(member)
+                save_or_retry(member)
             return 0
         posting = ledger.Posting(scope="expire", key=f"{member.external_id}:{last_due}", fingerprint=last_due,
                                  kind="expire", points=-points, reason="points expired")
@@ -92,7 +81,7 @@ def recalculate_member(key: tuple[str, str], now: datetime) -> bool:
         name = tier["name"] if tier else None
         changed = name != member.tier
         ledger.put_wallet(member, wallet, clock.iso(now), tier=name)
-        _save_if_unchanged(member)
+        save_or_retry(member)
         return changed
 
     return with_retries(attempt)

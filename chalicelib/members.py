@@ -1,9 +1,7 @@
 """Members of a program: their profile, balance, transactions and sessions."""
-from pynamodb.exceptions import PutError
-
 from chalicelib import auth, clock, db, ledger, pagination, tiers, wallet as wallets
 from chalicelib.errors import NotFound
-from chalicelib.transact import Retry, with_retries
+from chalicelib.transact import save_or_retry, with_retries
 
 
 def balance_of(wallet: wallets.Wallet, tier: dict | None) -> dict:
@@ -68,12 +66,7 @@ def upsert(org_id: str, program_id: str, external_id: str, changes: dict) -> tup
         for name, value in changes.items():
             setattr(member, name, value)
         member.updated_at = now_iso
-        try:
-            member.save()
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise Retry() from error
-            raise
+        save_or_retry(member)
         return view(member, program), created
 
     return with_retries(attempt)

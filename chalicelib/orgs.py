@@ -48,11 +48,7 @@ def create_key(org_id: str, name: str, role: str) -> dict:
 
 
 def list_keys(org_id: str, query: dict) -> dict:
-    scope = f"keys:{org_id}"
-    results = db.ApiKeyItem.query(f"ORG#{org_id}", db.ApiKeyItem.sk.startswith("KEY#"),
-                                  limit=pagination.limit_from(query),
-                                  last_evaluated_key=pagination.decode(query, scope))
-    return pagination.page(results, _key_view, scope)
+    return pagination.query_page(db.ApiKeyItem, f"ORG#{org_id}", "KEY#", query, f"keys:{org_id}", _key_view)
 
 
 def revoke_key(org_id: str, key_id: str) -> None:

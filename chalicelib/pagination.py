@@ -47,3 +47,10 @@ def page(results: Iterable[Any], view, scope: str) -> dict:
     """Drain a pynamodb result iterator into the contract's list shape."""
     items = [view(item) for item in results]
     return {"items": items, "next_cursor": encode(getattr(results, "last_evaluated_key", None), scope)}
+
+
+def query_page(model, partition: str, sort_prefix: str, query: dict, scope: str, view, **conditions) -> dict:
+    """One page of a partition's items whose sort key starts with `sort_prefix`."""
+    results = model.query(partition, model.sk.startswith(sort_prefix), limit=limit_from(query),
+                          last_evaluated_key=decode(query, scope), **conditions)
+    return page(results, view, scope)

@@ -1,9 +1,7 @@
 """Loyalty programs: their earn rules, tiers and expiry policy."""
-from pynamodb.exceptions import PutError
-
 from chalicelib import clock, db, ids, pagination
 from chalicelib.errors import NotFound
-from chalicelib.transact import Retry, with_retries
+from chalicelib.transact import save_or_retry, with_retries
 
 
 def view(program: db.ProgramItem) -> dict:
@@ -32,11 +30,7 @@ def create(org_id: str, fields: dict) -> dict:
 
 
 def list_(org_id: str, query: dict) -> dict:
-    scope = f"programs:{org_id}"
-    results = db.ProgramItem.query(f"ORG#{org_id}", db.ProgramItem.sk.startswith("PRG#"),
-                                   limit=pagination.limit_from(query),
-                                   last_evaluated_key=pagination.decode(query, scope))
-    return pagination.page(results, view, scope)
+    return pagination.query_page(db.ProgramItem, f"ORG#{org_id}", "PRG#", query, f"programs:{org_id}", view)
 
 
 def update(org_id: str, program_id: str, changes: dict) -> dict:
@@ -47,12 +41,7 @@ def update(org_id: str, program_id: str, changes: dict) -> dict:
         for name, value in changes.items():
             setattr(program, name, value)
         program.updated_at = clock.iso(clock.now())
-        try:
-            program.save(condition=db.ProgramItem.updated_at == updated_at)
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise Retry() from error
-            raise
+        save_or_retry(program, condition=db.ProgramItem.updated_at == updated_at)
         return view(program)
 
     return with_retries(attempt)

@@ -3,7 +3,7 @@ import random
 import time
 from typing import Any, Callable
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import db
@@ -88,3 +88,13 @@ def with_retries(attempt: Callable[[], Any]) -> Any:
         except Retry:
             time.sleep(random.uniform(0, 0.01 * 2 ** number))
     raise Contention("Too many concurrent changes; try again.")
+
+
+def save_or_retry(item, condition=None) -> None:
+    """Put an item whose version (or `condition`) guards it; a lost race becomes a Retry."""
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise Retry() from error
+        raise

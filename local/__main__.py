@@ -57,7 +57,7 @@ def _serve(stopping: threading.Event) -> None:
         api_function, app = find_app(deployment)
         api = ApiServer(app, api_function, HOST, api_port)
         runtime = Runtime(deployment, retry_seconds=int(retry) if retry else None, schedule_scale=scale)
-        control = ControlServer(runtime, HOST, control_port)
+        control = ControlServer(runtime, HOST, control_port, REGION if emulator.embedded else None)
         for component in (runtime, control, api):
             component.start()
             started.append(component)
@@ -73,7 +73,7 @@ def _serve(stopping: threading.Event) -> None:
             print(banner(demo, base_url, root_key))
         elif generated_root_key:
             print(f"root key (generated for this run): {root_key}")
-        print(f"Control port http://{HOST}:{control_port} (POST /jobs/<FunctionLogicalId>, POST /drain)")
+        print(f"Control port http://{HOST}:{control_port} (POST /jobs/<FunctionLogicalId>, POST /drain, GET /sent)")
         print(f"Laurel is running on {base_url}", flush=True)
         stopping.wait()
         log.info("stopping")

@@ -2,6 +2,7 @@
 
 POST /jobs/<FunctionLogicalId>  runs that scheduled job now; 200 and its result as JSON, 500 if it raised.
 POST /drain {"timeout": s}      waits for every consumer queue to be empty; {"drained": bool}.
+GET /sent                       the emails and SMS handed to the embedded emulator's SES and SNS.
 """
 import json
 import logging
@@ -9,6 +10,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local import outbox
 from local.lambda_runtime import Runtime
 
 log = logging.getLogger("local.control")
@@ -18,6 +20,15 @@ _DEFAULT_DRAIN_TIMEOUT = 30.0
 
 class _Handler(BaseHTTPRequestHandler):
     runtime: Runtime  # set on the subclass made per server
+    region: str | None  # the embedded emulator's region; None when an external endpoint is used
+
+    def do_GET(self) -> None:
+        if self.path != "/sent":
+            self._reply(404, {"error": f"no GET {self.path}: GET /sent"})
+        elif self.region is None:
+            self._reply(404, {"error": "GET /sent needs the embedded emulator (AWS_ENDPOINT_URL is set)"})
+        else:
+            self._reply(200, outbox.sent(self.region))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -59,8 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ControlServer:
-    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"runtime": runtime})
+    def __init__(self, runtime: Runtime, host: str, port: int, emulator_region: str | None) -> None:
+        handler = type("Handler", (_Handler,), {"runtime": runtime, "region": emulator_region})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -58,6 +58,10 @@ class Emulator:
         os.environ["AWS_REGION"] = REGION
         return self.endpoint
 
+    @property
+    def embedded(self) -> bool:
+        return self._server is not None
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

@@ -153,3 +153,11 @@ def launch_stack():
     yield launch
     for started in launched:
         started.stop()
+
+
+@pytest.fixture(scope="module")
+def http(stack):
+    """The contract's HTTP API of the session's stack."""
+    from laurel_http import Http
+
+    return Http(stack.base_url)

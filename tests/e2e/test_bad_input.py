@@ -1,14 +1,9 @@
 """Bad input on every endpoint answers 4xx in the contract's error shape, and changes nothing."""
 import pytest
 
-from laurel_http import Http, new_tenant
+from laurel_http import new_tenant
 
 OVERSIZED = b'{"name": "' + b"x" * (300 * 1024) + b'"}'
-
-
-@pytest.fixture(scope="module")
-def http(stack):
-    return Http(stack.base_url)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,7 @@
 import pytest
 from openapi_spec_validator import validate
 
-from laurel_http import Http, new_tenant
-
-
-@pytest.fixture(scope="module")
-def http(stack):
-    return Http(stack.base_url)
+from laurel_http import new_tenant
 
 
 @pytest.fixture(scope="module")

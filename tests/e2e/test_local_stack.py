@@ -391,7 +391,7 @@ def test_the_control_port_runs_jobs_and_drains(deployment):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    control = ControlServer(runtime, "127.0.0.1", port)
+    control = ControlServer(runtime, "127.0.0.1", port, None)
     control.start()
     try:
         base = f"http://127.0.0.1:{port}"

@@ -10,8 +10,15 @@ writes
     build/functions/<LogicalId>.zip  chalicelib/ and functions/; for ApiFunction also app.py and
                                      the Chalice runtime (chalice/__init__.py, chalice/app.py)
 
+Every .py file in the layer and the function zips comes with its bytecode, compiled for CPython
+3.11 into __pycache__/ next to it: /var/task and /opt are read-only on Lambda, so without it every
+cold start would compile every module again. The .pyc files are unchecked-hash based (PEP 552):
+no timestamps, and the runtime neither stats nor hashes the source to trust them.
+
 The installed dependencies are cached in build/.pip-cache/, keyed by requirements.txt, so only the
-first run needs PyPI. Zips are deterministic: sorted entries, fixed timestamps.
+first run needs PyPI. Zips are deterministic: sorted entries, fixed timestamps, and bytecode
+compiled in a fresh interpreter with a fixed hash seed (marshal's output depends on the state of
+the process that compiles).
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import csv
 import fcntl
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -59,6 +68,11 @@ LAMBDA_RUNTIME_PROVIDES = {
 CODE_DIRS = ("chalicelib", "functions")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 MB = 1024 * 1024
+# The Lambda runtime of infra/template.yaml: bytecode is only valid for the interpreter that made it.
+LAMBDA_PYTHON = (3, 11)
+BYTECODE_TAG = "cpython-311"
+# Where Lambda mounts the function's code and the layers: the file names the bytecode records.
+TASK_ROOT, LAYER_ROOT = "/var/task", "/opt"
 
 
 class PackagingError(Exception):
@@ -159,11 +173,73 @@ def _metadata_name(metadata: Path) -> str:
     raise PackagingError(f"{metadata} has no Name")
 
 
+# ---------------------------------------------------------------------------- bytecode
+
+# Run in a fresh interpreter (see bytecode()): reads [source, recorded name, target] triples on
+# stdin, writes unchecked-hash .pyc files, answers the sources that do not compile.
+_COMPILE = """
+import json, py_compile, sys
+failed = []
+for source, recorded, target in json.load(sys.stdin):
+    try:
+        py_compile.compile(source, cfile=target, dfile=recorded, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError as error:
+        failed.append([recorded, error.msg.strip().splitlines()[-1]])
+json.dump(failed, sys.stdout)
+"""
+
+
+def bytecode_name(name: str) -> str:
+    """Where CPython 3.11 looks for the bytecode of `name` (a .py path in the zip)."""
+    directory, _, file_name = name.rpartition("/")
+    return f"{directory + '/' if directory else ''}__pycache__/{file_name[:-3]}.{BYTECODE_TAG}.pyc"
+
+
+def check_interpreter() -> None:
+    if sys.version_info[:2] != LAMBDA_PYTHON or sys.implementation.cache_tag != BYTECODE_TAG:
+        raise PackagingError(
+            f"packaging needs CPython {'.'.join(map(str, LAMBDA_PYTHON))} (the functions' runtime) to "
+            f"compile their bytecode; this is {sys.implementation.name} {sys.version.split()[0]}")
+
+
+def bytecode(files: Iterable[tuple[Path, str]], staging: Path, mount: str,
+             strict: bool) -> dict[str, tuple[Path, str]]:
+    """The .pyc of each .py among `files`, compiled into `staging`: {source name: (pyc, pyc name)}.
+
+    Compiled in one fresh interpreter (no site, hash seed 0, sorted order) so the same sources
+    always give the same bytes. The recorded file name is where Lambda will find the source
+    (`mount`/name); it only shows in tracebacks. A source that does not compile fails the build
+    when `strict`, else it ships without bytecode (it could never be imported anyway).
+    """
+    check_interpreter()
+    sources = sorted((name, path) for path, name in files if name.endswith(".py"))
+    jobs = [[str(path), f"{mount}/{name}", str(staging / bytecode_name(name))] for name, path in sources]
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _COMPILE], input=json.dumps(jobs), capture_output=True, text=True,
+        check=False, env={"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "")},
+    )
+    if result.returncode:
+        raise PackagingError(f"compiling bytecode failed:\n{result.stderr}")
+    failed = dict(json.loads(result.stdout))
+    if failed and strict:
+        raise PackagingError("cannot compile: " + "; ".join(f"{name}: {why}" for name, why in failed.items()))
+    return {name: (staging / bytecode_name(name), bytecode_name(name))
+            for name, _ in sources if f"{mount}/{name}" not in failed}
+
+
+def with_bytecode(files: list[tuple[Path, str]], compiled: Mapping[str, tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """`files` and the bytecode of those that have it."""
+    return files + [compiled[name] for _, name in files if name in compiled]
+
+
 # ---------------------------------------------------------------------------- zips
 
 
 def _tree(directory: Path, prefix: str, skip_tests: bool) -> Iterator[tuple[Path, str]]:
-    """Files under `directory` as (path, name in zip), without bytecode caches (or tests)."""
+    """Files under `directory` as (path, name in zip), without bytecode caches (or tests).
+
+    Bytecode found on disk (pip's, or a dev run's) is timestamp-based: bytecode() makes it anew."""
     for path in directory.rglob("*"):
         relative = path.relative_to(directory)
         if not path.is_file() or path.suffix == ".pyc" or "__pycache__" in relative.parts:
@@ -237,19 +313,26 @@ def package() -> list[Path]:
     else:
         api["Events"] = route_events(routes)
 
+    check_interpreter()
+    BUILD.mkdir(exist_ok=True)
     artifacts = []
-    for logical_id, resource in resources.items():
-        properties = resource.get("Properties", {})
-        if resource["Type"] == LAYER_TYPE:
-            target, properties["ContentUri"] = _artifact(properties["ContentUri"])
-            site = install_dependencies(ROOT / "requirements.txt", BUILD / ".pip-cache")
-            write_zip(target, _tree(site, "python/", skip_tests=False))
-        elif resource["Type"] == FUNCTION_TYPE:
-            target, properties["CodeUri"] = _artifact(properties["CodeUri"])
-            write_zip(target, function_files(ROOT, with_api=logical_id == API_FUNCTION))
-        else:
-            continue
-        artifacts.append(target)
+    with tempfile.TemporaryDirectory(prefix=".bytecode-", dir=BUILD) as staging:
+        # The functions share their code: compile it once (the API's files are a superset).
+        code = bytecode(function_files(ROOT, with_api=True), Path(staging) / "task", TASK_ROOT, strict=True)
+        for logical_id, resource in resources.items():
+            properties = resource.get("Properties", {})
+            if resource["Type"] == LAYER_TYPE:
+                target, properties["ContentUri"] = _artifact(properties["ContentUri"])
+                site = install_dependencies(ROOT / "requirements.txt", BUILD / ".pip-cache")
+                files = list(_tree(site, "python/", skip_tests=False))
+                layer = bytecode(files, Path(staging) / logical_id, LAYER_ROOT, strict=False)
+                write_zip(target, with_bytecode(files, layer))
+            elif resource["Type"] == FUNCTION_TYPE:
+                target, properties["CodeUri"] = _artifact(properties["CodeUri"])
+                write_zip(target, with_bytecode(function_files(ROOT, with_api=logical_id == API_FUNCTION), code))
+            else:
+                continue
+            artifacts.append(target)
 
     header = "Generated by `python -m infra.package` from infra/template.yaml: do not edit."
     (BUILD / "template.yaml").write_text(dump_template(template, header))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from chalice import Chalice, IAMAuthorizer
-from infra_support import cfn_lint_errors, functions
+from infra_support import bytecode_problems, cfn_lint_errors, functions
 
 from infra.cfn import load_template
 from infra.package import (LAMBDA_RUNTIME_PROVIDES, ROOT, SOURCE_TEMPLATE, PackagingError,
@@ -118,29 +118,35 @@ def test_function_and_layer_fit_the_size_budget(build, built_template, function)
     assert sum(unzipped for _, unzipped in sizes) <= 60 * MB
 
 
-def test_layer_leaves_out_what_the_runtime_provides_and_bytecode(build):
-    """boto3 and botocore come with the runtime; shipping them again costs ~30 MB."""
+def test_layer_leaves_out_what_the_runtime_provides_and_ships_bytecode(build):
+    """boto3 and botocore come with the runtime; shipping them again costs ~30 MB. /opt is
+    read-only, so bytecode the layer does not ship would be compiled again on every cold start."""
     # Given the top-level names in the layer
     with zipfile.ZipFile(build / "layer.zip") as archive:
         names = archive.namelist()
+        problems = bytecode_problems(archive)
     top_level = {name.split("/")[1].split(".")[0].split("-")[0] for name in names}
-    # Then all are under python/, none is provided by the runtime, and there is no bytecode
+    # Then all are under python/, none is provided by the runtime, and each module comes with
+    # its CPython 3.11 bytecode (and there is no other)
     assert all(name.startswith("python/") for name in names)
     assert top_level.isdisjoint(LAMBDA_RUNTIME_PROVIDES.values())
-    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert problems == []
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_function_zip_holds_its_code_and_nothing_else(build, built_template, function):
-    """Tests and bytecode have no place in a deployment; only the API needs the Chalice runtime."""
+    """Tests have no place in a deployment; only the API needs the Chalice runtime; /var/task is
+    read-only, so each module ships with its bytecode."""
     # Given the function's zip
     with zipfile.ZipFile(build / functions(built_template)[function]["CodeUri"]) as archive:
         names = archive.namelist()
-    # Then it holds only the app's code, and the Chalice runtime exactly when it is the API
-    assert {name.split("/")[0] for name in names} <= {"app.py", "chalice", "chalicelib", "functions"}
-    assert not [name for name in names if "__pycache__" in name or "tests" in Path(name).parts
-                or Path(name).name.startswith("test_")]
-    chalice = sorted(name for name in names if name.startswith("chalice/"))
+        problems = bytecode_problems(archive)
+    # Then it holds only the app's code and its bytecode, and the Chalice runtime exactly when it is the API
+    assert {name.split("/")[0] for name in names} <= {"app.py", "__pycache__", "chalice", "chalicelib",
+                                                      "functions"}
+    assert not [name for name in names if "tests" in Path(name).parts or Path(name).name.startswith("test_")]
+    assert problems == []
+    chalice = sorted(name for name in names if name.startswith("chalice/") and name.endswith(".py"))
     assert chalice == (["chalice/__init__.py", "chalice/app.py"] if function == "ApiFunction" else [])
 
 

@@ -1,0 +1,1 @@
+"""Laurel's bench (`python -m bench`, `make bench`): see bench/__main__.py."""

@@ -1,0 +1,259 @@
+"""`python -m bench` (`make bench`): DynamoDB cost per operation, handler import time, artifact size.
+
+Prints each figure next to its target (✓ met, ✗ missed) and writes them all to build/bench.json.
+It is a report: a missed target still exits 0; a figure that could not be measured exits 1.
+Run `make package` first (`make bench` does) so section C and the "package" import column have
+artifacts to look at.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.report import MISSED, OK, Check, number, table
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+MB = 1024 * 1024
+
+# Targets (from the issue).
+EARN_MAX_REQUESTS = 2
+EARN_MAX_WRITES = 1
+EARN_MAX_WCU = 5  # 2 items under 1 KB in a transaction (2 x 2) + the entry's gsi1 projection (1)
+BALANCE_MAX_REQUESTS = 1
+IMPORT_MAX_RATIO = 1.5
+MAX_ZIPPED_MB = 25
+MAX_UNZIPPED_MB = 60
+
+OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
+    "earn_http": ("earn over HTTP", "earn"),
+    "earn_http_first_call": ("  first call of a key (auth not cached)", None),
+    "earn_queue": ("earn over queue, per event (batch of 10)", "earn"),
+    "balance": ("balance read", "balance"),
+    "redeem_gift_card": ("redeem gift card", None),
+    "redeem_cashback": ("redeem cashback (unlimited stock)", None),
+}
+
+
+def _cell(checks: dict[str, Check], figure: str, value: float, shown: str | None = None) -> str:
+    """A figure, with its target and mark when it has one."""
+    check = checks.get(figure)
+    return check.cell(shown) if check else (shown if shown is not None else number(value))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, runs: int, package_runs: int) -> None:
+        self.runs = runs
+        self.package_runs = package_runs  # 0: skip the package setting
+        self.checks: list[Check] = []
+        self.errors: dict[str, str] = {}
+        self.data: dict[str, Any] = {}
+        self.text: dict[str, str] = {}
+
+    def section(self, key: str, title: str, run: Callable[[], str]) -> None:
+        started = time.perf_counter()
+        log(f"bench: {title} ...")
+        try:
+            self.text[key] = run()
+        except Exception as error:  # noqa: BLE001 - report it and go on with the other sections
+            self.errors[key] = f"{type(error).__name__}: {error}"
+            self.text[key] = f"{MISSED} not measured: {self.errors[key]}"
+            log(traceback.format_exc())
+        log(f"bench: {title}: {time.perf_counter() - started:.1f} s")
+
+    # ------------------------------------------------------------------------ A
+
+    def dynamodb(self) -> str:
+        from bench import operations
+
+        measurements = {m.name: m for m in operations.measure()}
+        rows, details, records = [], [], []
+        for name, (label, targets) in OPERATIONS.items():
+            m = measurements[name]
+            checks = []
+            if targets == "earn":
+                checks = [Check("A", f"{name}.requests", m.requests, EARN_MAX_REQUESTS),
+                          Check("A", f"{name}.writes", m.writes, EARN_MAX_WRITES),
+                          Check("A", f"{name}.wcu", m.wcu, EARN_MAX_WCU)]
+            elif targets == "balance":
+                checks = [Check("A", f"{name}.requests", m.requests, BALANCE_MAX_REQUESTS)]
+            self.checks += checks
+            by_figure = {c.figure.rsplit(".", 1)[1]: c for c in checks}
+            wcu = f"{number(m.wcu)} (GSI {number(m.index_wcu)})"
+            rows.append([label, _cell(by_figure, "requests", m.requests), _cell(by_figure, "writes", m.writes),
+                         number(m.rcu), _cell(by_figure, "wcu", m.wcu, wcu), number(len(m.clients) / m.per)])
+            records.append({**m.as_dict(), "label": label.strip(), "checks": [c.as_dict() for c in checks]})
+            if not label.startswith(" "):
+                details.append(self._breakdown(label, m))
+        self.data["dynamodb"] = records
+        return "\n".join([
+            "A. DynamoDB per operation (moto in-process; requests counted at botocore, capacity computed",
+            "   from item sizes by bench/capacity.py: moto reports none)",
+            table(["operation", "requests", "writes", "RCU", "WCU", "new clients"], rows, "lrrrrr"),
+            (f"   targets: an earn ≤{EARN_MAX_REQUESTS} requests of which {EARN_MAX_WRITES} write, ≤{EARN_MAX_WCU} WCU"
+             " (2 items under 1 KB in a transaction, 2 x 2, + 1 for the"),
+            (f"   entry's gsi1 copy); a balance read {BALANCE_MAX_REQUESTS} request. Steady state: the key already"
+             " checked by a warm-up call."),
+            ("   WCU (GSI n): n of them for index entries. new clients: botocore clients created during the call"
+             " (each loads"),
+            "   the service model and opens new connections; a warm function should create none).",
+            "",
+            "   where the units go (one request per line; sizes are the larger of before/after):",
+            *details,
+        ])
+
+    @staticmethod
+    def _breakdown(label: str, m) -> str:
+        calls = m.calls
+        if m.per > 1:  # one event's share of a batch: its calls up to its transaction
+            end = next((i for i, c in enumerate(calls) if c.operation == "TransactWriteItems"), len(calls) - 1)
+            calls = calls[:end + 1]
+        lines = [f"   {label}:"] + [f"     {c.describe()}" for c in calls]
+        if m.per > 1:
+            lines.append(f"     ... and the same for each of the {m.per} events ({len(m.calls)} requests in all)")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------------ B
+
+    def imports(self) -> str:
+        from bench import imports
+        from infra.cfn import load_template
+        from infra.package import LAMBDA_RUNTIME_PROVIDES, SOURCE_TEMPLATE
+
+        modules = imports.handler_modules(load_template(SOURCE_TEMPLATE))
+        targets = [imports.Target(module, functions) for module, functions in modules.items()]
+        dev = imports.measure(targets, imports.Target(imports.BASELINE, []), self.runs)
+        package = None
+        built = BUILD / "template.yaml"
+        if self.package_runs and built.is_file():
+            with imports.unpacked(BUILD, load_template(built), list(LAMBDA_RUNTIME_PROVIDES.values())) as paths:
+                if paths is not None:
+                    package_targets = [imports.Target(t.module, t.functions, paths[t.functions[0]])
+                                       for t in targets]
+                    package = imports.measure(package_targets,
+                                              imports.Target(imports.BASELINE, [], paths["runtime"]),
+                                              self.package_runs)
+
+        def ratio_cells(timings, module: str, setting: str) -> list[str]:
+            base = timings[imports.BASELINE].median_ms
+            ms = timings[module].median_ms
+            if module == imports.BASELINE:
+                return [f"{ms:.0f}", "1.00"]
+            check = Check("B", f"{setting}.{module}", ms / base, IMPORT_MAX_RATIO, "×")
+            if setting == "dev":
+                self.checks.append(check)
+            return [f"{ms:.0f}", check.cell(f"{ms / base:.2f}")]
+
+        rows = []
+        for module in [imports.BASELINE, *modules]:
+            row = [module if module != imports.BASELINE else "boto3 (baseline)",
+                   ", ".join(modules.get(module, [])), *ratio_cells(dev, module, "dev")]
+            if package is not None:
+                row += ratio_cells(package, module, "package")
+            rows.append(row)
+        header = ["handler module", "functions", "dev ms", "× boto3"]
+        if package is not None:
+            header += ["package ms", "× boto3"]
+        self.data["imports"] = {
+            "runs": self.runs, "package_runs": self.package_runs if package is not None else 0,
+            "dev": {k: {"median_ms": v.median_ms, "seconds": v.seconds, "functions": v.functions}
+                    for k, v in dev.items()},
+            "package": None if package is None else {
+                k: {"median_ms": v.median_ms, "seconds": v.seconds, "functions": v.functions}
+                for k, v in package.items()},
+        }
+        notes = [(f"   dev: .venv/bin/python -c 'import X' in the repository, median of {self.runs}"
+                  " (the target applies here).")]
+        if package is not None:
+            notes.append(f"   package: build/ artifacts unzipped, python -I -S -B, median of {self.package_runs}:"
+                         " nothing else on the path and")
+            notes.append("   no bytecode written, as on Lambda (boto3 from the virtualenv stands in for the"
+                         " runtime's).")
+        else:
+            notes.append("   package: not measured (run `make package` first).")
+        return "\n".join([
+            "B. Cold-start import of each handler module: fresh interpreters taking turns with `import boto3`",
+            table(header, rows, "llrrrr"[:len(header)]),
+            *notes,
+        ])
+
+    # ------------------------------------------------------------------------ C
+
+    def sizes(self) -> str:
+        from bench.sizes import function_sizes
+        from infra.cfn import load_template
+
+        built = BUILD / "template.yaml"
+        if not built.is_file():
+            raise FileNotFoundError(f"{built} is missing: run `make package` first")
+        rows, records = [], []
+        for size in function_sizes(BUILD, load_template(built)):
+            zipped = Check("C", f"{size.function}.zipped_mb", size.zipped / MB, MAX_ZIPPED_MB, " MB")
+            unzipped = Check("C", f"{size.function}.unzipped_mb", size.unzipped / MB, MAX_UNZIPPED_MB, " MB")
+            self.checks += [zipped, unzipped]
+            parts = " + ".join(f"{Path(a).name} {z / MB:.2f}/{u / MB:.2f}" for a, (z, u) in size.parts.items())
+            rows.append([size.function, zipped.cell(f"{size.zipped / MB:.2f}"),
+                         unzipped.cell(f"{size.unzipped / MB:.2f}"), parts])
+            records.append({"function": size.function, "zipped": size.zipped, "unzipped": size.unzipped,
+                            "parts": {a: {"zipped": z, "unzipped": u} for a, (z, u) in size.parts.items()}})
+        self.data["sizes"] = records
+        return "\n".join([
+            "C. Deployment size per function (its zip + the layer, from build/)",
+            table(["function", "zipped MB", "unzipped MB", "parts: zipped/unzipped MB"], rows, "lrrl"),
+        ])
+
+    # ------------------------------------------------------------------------ all
+
+    def run(self) -> int:
+        started = time.perf_counter()
+        # Subprocess timings first, before this process fills the machine's memory with moto.
+        self.section("C", "C. deployment size", self.sizes)
+        self.section("B", "B. import time", self.imports)
+        self.section("A", "A. DynamoDB per operation", self.dynamodb)
+        seconds = time.perf_counter() - started
+        met = sum(check.ok for check in self.checks)
+        summary = (f"{met} of {len(self.checks)} targets met {OK}" if met == len(self.checks)
+                   else f"{len(self.checks) - met} of {len(self.checks)} targets missed {MISSED}: "
+                        + ", ".join(c.figure for c in self.checks if not c.ok))
+        if self.errors:
+            summary += f"; not measured: {', '.join(sorted(self.errors))} {MISSED}"
+        now = datetime.now(UTC)
+        print(f"Laurel bench, {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {seconds:.0f} s\n")
+        print("\n\n".join(self.text[key] for key in ("A", "B", "C")))
+        print(f"\n{summary}")
+        BUILD.mkdir(exist_ok=True)
+        output = BUILD / "bench.json"
+        output.write_text(json.dumps({
+            "generated_at": now.isoformat(timespec="seconds"), "python": platform.python_version(),
+            "seconds": round(seconds, 1), "targets_met": met, "targets": len(self.checks),
+            "checks": [c.as_dict() for c in self.checks], "errors": self.errors, **self.data,
+        }, indent=2, ensure_ascii=False) + "\n")
+        print(f"written: {output.relative_to(ROOT)}")
+        return 1 if self.errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=9,
+                        help="fresh interpreters per module, dev setting (default 9)")
+    parser.add_argument("--package-runs", type=int, default=5,
+                        help="fresh interpreters per module from the unzipped artifacts (default 5, 0 skips)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    return Bench(max(1, args.runs), max(0, args.package_runs)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

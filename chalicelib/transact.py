@@ -9,7 +9,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import db
 from chalicelib.errors import Contention
 
-ATTEMPTS = 8
+ATTEMPTS = 20  # with capped, jittered backoff: ~5 s at most, well inside the API's 10 s timeout
+BACKOFF_CAP_SECONDS = 0.5
 
 
 class Retry(Contention):
@@ -86,7 +87,7 @@ def with_retries(attempt: Callable[[], Any]) -> Any:
         try:
             return attempt()
         except Retry:
-            time.sleep(random.uniform(0, 0.01 * 2 ** number))
+            time.sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, 0.01 * 2 ** number)))
     raise Contention("Too many concurrent changes; try again.")
 
 

@@ -9,6 +9,8 @@ import socket
 
 from moto.server import ThreadedMotoServer
 
+from local import atomic_dynamodb
+
 REGION = "us-east-1"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -42,6 +44,7 @@ class Emulator:
             port = int(os.environ.get("LAUREL_AWS_PORT", str(DEFAULT_PORT)))
             ensure_free(port, "the AWS emulator (set LAUREL_AWS_PORT, or AWS_ENDPOINT_URL to use a running one)")
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per AWS call otherwise
+            atomic_dynamodb.install()
             self._server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
             self._server.start()
             self.endpoint = f"http://{HOST}:{port}"

@@ -17,6 +17,9 @@ ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 
 @pytest.fixture(scope="session")
 def stack():
+    from local import atomic_dynamodb
+
+    atomic_dynamodb.install()
     with mock_aws():
         from local import resources, template
         from local.lambda_runtime import Runtime

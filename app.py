@@ -1,8 +1,7 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib import (adjustments, auth, catalog, earning, members, openapi, orgs, programs, redemptions,
-                        schemas as s)
+from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, redemptions, schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
 from chalicelib.web import ENDPOINTS, Call, endpoint, install
@@ -46,6 +45,8 @@ def health(call: Call):
 
 @endpoint(app, "GET", "/v1/openapi.json", roles=(), summary="This API's OpenAPI 3 document")
 def openapi_document(call: Call):
+    from chalicelib import openapi  # only this route needs JSON Schema generation: kept off the cold start
+
     return openapi.document(ENDPOINTS)
 
 

@@ -1,6 +1,4 @@
 """Manual credits and debits by an admin, each with its reason and Idempotency-Key."""
-from datetime import timedelta
-
 from chalicelib import clock, ledger, members, wallet as wallets
 
 
@@ -9,7 +7,7 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
     """Credit (expiring like earned points) or debit (never below zero) a member's balance."""
     fingerprint = ledger.fingerprint("adjust", external_id, points, reason)
 
-    def attempt() -> dict:
+    def attempt():
         program, member = members.require(org_id, program_id, external_id)
         now = clock.now()
         now_iso, today = clock.iso(now), clock.day(now)
@@ -17,7 +15,7 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
         expires_at = None
         if points > 0:
             if program.points_expiry_days:
-                expires_at = clock.iso(now + timedelta(days=int(program.points_expiry_days)))
+                expires_at = clock.expiry(now, int(program.points_expiry_days))
             wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=None)
         else:
             wallet, _ = wallets.debit(wallet, -points, spend=False)
@@ -26,8 +24,12 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
         posting = ledger.Posting(scope="adj", key=idempotency_key, fingerprint=fingerprint, kind="adjust",
                                  points=points, reason=reason, expires_at=expires_at)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-        entry.result = {"transaction": ledger.transaction_view(entry), "balance": members.balance_of(wallet, tier)}
+        entry.snapshot = members.balance_of(wallet, tier)
         ledger.append(member, entry)
-        return entry.result
+        return entry
 
-    return ledger.idempotent(program_id, "adj", idempotency_key, fingerprint, attempt)
+    return ledger.idempotent(program_id, "adj", idempotency_key, fingerprint, attempt, answer)
+
+
+def answer(entry) -> dict:
+    return {"transaction": ledger.transaction_view(entry), "balance": entry.snapshot}

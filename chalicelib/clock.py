@@ -14,6 +14,12 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
+def expiry(earned: datetime, days: int) -> str:
+    """Points earned now expire at the end of the UTC day `days` later: one lot per day, not per award."""
+    last_day = (earned + timedelta(days=days)).astimezone(timezone.utc)
+    return last_day.strftime("%Y-%m-%dT23:59:59.999Z")
+
+
 def day(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
 

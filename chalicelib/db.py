@@ -8,7 +8,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
 | member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `EXPIRY#{day}#{shard}` while points wait to expire; gsi3 `TIER#{day}#{shard}` when its tier may drop |
-| ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first |
+| ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
@@ -31,7 +31,7 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import aws, settings
@@ -53,17 +53,20 @@ class _Meta:
 
 
 def connection() -> Connection:
-    """A raw connection for transactions (pynamodb wants one passed in)."""
-    return Connection(region=_Meta.region, host=_Meta.host,
-                      connect_timeout_seconds=_Meta.connect_timeout_seconds,
-                      read_timeout_seconds=_Meta.read_timeout_seconds,
-                      max_retry_attempts=_Meta.max_retry_attempts)
+    """The table's own connection (one botocore client per process), for transactions."""
+    return Item._get_connection().connection
+
+
+TRANSACTION_FIELDS = ["_t", "txn_id", "kind", "points", "balance_after", "event_id", "redemption_id", "reason",
+                      "created_at", "expires_at"]
 
 
 class Gsi1(GlobalSecondaryIndex):
+    """A member's transactions: only what a transaction shows is copied, so each entry's index write stays small."""
+
     class Meta(_Meta):
         index_name = "gsi1"
-        projection = AllProjection()
+        projection = IncludeProjection(TRANSACTION_FIELDS)
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
@@ -200,7 +203,7 @@ class EntryItem(Item, discriminator="entry"):
     expires_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
-    result = JSONAttribute(null=True)  # the first call's answer, replayed for the same key
+    snapshot = JSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)
 
 
 class RewardItem(Item, discriminator="reward"):

@@ -1,6 +1,4 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
-from datetime import timedelta
-
 from chalicelib import clock, ledger, members, rules, tiers, wallet as wallets
 
 
@@ -15,7 +13,7 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
     """
     fingerprint = event_fingerprint(event)
 
-    def attempt() -> dict:
+    def attempt():
         program, member = members.load(org_id, program_id, event["member"])
         now = clock.now()
         now_iso, today = clock.iso(now), clock.day(now)
@@ -27,17 +25,21 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
         expires_at = None
         if points:
             if program.points_expiry_days:
-                expires_at = clock.iso(now + timedelta(days=int(program.points_expiry_days)))
+                expires_at = clock.expiry(now, int(program.points_expiry_days))
             wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=today)
         tier = members.current_tier(program, wallet, today)
         ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
         posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
                                  points=points, event_id=event["id"], expires_at=expires_at)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-        entry.result = {"id": event["id"], "member": event["member"], "points": points,
-                        "transactions": [ledger.transaction_view(entry)] if points else [],
-                        "balance": members.balance_of(wallet, tier)}
+        entry.snapshot = members.balance_of(wallet, tier)
         ledger.append(member, entry)
-        return entry.result
+        return entry
 
-    return ledger.idempotent(program_id, "evt", event["id"], fingerprint, attempt)
+    return ledger.idempotent(program_id, "evt", event["id"], fingerprint, attempt, answer)
+
+
+def answer(entry) -> dict:
+    """The events endpoint's answer, from the event's ledger entry."""
+    return {"id": entry.event_id, "member": entry.external_id, "points": int(entry.points),
+            "transactions": [ledger.transaction_view(entry)] if entry.points else [], "balance": entry.snapshot}

@@ -35,7 +35,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
     fingerprint = ledger.fingerprint("redeem", external_id, request)
     reward_id, quantity = request["reward_id"], request.get("quantity", 1)
 
-    def attempt() -> dict:
+    def attempt():
         program_key = db.ProgramItem.key(org_id, program_id)
         member_key = db.MemberItem.key(program_id, external_id)
         reward_key = db.RewardItem.key(program_id, reward_id)
@@ -66,7 +66,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
                                  points=-points, redemption_id=redemption_id)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-        entry.result = view(redemption)
+        entry.snapshot = view(redemption)
         tx = Tx()
         tx.put("redemption", redemption, condition=db.RedemptionItem.pk.does_not_exist())
         if reward.stock is not None:
@@ -76,9 +76,10 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             ledger.append(member, entry, tx)
         except ConditionFailed as failed:  # the stock or the reward moved on: decide again on fresh data
             raise Retry() from failed
-        return entry.result
+        return entry
 
-    result, replayed = ledger.idempotent(program_id, "rdm", idempotency_key, fingerprint, attempt)
+    result, replayed = ledger.idempotent(program_id, "rdm", idempotency_key, fingerprint, attempt,
+                                         lambda entry: entry.snapshot)
     if not replayed:
         enqueue_fulfilment(org_id, program_id, result["id"])
     return result, replayed

@@ -55,3 +55,13 @@ def test_expiring_groups_lots_by_date_in_order():
                             ("2026-01-01T00:00:00.000Z", 1)))
     assert w.expiring(wallet) == [{"points": 1, "expires_at": "2026-01-01T00:00:00.000Z"},
                                   {"points": 12, "expires_at": "2026-02-01T00:00:00.000Z"}]
+
+
+def test_points_expire_at_the_end_of_a_utc_day_so_a_days_awards_share_one_lot():
+    from chalicelib import clock
+
+    morning, evening = datetime(2026, 3, 1, 8, tzinfo=timezone.utc), datetime(2026, 3, 1, 22, tzinfo=timezone.utc)
+    assert clock.expiry(morning, 30) == clock.expiry(evening, 30) == "2026-03-31T23:59:59.999Z"
+    wallet = w.credit(w.Wallet(), 5, expires_at=clock.expiry(morning, 30), earned_on=None)
+    wallet = w.credit(wallet, 7, expires_at=clock.expiry(evening, 30), earned_on=None)
+    assert wallet.lots == (("2026-03-31T23:59:59.999Z", 12),)

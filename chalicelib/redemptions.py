@@ -168,5 +168,5 @@ def get(org_id: str, program_id: str, redemption_id: str, *, external_id: str | 
     redemption = load(org_id, program_id, redemption_id)
     if external_id is not None and redemption.external_id != external_id:
         raise NotFound("No such redemption.")
-    return view(redemption, show_secrets=show_secrets)
+    return {"fulfillment": {}, **view(redemption, show_secrets=show_secrets)}
 

@@ -1,7 +1,8 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, redemptions, schemas as s
+from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, redemptions
+from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
 from chalicelib.web import ENDPOINTS, Call, endpoint, install

@@ -1,5 +1,6 @@
 """Manual credits and debits by an admin, each with its reason and Idempotency-Key."""
-from chalicelib import clock, ledger, members, wallet as wallets
+from chalicelib import clock, ledger, members
+from chalicelib import wallet as wallets
 
 
 def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: str,

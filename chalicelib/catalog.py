@@ -85,7 +85,7 @@ def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) ->
     added = 0
     for start in range(0, len(fresh), CODES_PER_TRANSACTION):
         chunk = fresh[start:start + CODES_PER_TRANSACTION]
-        added += with_retries(lambda: _add_chunk(reward, chunk, keys))
+        added += with_retries(lambda chunk=chunk: _add_chunk(reward, chunk, keys))
     return {"added": added, "duplicates": len(codes) - added}
 
 

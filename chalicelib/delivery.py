@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
 from chalicelib import aws, clock, db, redemptions, settings
-from chalicelib.observability import logger as log
 from chalicelib.errors import NotFound
+from chalicelib.observability import logger as log
 
 STALE_CLAIM = timedelta(minutes=5)  # a "sending" claim older than this died with its Lambda
 PERMANENT_SEND_ERRORS = {"MessageRejected", "InvalidParameter", "InvalidParameterValue",

@@ -1,5 +1,6 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
-from chalicelib import clock, ledger, members, rules, tiers, wallet as wallets
+from chalicelib import clock, ledger, members, rules, tiers
+from chalicelib import wallet as wallets
 
 
 def event_fingerprint(event: dict) -> str:

@@ -37,7 +37,7 @@ def _assign_codes(redemption: db.RedemptionItem) -> bool:
         raise CodesMissing(f"Only {len(free)} free codes for {needed} reserved.")
     codes = db.get_many(*free)
     tx = Tx()
-    for (pk, sk), code in codes.items():
+    for (_, sk), code in codes.items():
         tx.update(f"code:{sk}", code, [db.CodeItem.redemption_id.set(redemption.redemption_id),
                                        db.CodeItem.gsi2pk.remove(), db.CodeItem.gsi2sk.remove()],
                   condition=db.CodeItem.gsi2pk.exists())

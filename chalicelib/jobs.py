@@ -6,7 +6,8 @@ run retried after a crash, change each member once.
 """
 from datetime import datetime, timedelta
 
-from chalicelib import clock, db, ledger, members, redemptions, wallet as wallets
+from chalicelib import clock, db, ledger, members, redemptions
+from chalicelib import wallet as wallets
 from chalicelib.transact import Replayed, save_or_retry, with_retries
 
 OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery

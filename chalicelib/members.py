@@ -1,5 +1,6 @@
 """Members of a program: their profile, balance, transactions and sessions."""
-from chalicelib import auth, clock, db, ledger, pagination, tiers, wallet as wallets
+from chalicelib import auth, clock, db, ledger, pagination, tiers
+from chalicelib import wallet as wallets
 from chalicelib.errors import NotFound
 from chalicelib.transact import save_or_retry, with_retries
 

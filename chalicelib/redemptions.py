@@ -7,9 +7,10 @@ redemption reaches a final status.
 """
 import json
 
-from chalicelib import aws, clock, db, ids, ledger, settings, wallet as wallets
-from chalicelib.observability import logger as log
+from chalicelib import aws, clock, db, ids, ledger, settings
+from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.observability import logger as log
 from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retries
 
 SECRET_FIELDS = ("code", "codes")  # shown to admins and to the member's own session only

@@ -7,8 +7,21 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from chalicelib.wire import (MAX_POINTS, Answer, Email, EventIn, Locale, Name, Phone, Points, Request,  # noqa: F401
-                             RewardType, Role, Timestamp, small_object)
+from chalicelib.wire import (  # noqa: F401
+    MAX_POINTS,
+    Answer,
+    Email,
+    EventIn,
+    Locale,
+    Name,
+    Phone,
+    Points,
+    Request,
+    RewardType,
+    Role,
+    Timestamp,
+    small_object,
+)
 
 # --- service -----------------------------------------------------------------------------
 

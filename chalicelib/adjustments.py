@@ -1,6 +1,7 @@
 """Manual credits and debits by an admin, each with its reason and Idempotency-Key."""
 from chalicelib import clock, ledger, members
 from chalicelib import wallet as wallets
+from chalicelib.transact import Tx
 
 
 def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: str,
@@ -20,13 +21,15 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
             wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=None)
         else:
             wallet, _ = wallets.debit(wallet, -points, spend=False)
-        tier = members.current_tier(program, wallet, today)
-        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
         posting = ledger.Posting(scope="adj", key=idempotency_key, fingerprint=fingerprint, kind="adjust",
                                  points=points, reason=reason, expires_at=expires_at)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        tx = Tx()
+        wallet = ledger.settle_debt(member, wallet, entry, tx)
+        tier = members.current_tier(program, wallet, today)
+        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
         entry.snapshot = members.balance_of(wallet, tier)
-        ledger.append(member, entry)
+        ledger.append(member, entry, tx)
         return entry
 
     return ledger.idempotent(program_id, "adj", idempotency_key, fingerprint, attempt, answer)

@@ -58,7 +58,7 @@ def connection() -> Connection:
 
 
 TRANSACTION_FIELDS = ["_t", "txn_id", "kind", "points", "balance_after", "event_id", "redemption_id", "reason",
-                      "created_at", "expires_at"]
+                      "created_at", "expires_at", "reverses"]
 
 
 class Gsi1(GlobalSecondaryIndex):
@@ -142,6 +142,7 @@ class ProgramItem(Item, discriminator="program"):
     currency_name = UnicodeAttribute()
     locale = UnicodeAttribute()
     points_expiry_days = NumberAttribute(null=True)
+    clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
     created_at = UnicodeAttribute()
@@ -171,6 +172,7 @@ class MemberItem(Item, discriminator="member"):
     pending = NumberAttribute(default=0)
     lifetime_earned = NumberAttribute(default=0)
     lifetime_spent = NumberAttribute(default=0)
+    debt = NumberAttribute(default=0)
     lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
     tier = UnicodeAttribute(null=True)
@@ -201,6 +203,10 @@ class EntryItem(Item, discriminator="entry"):
     redemption_id = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     expires_at = UnicodeAttribute(null=True)
+    reverses = UnicodeAttribute(null=True)  # the event whose points a `reverse` entry takes back
+    basis = NumberAttribute(null=True)  # an earn's amount, for proportional reversal of a partial refund
+    reversed = NumberAttribute(null=True)  # points of this earn reversed so far (never above `points`)
+    settled = NumberAttribute(null=True)  # debt paid from this credit, in a `reverse` entry of its own
     created_at = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     snapshot = JSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)

@@ -1,6 +1,9 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
-from chalicelib import clock, ledger, members, rules, tiers
+from datetime import datetime
+
+from chalicelib import clock, db, ledger, members, reversals, rules, tiers
 from chalicelib import wallet as wallets
+from chalicelib.transact import Tx
 
 
 def event_fingerprint(event: dict) -> str:
@@ -10,37 +13,54 @@ def event_fingerprint(event: dict) -> str:
 def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
     """Credit an event exactly once (its id is the idempotency key); unknown members are enrolled.
 
+    A refund or cancel event of a program with clawback takes back what its purchase earned instead.
     Returns the answer and whether it is a replay of an event already recorded.
     """
     fingerprint = event_fingerprint(event)
 
-    def attempt():
+    def attempt() -> db.EntryItem:
         program, member = members.load(org_id, program_id, event["member"])
         now = clock.now()
-        now_iso, today = clock.iso(now), clock.day(now)
-        member = member or ledger.new_member(org_id, program_id, event["member"], now_iso)
-        wallet = wallets.prune_earned(ledger.wallet_of(member), today)
-        tier = members.current_tier(program, wallet, today)
-        points = tiers.apply_multiplier(
-            rules.base_points(program.earn_rules or [], event["type"], event.get("properties") or {}), tier)
-        expires_at = None
-        if points:
-            if program.points_expiry_days:
-                expires_at = clock.expiry(now, int(program.points_expiry_days))
-            wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=today)
-        tier = members.current_tier(program, wallet, today)
-        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
-        posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
-                                 points=points, event_id=event["id"], expires_at=expires_at)
-        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-        entry.snapshot = members.balance_of(wallet, tier)
-        ledger.append(member, entry)
-        return entry
+        member = member or ledger.new_member(org_id, program_id, event["member"], clock.iso(now))
+        if reversals.is_reversal(program, event["type"]):
+            return reversals.reverse(program, member, event, fingerprint, now)
+        return _earn(program, member, event, fingerprint, now)
 
     return ledger.idempotent(program_id, "evt", event["id"], fingerprint, attempt, answer)
 
 
-def answer(entry) -> dict:
+def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerprint: str,
+          now: datetime) -> db.EntryItem:
+    now_iso, today = clock.iso(now), clock.day(now)
+    properties = event.get("properties") or {}
+    wallet = wallets.prune_earned(ledger.wallet_of(member), today)
+    tier = members.current_tier(program, wallet, today)
+    points = tiers.apply_multiplier(rules.base_points(program.earn_rules or [], event["type"], properties), tier)
+    expires_at = None
+    if points:
+        if program.points_expiry_days:
+            expires_at = clock.expiry(now, int(program.points_expiry_days))
+        wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=today)
+    posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
+                             points=points, event_id=event["id"], expires_at=expires_at)
+    entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+    amount = properties.get((program.clawback or {}).get("amount_property", "amount"))
+    if points and isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:
+        entry.basis = amount  # what a partial refund is measured against
+    tx = Tx()
+    wallet = ledger.settle_debt(member, wallet, entry, tx)
+    tier = members.current_tier(program, wallet, today)
+    ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
+    entry.snapshot = members.balance_of(wallet, tier)
+    ledger.append(member, entry, tx)
+    return entry
+
+
+def answer(entry: db.EntryItem) -> dict:
     """The events endpoint's answer, from the event's ledger entry."""
+    transactions = [ledger.transaction_view(entry)] if entry.points else []
+    settlement = ledger.settlement_view(entry)
+    if settlement:
+        transactions.append(settlement)
     return {"id": entry.event_id, "member": entry.external_id, "points": int(entry.points),
-            "transactions": [ledger.transaction_view(entry)] if entry.points else [], "balance": entry.snapshot}
+            "transactions": transactions, "balance": entry.snapshot}

@@ -8,10 +8,11 @@ never both spend the same points.
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from chalicelib import clock, db, ids
+from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, LaurelError
 from chalicelib.transact import Replayed, Tx, with_retries
 from chalicelib.wallet import Wallet, next_window_drop
@@ -30,7 +31,8 @@ def wallet_of(member: Optional[db.MemberItem]) -> Wallet:
         return Wallet()
     return Wallet(available=int(member.available), pending=int(member.pending),
                   lifetime_earned=int(member.lifetime_earned), lifetime_spent=int(member.lifetime_spent),
-                  lots=tuple(tuple(lot) for lot in member.lots or ()), earned=dict(member.earned or {}))
+                  lots=tuple(tuple(lot) for lot in member.lots or ()), earned=dict(member.earned or {}),
+                  debt=int(member.debt or 0))
 
 
 def new_member(org_id: str, program_id: str, external_id: str, now_iso: str) -> db.MemberItem:
@@ -57,6 +59,7 @@ def put_wallet(member: db.MemberItem, wallet: Wallet, now_iso: str, *, tier: Opt
     """Write a wallet into the member item, with the index entries of the work it makes due."""
     member.available, member.pending = wallet.available, wallet.pending
     member.lifetime_earned, member.lifetime_spent = wallet.lifetime_earned, wallet.lifetime_spent
+    member.debt = wallet.debt
     member.lots = [list(lot) for lot in wallet.lots]
     member.earned = wallet.earned
     member.tier = tier
@@ -79,7 +82,7 @@ class Posting:
     redemption_id: Optional[str] = None
     reason: Optional[str] = None
     expires_at: Optional[str] = None
-    extra: dict = field(default_factory=dict)
+    reverses: Optional[str] = None
 
 
 def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_iso: str) -> db.EntryItem:
@@ -88,7 +91,7 @@ def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_i
         txn_id=ids.new_id("txn"), org_id=member.org_id, program_id=member.program_id,
         external_id=member.external_id, kind=posting.kind, points=posting.points,
         balance_after=balance_after, event_id=posting.event_id, redemption_id=posting.redemption_id,
-        reason=posting.reason, expires_at=posting.expires_at, created_at=now_iso,
+        reason=posting.reason, expires_at=posting.expires_at, reverses=posting.reverses, created_at=now_iso,
         fingerprint=posting.fingerprint)
     if posting.points:
         entry.gsi1pk, entry.gsi1sk = member.pk, f"{now_iso}#{entry.txn_id}"
@@ -98,9 +101,38 @@ def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_i
 def transaction_view(entry: db.EntryItem) -> dict:
     view = {"id": entry.txn_id, "kind": entry.kind, "points": int(entry.points),
             "balance_after": int(entry.balance_after), "created_at": entry.created_at}
-    for name in ("event_id", "redemption_id", "reason", "expires_at"):
+    for name in ("event_id", "redemption_id", "reason", "expires_at", "reverses"):
         if getattr(entry, name):
             view[name] = getattr(entry, name)
+    return view
+
+
+SETTLEMENT_REASON = "debt settled from new points"
+
+
+def settle_debt(member: db.MemberItem, wallet: Wallet, entry: db.EntryItem, tx: Tx) -> Wallet:
+    """A credit pays outstanding debt first, as its own `reverse` entry in the same transaction."""
+    wallet, settled = wallets.settle_debt(wallet)
+    if settled:
+        entry.settled = settled
+        posting = Posting(scope="debt", key=entry.pk, fingerprint=entry.fingerprint, kind="reverse",
+                          points=-settled, event_id=entry.event_id, reason=SETTLEMENT_REASON)
+        settlement = entry_for(member, posting, wallet.total, entry.created_at)
+        settlement.txn_id = f"{entry.txn_id}d"  # derivable from the credit, so answers can show it
+        settlement.gsi1sk = f"{entry.created_at}#{settlement.txn_id}"
+        tx.put(f"entry:{settlement.pk}", settlement, condition=db.EntryItem.pk.does_not_exist())
+    return wallet
+
+
+def settlement_view(entry: db.EntryItem) -> Optional[dict]:
+    """The settlement entry a credit wrote, rebuilt from the credit (for answers and replays)."""
+    if not entry.settled:
+        return None
+    view = {"id": f"{entry.txn_id}d", "kind": "reverse", "points": -int(entry.settled),
+            "balance_after": int(entry.balance_after) - int(entry.settled), "reason": SETTLEMENT_REASON,
+            "created_at": entry.created_at}
+    if entry.event_id:
+        view["event_id"] = entry.event_id
     return view
 
 

@@ -120,11 +120,22 @@ def _check_tiers(tiers: Optional[list[Tier]]) -> Optional[list[Tier]]:
     return tiers
 
 
+class Clawback(Request):
+    """Refund and cancel events take back what their purchase earned (see docs/rules.md)."""
+
+    event_types: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                           Field(min_length=1, max_length=10, examples=[["refund", "cancel"]])]
+    amount_property: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        "amount", description="The property whose refunded share sets how many points go back")
+    allow_debt: bool = Field(False, description="Keep what the balance cannot cover as debt (else it is forgiven)")
+
+
 class ProgramCreate(Request):
     name: Name
     currency_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
     locale: Locale = "en"
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
+    clawback: Optional[Clawback] = None
     earn_rules: Annotated[list[EarnRule], Field(max_length=100)] = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
 
@@ -136,6 +147,7 @@ class ProgramUpdate(Request):
     currency_name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
     locale: Optional[Locale] = None
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
+    clawback: Optional[Clawback] = None
     earn_rules: Optional[Annotated[list[EarnRule], Field(max_length=100)]] = None
     tiers: Optional[Annotated[list[Tier], Field(max_length=20)]] = None
 
@@ -148,6 +160,7 @@ class Program(Answer):
     currency_name: str
     locale: str
     points_expiry_days: Optional[int]
+    clawback: Optional[dict[str, Any]] = None
     earn_rules: list[dict[str, Any]]
     tiers: list[dict[str, Any]]
     created_at: Timestamp
@@ -183,6 +196,8 @@ class Balance(Answer):
     lifetime_spent: int
     tier: Optional[str]
     expiring: list[Expiring]
+    debt: int = Field(0, description="Points clawed back that the balance could not cover yet (clawback with "
+                                     "allow_debt): new points pay it first")
 
 
 class Member(Answer):
@@ -208,6 +223,7 @@ class Transaction(Answer):
     reason: Optional[str] = None
     created_at: Timestamp
     expires_at: Optional[Timestamp] = None
+    reverses: Optional[str] = Field(None, description="For `reverse`: the event whose points it takes back")
 
 
 class TransactionList(Answer):

@@ -20,6 +20,7 @@ class Wallet:
     lifetime_spent: int = 0
     lots: tuple[tuple[str, int], ...] = ()
     earned: dict[str, int] = field(default_factory=dict)
+    debt: int = 0  # points clawed back that the balance could not cover (programs that allow debt)
 
     @property
     def total(self) -> int:
@@ -71,6 +72,31 @@ def restore(wallet: Wallet, points: int, consumed, *, unspend: bool) -> Wallet:
     return replace(wallet, available=wallet.available + points,
                    lifetime_spent=wallet.lifetime_spent - (points if unspend else 0),
                    lots=_sorted(tuple(wallet.lots) + tuple(tuple(lot) for lot in consumed)))
+
+
+def claw_back(wallet: Wallet, owed: int, *, earned_on: str | None, allow_debt: bool) -> tuple[Wallet, int]:
+    """Reverse `owed` earned points: take what is available; the rest becomes debt or is forgiven.
+
+    The points leave lifetime_earned and the tier window too, since they were never really earned.
+    Returns the wallet and the points actually taken now.
+    """
+    taken = min(owed, wallet.available)
+    wallet, _ = debit(wallet, taken, spend=False)
+    earned = dict(wallet.earned)
+    if earned_on in earned:
+        earned[earned_on] = max(0, earned[earned_on] - owed)
+    return replace(wallet, lifetime_earned=max(0, wallet.lifetime_earned - owed),
+                   earned={day: p for day, p in earned.items() if p},
+                   debt=wallet.debt + (owed - taken if allow_debt else 0)), taken
+
+
+def settle_debt(wallet: Wallet) -> tuple[Wallet, int]:
+    """Pay outstanding debt from the available points first; returns the points settled."""
+    settled = min(wallet.debt, wallet.available)
+    if not settled:
+        return wallet, 0
+    wallet, _ = debit(wallet, settled, spend=False)
+    return replace(wallet, debt=wallet.debt - settled), settled
 
 
 def expire(wallet: Wallet, now: datetime) -> tuple[Wallet, int, str | None]:

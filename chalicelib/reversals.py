@@ -1,0 +1,58 @@
+"""Clawback: a refund or cancel event takes back the points its purchase earned, once, in proportion.
+
+The reversed purchase's entry keeps a running `reversed` total, raised in the same transaction
+as the reversal on the condition that it never exceeds what the purchase earned, so two refunds
+of one order can never take back more than it gave.
+"""
+import math
+from datetime import datetime
+
+from chalicelib import clock, db, ledger, members
+from chalicelib import wallet as wallets
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.transact import ConditionFailed, Retry, Tx
+
+
+def is_reversal(program: db.ProgramItem, event_type: str) -> bool:
+    return event_type in (program.clawback or {}).get("event_types", [])
+
+
+def _owed(original: db.EntryItem, amount, remaining: int) -> int:
+    """All that is left of the purchase's points, or the refunded share of them for a partial refund."""
+    if amount is None or isinstance(amount, bool) or not isinstance(amount, (int, float)) or not original.basis:
+        return remaining
+    return max(0, min(remaining, math.floor(int(original.points) * amount / float(original.basis))))
+
+
+def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerprint: str,
+            now: datetime) -> db.EntryItem:
+    settings = program.clawback
+    properties = event.get("properties") or {}
+    target = properties.get("reverses")
+    if not isinstance(target, str) or not target:
+        raise ValidationFailed("A refund or cancel event names the event it reverses in properties.reverses.",
+                               {"field": "properties.reverses"})
+    original = db.get(db.EntryItem, (db.entry_pk(program.program_id, "evt", target), "ENTRY"))
+    if original is None or original.external_id != member.external_id or original.kind != "earn":
+        raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
+    now_iso, today = clock.iso(now), clock.day(now)
+    owed = _owed(original, properties.get(settings.get("amount_property", "amount")),
+                 int(original.points) - int(original.reversed or 0))
+    wallet, taken = wallets.claw_back(ledger.wallet_of(member), owed, earned_on=original.created_at[:10],
+                                      allow_debt=settings.get("allow_debt", False))
+    tier = members.current_tier(program, wallet, today)
+    ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
+    posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="reverse", points=-taken,
+                             event_id=event["id"], reverses=target, reason=f"{event['type']} of {target}")
+    entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+    entry.snapshot = members.balance_of(wallet, tier)
+    tx = Tx()
+    if owed:
+        tx.update("original", original, [db.EntryItem.reversed.add(owed)],
+                  condition=db.EntryItem.reversed.does_not_exist()
+                  | (db.EntryItem.reversed <= int(original.points) - owed))
+    try:
+        ledger.append(member, entry, tx)
+    except ConditionFailed as failed:  # another reversal of the same purchase got in first: decide again
+        raise Retry() from failed
+    return entry

@@ -1,7 +1,7 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, redemptions
+from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, redemptions, referrals
 from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
@@ -152,6 +152,20 @@ def adjust(call: Call):
           body=s.SessionCreate, answer=s.Session, status=201)
 def open_session(call: Call):
     return members.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
+
+
+@endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",
+          answer=s.ReferralCode)
+def referral_code(call: Call):
+    return referrals.member_code(call.org_id, *member_of(call))
+
+
+@endpoint(app, "PUT", M + "/referral", roles=("admin", "member"),
+          summary="Record who referred the member (once; self-referral and cycles refused)",
+          body=s.ReferralAttach, answer=s.Referral, status=201)
+def attach_referral(call: Call):
+    view, attached = referrals.attach(call.org_id, *member_of(call), call.body.code)
+    return (201 if attached else 200), view
 
 
 # --- events ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
 | member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `EXPIRY#{day}#{shard}` while points wait to expire; gsi3 `TIER#{day}#{shard}` when its tier may drop |
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
+| referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
@@ -143,6 +144,7 @@ class ProgramItem(Item, discriminator="program"):
     locale = UnicodeAttribute()
     points_expiry_days = NumberAttribute(null=True)
     clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
+    referral = JSONAttribute(null=True)  # {"qualifying_event", "referrer_points", "referee_points"}
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
     created_at = UnicodeAttribute()
@@ -176,6 +178,8 @@ class MemberItem(Item, discriminator="member"):
     lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
     tier = UnicodeAttribute(null=True)
+    referred_by = UnicodeAttribute(null=True)  # the referrer's external_id
+    referral = UnicodeAttribute(null=True)  # "pending" until the qualifying event rewards it, then "rewarded"
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()
@@ -210,6 +214,16 @@ class EntryItem(Item, discriminator="entry"):
     created_at = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     snapshot = JSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)
+
+
+class ReferralCodeItem(Item, discriminator="refcode"):
+    """Which member a referral code belongs to (the code itself is derived, not stored per member)."""
+
+    external_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, code: str) -> tuple[str, str]:
+        return f"REFCODE#{program_id}#{code}", "CODE"
 
 
 class RewardItem(Item, discriminator="reward"):

@@ -1,9 +1,9 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
 from datetime import datetime
 
-from chalicelib import clock, db, ledger, members, reversals, rules, tiers
+from chalicelib import clock, db, ledger, members, referrals, reversals, rules, tiers
 from chalicelib import wallet as wallets
-from chalicelib.transact import Tx
+from chalicelib.transact import ConditionFailed, Retry, Tx
 
 
 def event_fingerprint(event: dict) -> str:
@@ -36,6 +36,8 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     wallet = wallets.prune_earned(ledger.wallet_of(member), today)
     tier = members.current_tier(program, wallet, today)
     points = tiers.apply_multiplier(rules.base_points(program.earn_rules or [], event["type"], properties), tier)
+    tx = Tx()
+    points += referrals.reward_on(program, member, event["type"], now_iso, tx)
     expires_at = None
     if points:
         if program.points_expiry_days:
@@ -47,12 +49,14 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     amount = properties.get((program.clawback or {}).get("amount_property", "amount"))
     if points and isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:
         entry.basis = amount  # what a partial refund is measured against
-    tx = Tx()
     wallet = ledger.settle_debt(member, wallet, entry, tx)
     tier = members.current_tier(program, wallet, today)
     ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
     entry.snapshot = members.balance_of(wallet, tier)
-    ledger.append(member, entry, tx)
+    try:
+        ledger.append(member, entry, tx)
+    except ConditionFailed as failed:  # the referrer or a settlement moved on meanwhile: decide again
+        raise Retry() from failed
     return entry
 
 

@@ -120,7 +120,7 @@ def settle_debt(member: db.MemberItem, wallet: Wallet, entry: db.EntryItem, tx: 
         settlement = entry_for(member, posting, wallet.total, entry.created_at)
         settlement.txn_id = f"{entry.txn_id}d"  # derivable from the credit, so answers can show it
         settlement.gsi1sk = f"{entry.created_at}#{settlement.txn_id}"
-        tx.put(f"entry:{settlement.pk}", settlement, condition=db.EntryItem.pk.does_not_exist())
+        tx.put("settlement", settlement, condition=db.EntryItem.pk.does_not_exist())
     return wallet
 
 

@@ -130,12 +130,21 @@ class Clawback(Request):
     allow_debt: bool = Field(False, description="Keep what the balance cannot cover as debt (else it is forgiven)")
 
 
+class ReferralScheme(Request):
+    """Referrer and referee are both rewarded when the referee's first qualifying event happens."""
+
+    qualifying_event: Annotated[str, Field(min_length=1, max_length=64, examples=["purchase"])]
+    referrer_points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    referee_points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
 class ProgramCreate(Request):
     name: Name
     currency_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
     locale: Locale = "en"
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     clawback: Optional[Clawback] = None
+    referral: Optional[ReferralScheme] = None
     earn_rules: Annotated[list[EarnRule], Field(max_length=100)] = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
 
@@ -148,6 +157,7 @@ class ProgramUpdate(Request):
     locale: Optional[Locale] = None
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     clawback: Optional[Clawback] = None
+    referral: Optional[ReferralScheme] = None
     earn_rules: Optional[Annotated[list[EarnRule], Field(max_length=100)]] = None
     tiers: Optional[Annotated[list[Tier], Field(max_length=20)]] = None
 
@@ -161,6 +171,7 @@ class Program(Answer):
     locale: str
     points_expiry_days: Optional[int]
     clawback: Optional[dict[str, Any]] = None
+    referral: Optional[dict[str, Any]] = None
     earn_rules: list[dict[str, Any]]
     tiers: list[dict[str, Any]]
     created_at: Timestamp
@@ -246,6 +257,19 @@ class AdjustmentCreate(Request):
 class Adjustment(Answer):
     transaction: Transaction
     balance: Balance
+
+
+class ReferralCode(Answer):
+    code: Annotated[str, Field(examples=["K7QH2MZA"])]
+
+
+class ReferralAttach(Request):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z2-7]{8}$", examples=["K7QH2MZA"])]
+
+
+class Referral(Answer):
+    referred_by: Optional[str]
+    status: Optional[Literal["pending", "rewarded"]]
 
 
 class SessionCreate(Request):

@@ -43,6 +43,8 @@ class Tx:
         self._ops: dict[str, list] = {"check": [], "delete": [], "put": [], "update": []}
 
     def put(self, label: str, model, condition=None, return_old: bool = False) -> None:
+        """`label` names the item in failures: "member" (a version race: retry), "entry:<pk>" (the
+        request's own idempotency key: a replay), anything else (a condition of the caller's)."""
         self._ops["put"].append((label, lambda tx: tx.save(model, condition=condition,
                                                            return_values="ALL_OLD" if return_old else None)))
 
@@ -63,9 +65,12 @@ class Tx:
             codes = [reason.code if reason else None for reason in reasons]
             if error.cause_response_code != "TransactionCanceledException" or "TransactionConflict" in codes:
                 raise Retry() from error
-            for (label, _), reason in zip(order, reasons):
-                if reason and reason.code == "ConditionalCheckFailed":
-                    raise _failed(label, reason) from error
+            failed = [(label, reason) for (label, _), reason in zip(order, reasons)
+                      if reason and reason.code == "ConditionalCheckFailed"]
+            # The idempotency key decides first: a replay fails every condition, the key's is the one that counts.
+            failed.sort(key=lambda pair: (not pair[0].startswith("entry:"), pair[0] != "member"))
+            if failed:
+                raise _failed(*failed[0]) from error
             raise Retry() from error
 
 

@@ -1,7 +1,7 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, redemptions, referrals
+from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, recognition, redemptions, referrals
 from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
@@ -166,6 +166,14 @@ def referral_code(call: Call):
 def attach_referral(call: Call):
     view, attached = referrals.attach(call.org_id, *member_of(call), call.body.code)
     return (201 if attached else 200), view
+
+
+@endpoint(app, "POST", M + "/recognitions", roles=("admin", "member"),
+          summary="Give points to another member from this member's monthly allowance",
+          body=s.RecognitionCreate, answer=s.Recognition, status=201, idempotent=True)
+def recognise(call: Call):
+    result, replayed = recognition.give(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key)
+    return (200 if replayed else 201), result
 
 
 # --- events ----------------------------------------------------------------------------------

@@ -145,6 +145,7 @@ class ProgramItem(Item, discriminator="program"):
     points_expiry_days = NumberAttribute(null=True)
     clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
     referral = JSONAttribute(null=True)  # {"qualifying_event", "referrer_points", "referee_points"}
+    recognition = JSONAttribute(null=True)  # {"monthly_allowance", "max_per_gift"}
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
     created_at = UnicodeAttribute()
@@ -178,6 +179,7 @@ class MemberItem(Item, discriminator="member"):
     lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
     tier = UnicodeAttribute(null=True)
+    given = JSONAttribute(null=True)  # recognition allowance used: {"YYYY-MM": points}, this month only
     referred_by = UnicodeAttribute(null=True)  # the referrer's external_id
     referral = UnicodeAttribute(null=True)  # "pending" until the qualifying event rewards it, then "rewarded"
     created_at = UnicodeAttribute()

@@ -8,7 +8,7 @@ def view(program: db.ProgramItem) -> dict:
     return {"id": program.program_id, "name": program.name, "currency_name": program.currency_name,
             "locale": program.locale,
             "points_expiry_days": int(program.points_expiry_days) if program.points_expiry_days else None,
-            "clawback": program.clawback, "referral": program.referral,
+            "clawback": program.clawback, "referral": program.referral, "recognition": program.recognition,
             "earn_rules": program.earn_rules or [], "tiers": program.tiers or [],
             "created_at": program.created_at, "updated_at": program.updated_at}
 

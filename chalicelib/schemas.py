@@ -12,6 +12,7 @@ from chalicelib.wire import (  # noqa: F401
     Answer,
     Email,
     EventIn,
+    ExternalId,
     Locale,
     Name,
     Phone,
@@ -138,6 +139,13 @@ class ReferralScheme(Request):
     referee_points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 
 
+class RecognitionScheme(Request):
+    """Members give each other points from an allowance that resets every calendar month (UTC)."""
+
+    monthly_allowance: Annotated[int, Field(ge=1, le=1_000_000)]
+    max_per_gift: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+
+
 class ProgramCreate(Request):
     name: Name
     currency_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
@@ -145,6 +153,7 @@ class ProgramCreate(Request):
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
+    recognition: Optional[RecognitionScheme] = None
     earn_rules: Annotated[list[EarnRule], Field(max_length=100)] = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
 
@@ -158,6 +167,7 @@ class ProgramUpdate(Request):
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
+    recognition: Optional[RecognitionScheme] = None
     earn_rules: Optional[Annotated[list[EarnRule], Field(max_length=100)]] = None
     tiers: Optional[Annotated[list[Tier], Field(max_length=20)]] = None
 
@@ -172,6 +182,7 @@ class Program(Answer):
     points_expiry_days: Optional[int]
     clawback: Optional[dict[str, Any]] = None
     referral: Optional[dict[str, Any]] = None
+    recognition: Optional[dict[str, Any]] = None
     earn_rules: list[dict[str, Any]]
     tiers: list[dict[str, Any]]
     created_at: Timestamp
@@ -270,6 +281,22 @@ class ReferralAttach(Request):
 class Referral(Answer):
     referred_by: Optional[str]
     status: Optional[Literal["pending", "rewarded"]]
+
+
+class RecognitionCreate(Request):
+    to: ExternalId
+    points: Annotated[int, Field(ge=1, le=1_000_000)]
+    message: Annotated[str, Field(min_length=1, max_length=280)]
+
+
+class Recognition(Answer):
+    id: str
+    from_: str = Field(alias="from")
+    to: str
+    points: int
+    message: str
+    allowance_left: int
+    created_at: Timestamp
 
 
 class SessionCreate(Request):

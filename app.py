@@ -1,7 +1,19 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib import adjustments, auth, catalog, earning, members, orgs, programs, recognition, redemptions, referrals
+from chalicelib import (
+    adjustments,
+    auth,
+    catalog,
+    earning,
+    members,
+    orders,
+    orgs,
+    programs,
+    recognition,
+    redemptions,
+    referrals,
+)
 from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
@@ -183,6 +195,14 @@ def recognise(call: Call):
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
     result, replayed = earning.record(call.org_id, call.params["program_id"], event)
+    return (200 if replayed else 201), result
+
+
+@endpoint(app, "POST", P + "/webhooks/orders", roles=("admin", "partner"),
+          summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
+          body=s.OrderWebhook, answer=s.EventResult, status=201)
+def order_webhook(call: Call):
+    result, replayed = orders.record(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
 
 

@@ -17,11 +17,25 @@ def is_reversal(program: db.ProgramItem, event_type: str) -> bool:
     return event_type in (program.clawback or {}).get("event_types", [])
 
 
-def _owed(original: db.EntryItem, amount, remaining: int) -> int:
-    """All that is left of the purchase's points, or the refunded share of them for a partial refund."""
-    if amount is None or isinstance(amount, bool) or not isinstance(amount, (int, float)) or not original.basis:
-        return remaining
-    return max(0, min(remaining, math.floor(int(original.points) * amount / float(original.basis))))
+def _number(value) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _share(original: db.EntryItem, amount: float) -> int:
+    return math.floor(int(original.points) * amount / float(original.basis))
+
+
+def _owed(original: db.EntryItem, properties: dict, amount_property: str) -> int:
+    """What is still to take back: all that is left, the share of a refunded amount, or, for a
+    cumulative `refunded_total` (as order webhooks send it), the share not yet taken back."""
+    reversed_so_far = int(original.reversed or 0)
+    remaining = int(original.points) - reversed_so_far
+    total, amount = _number(properties.get("refunded_total")), _number(properties.get(amount_property))
+    if original.basis and total is not None:
+        return max(0, min(remaining, _share(original, total) - reversed_so_far))
+    if original.basis and amount is not None:
+        return max(0, min(remaining, _share(original, amount)))
+    return remaining
 
 
 def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerprint: str,
@@ -36,8 +50,7 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
     if original is None or original.external_id != member.external_id or original.kind != "earn":
         raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
     now_iso, today = clock.iso(now), clock.day(now)
-    owed = _owed(original, properties.get(settings.get("amount_property", "amount")),
-                 int(original.points) - int(original.reversed or 0))
+    owed = _owed(original, properties, settings.get("amount_property", "amount"))
     wallet, taken = wallets.claw_back(ledger.wallet_of(member), owed, earned_on=original.created_at[:10],
                                       allow_debt=settings.get("allow_debt", False))
     tier = members.current_tier(program, wallet, today)

@@ -5,7 +5,7 @@ that names the field, never a silent guess.
 """
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.wire import (  # noqa: F401
     MAX_POINTS,
@@ -309,6 +309,31 @@ class Session(Answer):
 
 
 # --- events ---------------------------------------------------------------------------------
+
+class Foreign(Request):
+    """A shape another system sends (a shop's webhook): the fields Laurel reads are checked, the rest ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
+
+
+class OrderCustomer(Foreign):
+    id: ExternalId
+
+
+class OrderMoney(Foreign):
+    amount: Annotated[int, Field(ge=0, le=MAX_POINTS * 100)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class OrderWebhook(Foreign):
+    """An e-commerce order's state: `paid` earns, `refunded` (cumulative amount) and `cancelled` claw back."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-:@]{1,100}$")]
+    status: Literal["paid", "refunded", "partially_refunded", "cancelled"]
+    customer: OrderCustomer
+    total: OrderMoney
+    refunded: Optional[OrderMoney] = None
+
 
 class EventResult(Answer):
     id: str

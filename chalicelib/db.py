@@ -13,7 +13,8 @@ Access patterns (pk / sk, and the overloaded indexes):
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
-| message delivery | `RDM#{redemption_id}` | `DELIVERY#{channel}` | |
+| message delivery | `MSG#{subject}` | `DELIVERY#{channel}` | |
+| expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
 | job state | `JOB#{name}` | `STATE` | |
 
 A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
@@ -283,7 +284,10 @@ class RedemptionItem(Item, discriminator="redemption"):
 
 
 class DeliveryItem(Item, discriminator="delivery"):
-    """One message to one member on one channel: sent once however often it is asked for."""
+    """One message to one member on one channel: sent once however often it is asked for.
+
+    `subject` names what the message is about: a redemption id, or a member and a date.
+    """
 
     status = UnicodeAttribute()
     provider_message_id = UnicodeAttribute(null=True)
@@ -291,8 +295,18 @@ class DeliveryItem(Item, discriminator="delivery"):
     ttl = TTLAttribute(null=True)
 
     @staticmethod
-    def key(redemption_id: str, channel: str) -> tuple[str, str]:
-        return f"RDM#{redemption_id}", f"DELIVERY#{channel}"
+    def key(subject: str, channel: str) -> tuple[str, str]:
+        return f"MSG#{subject}", f"DELIVERY#{channel}"
+
+
+class ReminderItem(Item, discriminator="reminder"):
+    """Marks that a member was told its points expire on a date, so a job's next run skips it."""
+
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(program_id: str, external_id: str, day: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), f"REMIND#{day}"
 
 
 class JobStateItem(Item, discriminator="job"):

@@ -17,28 +17,38 @@ PERMANENT_SEND_ERRORS = {"MessageRejected", "InvalidParameter", "InvalidParamete
                          "MailFromDomainNotVerified", "InvalidPhoneNumber"}
 
 TEMPLATES = {
-    "en": {"subject": "Your reward is here: {reward}", "greeting": "Hi {name},",
-           "body": "your reward \"{reward}\" has been delivered.", "code": "Your code: {code}"},
-    "it": {"subject": "Il tuo premio è arrivato: {reward}", "greeting": "Ciao {name},",
-           "body": "il tuo premio \"{reward}\" è stato consegnato.", "code": "Il tuo codice: {code}"},
-    "es": {"subject": "Tu recompensa ha llegado: {reward}", "greeting": "Hola {name}:",
-           "body": "tu recompensa \"{reward}\" ha sido entregada.", "code": "Tu código: {code}"},
+    "en": {"greeting": "Hi {name},",
+           "reward_delivered": ("Your reward is here: {reward}", "your reward \"{reward}\" has been delivered."),
+           "code": "Your code: {code}",
+           "points_expiring": ("{points} {currency} expire on {day}",
+                               "{points} of your {currency} expire on {day}. Use them before then!")},
+    "it": {"greeting": "Ciao {name},",
+           "reward_delivered": ("Il tuo premio è arrivato: {reward}", "il tuo premio \"{reward}\" è stato consegnato."),
+           "code": "Il tuo codice: {code}",
+           "points_expiring": ("{points} {currency} scadono il {day}",
+                               "{points} dei tuoi {currency} scadono il {day}. Usali prima di allora!")},
+    "es": {"greeting": "Hola {name}:",
+           "reward_delivered": ("Tu recompensa ha llegado: {reward}", "tu recompensa \"{reward}\" ha sido entregada."),
+           "code": "Tu código: {code}",
+           "points_expiring": ("{points} {currency} caducan el {day}",
+                               "{points} de tus {currency} caducan el {day}. ¡Úsalos antes!")},
 }
 
 
-def compose(locale: str | None, name: str | None, reward: str, code: str | None) -> dict:
+def compose(locale: str | None, name: str | None, kind: str, values: dict, code: str | None = None) -> dict:
+    """Subject and text of one message kind, in the member's language (English when unknown)."""
     words = TEMPLATES.get((locale or "en")[:2], TEMPLATES["en"])
-    lines = [words["greeting"].format(name=name or "").replace(" ,", ",").replace(" :", ":"),
-             words["body"].format(reward=reward)]
+    subject, body = words[kind]
+    lines = [words["greeting"].format(name=name or "").replace(" ,", ",").replace(" :", ":"), body.format(**values)]
     if code:
         lines.append(words["code"].format(code=code))
-    return {"subject": words["subject"].format(reward=reward), "text": "\n".join(lines)}
+    return {"subject": subject.format(**values), "text": "\n".join(lines)}
 
 
-def _claim(redemption_id: str, channel: str) -> bool:
+def _claim(subject: str, channel: str) -> bool:
     """Record that this message is being sent; False if it was sent already or is being sent now."""
     now = clock.now()
-    record = db.DeliveryItem(*db.DeliveryItem.key(redemption_id, channel), status="sending",
+    record = db.DeliveryItem(*db.DeliveryItem.key(subject, channel), status="sending",
                              updated_at=clock.iso(now))
     stale = clock.iso(now - STALE_CLAIM)
     try:
@@ -51,8 +61,8 @@ def _claim(redemption_id: str, channel: str) -> bool:
     return True
 
 
-def _finish(redemption_id: str, channel: str, status: str, provider_message_id: str | None) -> None:
-    record = db.DeliveryItem(*db.DeliveryItem.key(redemption_id, channel), status=status,
+def _finish(subject: str, channel: str, status: str, provider_message_id: str | None) -> None:
+    record = db.DeliveryItem(*db.DeliveryItem.key(subject, channel), status=status,
                              provider_message_id=provider_message_id, updated_at=clock.iso(clock.now()))
     record.save()
 
@@ -70,29 +80,48 @@ def _send(channel: str, address: str, message: dict) -> str:
     return answer["MessageId"]
 
 
+def _deliver(channel: str, subject: str, address: str | None, message: dict) -> str:
+    """Send once per subject and channel; a provider's permanent refusal is recorded, not retried."""
+    if not address:
+        return "no_address"
+    if not _claim(subject, channel):
+        return "duplicate"
+    try:
+        provider_id = _send(channel, address, message)
+    except ClientError as error:
+        permanent = error.response["Error"]["Code"] in PERMANENT_SEND_ERRORS
+        _finish(subject, channel, "rejected" if permanent else "failed", None)
+        if permanent:
+            log.warning("delivery rejected", extra={"channel": channel, "subject": subject,
+                                                    "error_code": error.response["Error"]["Code"]})
+            return "rejected"
+        raise
+    _finish(subject, channel, "sent", provider_id)
+    return "sent"
+
+
+def _address(member: db.MemberItem, channel: str, delivery: dict | None = None) -> str | None:
+    delivery = delivery or {}
+    return (delivery.get("email") or member.email) if channel == "email" else (delivery.get("phone") or member.phone)
+
+
 def deliver_reward(channel: str, redemption_id: str) -> str:
     """Send the 'reward delivered' message on one channel; returns what happened."""
     redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
     if redemption is None:
         raise NotFound(f"No redemption {redemption_id}.")
     member = redemptions.member_of(redemption)
-    delivery = redemption.delivery or {}
-    address = (delivery.get("email") or member.email) if channel == "email" else (delivery.get("phone") or member.phone)
-    if not address:
-        return "no_address"
-    if not _claim(redemption_id, channel):
-        return "duplicate"
     code = (redemption.fulfillment or {}).get("code")
-    message = compose(member.locale, member.name, redemption.reward_name, code)
-    try:
-        provider_id = _send(channel, address, message)
-    except ClientError as error:
-        permanent = error.response["Error"]["Code"] in PERMANENT_SEND_ERRORS
-        _finish(redemption_id, channel, "rejected" if permanent else "failed", None)
-        if permanent:
-            log.warning("delivery rejected", extra={"channel": channel, "redemption_id": redemption_id,
-                                                    "error_code": error.response["Error"]["Code"]})
-            return "rejected"
-        raise
-    _finish(redemption_id, channel, "sent", provider_id)
-    return "sent"
+    message = compose(member.locale, member.name, "reward_delivered", {"reward": redemption.reward_name}, code)
+    return _deliver(channel, redemption_id, _address(member, channel, redemption.delivery), message)
+
+
+def deliver_expiry_reminder(channel: str, notice: dict) -> str:
+    """Send 'N points expire on D' on one channel, once per member and date."""
+    member = db.get(db.MemberItem, db.MemberItem.key(notice["program_id"], notice["external_id"]))
+    if member is None:
+        raise NotFound("No such member.")
+    values = {"points": notice["points"], "day": notice["day"], "currency": notice.get("currency") or "points"}
+    message = compose(member.locale, member.name, "points_expiring", values)
+    subject = f"{member.pk}#EXPIRY#{notice['day']}"
+    return _deliver(channel, subject, _address(member, channel), message)

@@ -6,11 +6,12 @@ run retried after a crash, change each member once.
 """
 from datetime import datetime, timedelta
 
-from chalicelib import clock, db, ledger, members, redemptions
+from chalicelib import clock, db, ledger, members, notifications, redemptions
 from chalicelib import wallet as wallets
 from chalicelib.transact import Replayed, save_or_retry, with_retries
 
 OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
+REMINDER_DAYS = 7  # members are told this many days ahead that points expire
 
 
 def _due_members(prefix: str, job: str, now: datetime) -> list[tuple[str, str]]:
@@ -67,7 +68,41 @@ def expire_points(now: datetime | None = None) -> dict:
     keys = _due_members("EXPIRY", "points_expiry", now)
     expired = sum(expire_member(key, now) for key in dict.fromkeys(keys))
     _mark_done("points_expiry", now)
-    return {"members": len(set(keys)), "points_expired": expired}
+    return {"members": len(set(keys)), "points_expired": expired, "reminders": remind_expiring(now)}
+
+
+def remind_expiring(now: datetime) -> int:
+    """Tell members, once per date, of points expiring in the next REMINDER_DAYS days.
+
+    Members are found through the expiry index (their soonest lot's day), so a run reads only the
+    members with something about to expire. The notice is published before it is marked, and
+    delivery sends once per member, date and channel, so a crash in between never loses it.
+    """
+    horizon = now + timedelta(days=REMINDER_DAYS)
+    keys = []
+    for day in clock.days_between(clock.day(now + timedelta(days=1)), clock.day(horizon)):
+        for shard in range(db.SHARDS):
+            keys += db.index_keys("gsi2", f"EXPIRY#{day}#{shard}", 10_000)
+    sent = 0
+    for key in dict.fromkeys(keys):
+        program, member = _member(key)
+        channels = notifications.channels_of(member, None) if member else []
+        if not channels or program is None:
+            continue
+        due = [lot for lot in wallets.expiring(ledger.wallet_of(member), limit=REMINDER_DAYS + 1)
+               if clock.iso(now) < lot["expires_at"] <= clock.iso(horizon)]
+        for lot in due:
+            day = lot["expires_at"][:10]
+            marker = db.ReminderItem(*db.ReminderItem.key(member.program_id, member.external_id, day),
+                                     ttl=horizon + timedelta(days=30))
+            if db.get(db.ReminderItem, (marker.pk, marker.sk), consistent=False):
+                continue
+            notifications.publish("points_expiring", channels, {
+                "org_id": member.org_id, "program_id": member.program_id, "external_id": member.external_id,
+                "day": day, "points": lot["points"], "currency": program.currency_name})
+            marker.save()
+            sent += 1
+    return sent
 
 
 def recalculate_member(key: tuple[str, str], now: datetime) -> bool:

@@ -15,12 +15,15 @@ def consumer(channel: str):
 
     def record_handler(record: SQSRecord) -> None:
         message = json.loads(record.body)
-        if message.get("kind") != "reward_delivered":
-            logger.warning("unknown notification kind dropped", extra={"kind": message.get("kind")})
+        kind = message.get("kind")
+        if kind == "reward_delivered":
+            outcome = delivery.deliver_reward(channel, message["redemption_id"])
+        elif kind == "points_expiring":
+            outcome = delivery.deliver_expiry_reminder(channel, message)
+        else:
+            logger.warning("unknown notification kind dropped", extra={"kind": kind})
             return
-        outcome = delivery.deliver_reward(channel, message["redemption_id"])
-        logger.info("delivery", extra={"channel": channel, "redemption_id": message["redemption_id"],
-                                       "outcome": outcome})
+        logger.info("delivery", extra={"channel": channel, "kind": kind, "outcome": outcome})
 
     @logger.inject_lambda_context
     def handler(event: dict, context) -> dict:

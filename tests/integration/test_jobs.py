@@ -62,3 +62,26 @@ def test_a_lost_fulfilment_send_is_recovered(stack, api, program):
     # Then the redemption is fulfilled, and a later recovery run finds nothing to resend for it
     assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"
     assert db.get(db.RedemptionItem, db.RedemptionItem.key(redemption["id"])).gsi2pk is None
+
+
+def test_members_are_told_once_a_week_ahead_that_points_expire(stack, api, program):
+    # Given a member with an email whose points expire in 365 days
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses import ses_backends
+
+    api.call("PUT", f"{program['path']}/members/remind-1", program["admin"],
+             {"email": "remind-1@example.com", "locale": "it"})
+    earned = earn(api, program, "remind-1", 30000)
+    expires_at = clock.parse(earned["transactions"][0]["expires_at"])
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    before = len([m for m in sent if "remind-1@example.com" in m.destinations["ToAddresses"]])
+    # When the expiry job runs 8 days before (too early), then 6 days before, twice
+    assert jobs.expire_points(expires_at - timedelta(days=8))["reminders"] == 0
+    first = jobs.expire_points(expires_at - timedelta(days=6))
+    second = jobs.expire_points(expires_at - timedelta(days=6, hours=-1))
+    stack.pump("EmailDeliveryFunction")
+    # Then one reminder went out, in the member's language, naming the points and the date
+    assert first["reminders"] >= 1 and second["reminders"] == 0
+    mine = [m for m in sent if "remind-1@example.com" in m.destinations["ToAddresses"]][before:]
+    assert len(mine) == 1
+    assert "300" in mine[0].subject and expires_at.strftime("%Y-%m-%d") in mine[0].body and "scadono" in mine[0].body

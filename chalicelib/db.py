@@ -179,6 +179,7 @@ class MemberItem(Item, discriminator="member"):
     debt = NumberAttribute(default=0)
     lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
+    rule_counters = JSONAttribute(null=True, attr_name="rc")  # per-rule caps and first-time use (rules.py)
     tier = UnicodeAttribute(null=True)
     given = JSONAttribute(null=True)  # recognition allowance used: {"YYYY-MM": points}, this month only
     referred_by = UnicodeAttribute(null=True)  # the referrer's external_id

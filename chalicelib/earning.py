@@ -35,7 +35,11 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     properties = event.get("properties") or {}
     wallet = wallets.prune_earned(ledger.wallet_of(member), today)
     tier = members.current_tier(program, wallet, today)
-    points = tiers.apply_multiplier(rules.base_points(program.earn_rules or [], event["type"], properties), tier)
+    award = rules.evaluate(program.earn_rules or [], event["type"], properties,
+                           rules.MemberFacts(member.attributes or {}, tier["name"] if tier else None),
+                           member.rule_counters or {}, _moment(event, now))
+    member.rule_counters = award.counters or None
+    points = tiers.apply_multiplier(award.points, tier)
     tx = Tx()
     points += referrals.reward_on(program, member, event["type"], now_iso, tx)
     expires_at = None
@@ -58,6 +62,14 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     except ConditionFailed as failed:  # the referrer or a settlement moved on meanwhile: decide again
         raise Retry() from failed
     return entry
+
+
+def _moment(event: dict, now: datetime) -> datetime:
+    """When the event happened, for date windows, days of week and cap periods (never in the future)."""
+    occurred = event.get("occurred_at")
+    if occurred is None:
+        return now
+    return min(clock.parse(occurred) if isinstance(occurred, str) else occurred, now)
 
 
 def answer(entry: db.EntryItem) -> dict:

@@ -5,8 +5,9 @@ that names the field, never a silent guess.
 """
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer  # noqa: F401 (part of the contract's shapes)
 from chalicelib.wire import (  # noqa: F401
     MAX_POINTS,
     Answer,
@@ -88,24 +89,6 @@ class ApiKeyList(Answer):
 
 # --- programs ------------------------------------------------------------------------------
 
-class PointsPer(Request):
-    property: Annotated[str, Field(min_length=1, max_length=64)]
-    every: Annotated[int, Field(ge=1, le=MAX_POINTS)]
-    points: Annotated[int, Field(ge=1, le=1_000_000)]
-
-
-class EarnRule(Request):
-    event_type: Annotated[str, Field(min_length=1, max_length=64)]
-    points: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
-    points_per: Optional[PointsPer] = None
-
-    @model_validator(mode="after")
-    def _one_award(self):
-        if (self.points is None) == (self.points_per is None):
-            raise ValueError("a rule has exactly one of points or points_per")
-        return self
-
-
 class Tier(Request):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     min_points: Annotated[int, Field(ge=0, le=MAX_POINTS)]
@@ -154,7 +137,7 @@ class ProgramCreate(Request):
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
     recognition: Optional[RecognitionScheme] = None
-    earn_rules: Annotated[list[EarnRule], Field(max_length=100)] = []
+    earn_rules: EarnRules = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
 
     _tiers = field_validator("tiers")(_check_tiers)
@@ -168,7 +151,7 @@ class ProgramUpdate(Request):
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
     recognition: Optional[RecognitionScheme] = None
-    earn_rules: Optional[Annotated[list[EarnRule], Field(max_length=100)]] = None
+    earn_rules: Optional[EarnRules] = None
     tiers: Optional[Annotated[list[Tier], Field(max_length=20)]] = None
 
     _tiers = field_validator("tiers")(_check_tiers)

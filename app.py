@@ -4,7 +4,9 @@ from chalice import Chalice
 from chalicelib import (
     adjustments,
     auth,
+    campaigns,
     catalog,
+    clock,
     earning,
     members,
     orders,
@@ -124,6 +126,28 @@ def get_program(call: Call):
           answer=s.Program)
 def update_program(call: Call):
     return programs.update(call.org_id, call.params["program_id"], _program_fields(call.body, unset=True))
+
+
+@endpoint(app, "POST", P + "/campaigns", roles=ADMIN, summary="Start a campaign: rules for a while, within a budget",
+          body=s.CampaignCreate, answer=s.Campaign, status=201)
+def create_campaign(call: Call):
+    body = call.body
+    fields = {"name": body.name, "starts_at": clock.iso(body.starts_at), "ends_at": clock.iso(body.ends_at),
+              "budget_points": body.budget_points,
+              "earn_rules": [rule.model_dump(exclude_none=True) for rule in body.earn_rules]}
+    return campaigns.create(call.org_id, call.params["program_id"], fields)
+
+
+@endpoint(app, "GET", P + "/campaigns", roles=READERS, summary="The program's campaigns and what each has spent",
+          answer=s.CampaignList)
+def list_campaigns(call: Call):
+    return campaigns.list_(call.org_id, call.params["program_id"])
+
+
+@endpoint(app, "PATCH", P + "/campaigns/{campaign_id}", roles=ADMIN, summary="Stop a campaign",
+          body=s.CampaignUpdate, answer=s.Campaign)
+def stop_campaign(call: Call):
+    return campaigns.stop(call.org_id, call.params["program_id"], call.params["campaign_id"])
 
 
 # --- members ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `EXPIRY#{day}#{shard}` while points wait to expire; gsi3 `TIER#{day}#{shard}` when its tier may drop |
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
+| campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
@@ -147,6 +148,7 @@ class ProgramItem(Item, discriminator="program"):
     clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
     referral = JSONAttribute(null=True)  # {"qualifying_event", "referrer_points", "referee_points"}
     recognition = JSONAttribute(null=True)  # {"monthly_allowance", "max_per_gift"}
+    campaigns = JSONAttribute(null=True)  # [{"id", "name", "starts_at", "ends_at", "budget_points", "earn_rules"}]
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
     created_at = UnicodeAttribute()
@@ -228,6 +230,17 @@ class ReferralCodeItem(Item, discriminator="refcode"):
     @staticmethod
     def key(program_id: str, code: str) -> tuple[str, str]:
         return f"REFCODE#{program_id}#{code}", "CODE"
+
+
+class CampaignBudgetItem(Item, discriminator="budget"):
+    """A campaign's points budget and what it has given: raised in each award's transaction, never past it."""
+
+    budget = NumberAttribute(null=True)  # None: unlimited
+    spent = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(campaign_id: str) -> tuple[str, str]:
+        return f"CMP#{campaign_id}", "BUDGET"
 
 
 class RewardItem(Item, discriminator="reward"):

@@ -1,7 +1,7 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
 from datetime import datetime
 
-from chalicelib import clock, db, ledger, members, referrals, reversals, rules, tiers
+from chalicelib import campaigns, clock, db, ledger, members, referrals, reversals, rules, tiers
 from chalicelib import wallet as wallets
 from chalicelib.transact import ConditionFailed, Retry, Tx
 
@@ -17,6 +17,7 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
     Returns the answer and whether it is a replay of an event already recorded.
     """
     fingerprint = event_fingerprint(event)
+    cuts: dict[str, int] = {}  # campaigns found short of budget, and what they have left
 
     def attempt() -> db.EntryItem:
         program, member = members.load(org_id, program_id, event["member"])
@@ -24,23 +25,30 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
         member = member or ledger.new_member(org_id, program_id, event["member"], clock.iso(now))
         if reversals.is_reversal(program, event["type"]):
             return reversals.reverse(program, member, event, fingerprint, now)
-        return _earn(program, member, event, fingerprint, now)
+        return _earn(program, member, event, fingerprint, now, cuts)
 
     return ledger.idempotent(program_id, "evt", event["id"], fingerprint, attempt, answer)
 
 
 def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerprint: str,
-          now: datetime) -> db.EntryItem:
+          now: datetime, cuts: dict[str, int]) -> db.EntryItem:
+    """The program's rules (times the tier multiplier) plus any running campaign's (within its budget)."""
     now_iso, today = clock.iso(now), clock.day(now)
     properties = event.get("properties") or {}
     wallet = wallets.prune_earned(ledger.wallet_of(member), today)
     tier = members.current_tier(program, wallet, today)
-    award = rules.evaluate(program.earn_rules or [], event["type"], properties,
+    at = _moment(event, now)
+    running = campaigns.active(program, at)
+    award = rules.evaluate((program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)],
+                           event["type"], properties,
                            rules.MemberFacts(member.attributes or {}, tier["name"] if tier else None),
-                           member.rule_counters or {}, _moment(event, now))
+                           member.rule_counters or {}, at)
     member.rule_counters = award.counters or None
-    points = tiers.apply_multiplier(award.points, tier)
+    shares = campaigns.points_by_campaign(running, award.per_rule, cuts)
+    campaign_points = sum(p for rule_id, p in award.per_rule.items() if campaigns.is_campaign_rule(rule_id))
+    points = tiers.apply_multiplier(award.points - campaign_points, tier) + sum(shares.values())
     tx = Tx()
+    campaigns.spend(running, shares, tx)
     points += referrals.reward_on(program, member, event["type"], now_iso, tx)
     expires_at = None
     if points:
@@ -59,7 +67,10 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     entry.snapshot = members.balance_of(wallet, tier)
     try:
         ledger.append(member, entry, tx)
-    except ConditionFailed as failed:  # the referrer or a settlement moved on meanwhile: decide again
+    except ConditionFailed as failed:  # a campaign ran short, or the referrer moved on: decide again
+        if failed.label.startswith("budget:"):
+            campaign_id = failed.label.removeprefix("budget:")
+            cuts[campaign_id] = campaigns.left(campaign_id)
         raise Retry() from failed
     return entry
 

@@ -5,7 +5,7 @@ that names the field, never a silent guess.
 """
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer  # noqa: F401 (part of the contract's shapes)
 from chalicelib.wire import (  # noqa: F401
@@ -88,6 +88,43 @@ class ApiKeyList(Answer):
 
 
 # --- programs ------------------------------------------------------------------------------
+
+class CampaignCreate(Request):
+    """A promotion layered on the program's rules for a while, with an optional points budget."""
+
+    name: Name
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    budget_points: Optional[Annotated[int, Field(ge=1, le=MAX_POINTS)]] = Field(
+        None, description="The campaign stops awarding once it has given this many points (no budget: unlimited)")
+    earn_rules: Annotated[EarnRules, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class CampaignUpdate(Request):
+    active: Literal[False] = Field(description="false stops the campaign now")
+
+
+class Campaign(Answer):
+    id: str
+    name: str
+    starts_at: Timestamp
+    ends_at: Timestamp
+    budget_points: Optional[int]
+    spent_points: int
+    active: bool
+    earn_rules: list[dict[str, Any]]
+
+
+class CampaignList(Answer):
+    items: list[Campaign]
+    next_cursor: Optional[str]
+
 
 class Tier(Request):
     name: Annotated[str, Field(min_length=1, max_length=64)]

@@ -3,7 +3,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, db, ids, pagination, programs
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.transact import ConditionFailed, Tx, with_retries
+from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 
 CODES_PER_TRANSACTION = 99  # plus the stock update: DynamoDB's limit is 100 items
 REQUIRED_FIELDS = ("name", "cost", "active")
@@ -64,7 +64,7 @@ def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     try:
         reward.update(actions=actions, condition=db.RewardItem.org_id == org_id)
     except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             raise NotFound("No such reward.") from error
         raise
     return view(reward)

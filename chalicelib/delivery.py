@@ -11,6 +11,7 @@ from pynamodb.exceptions import PutError
 from chalicelib import aws, clock, db, redemptions, settings
 from chalicelib.errors import NotFound
 from chalicelib.observability import logger as log
+from chalicelib.transact import error_code
 
 STALE_CLAIM = timedelta(minutes=5)  # a "sending" claim older than this died with its Lambda
 PERMANENT_SEND_ERRORS = {"MessageRejected", "InvalidParameter", "InvalidParameterValue",
@@ -55,7 +56,7 @@ def _claim(subject: str, channel: str) -> bool:
         record.save(condition=db.DeliveryItem.pk.does_not_exist() | (db.DeliveryItem.status == "failed")
                     | ((db.DeliveryItem.status == "sending") & (db.DeliveryItem.updated_at < stale)))
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             return False
         raise
     return True

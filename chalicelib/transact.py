@@ -63,8 +63,8 @@ class Tx:
         except TransactWriteError as error:
             reasons = error.cancellation_reasons or []
             codes = [reason.code if reason else None for reason in reasons]
-            if error.cause_response_code != "TransactionCanceledException" or "TransactionConflict" in codes:
-                raise Retry() from error
+            if error_code(error) != "TransactionCanceledException" or "TransactionConflict" in codes:
+                raise Retry() from error  # a conflict, throttling or a timeout: the entry's key makes a re-run safe
             failed = [(label, reason) for (label, _), reason in zip(order, reasons)
                       if reason and reason.code == "ConditionalCheckFailed"]
             # The idempotency key decides first: a replay fails every condition, the key's is the one that counts.
@@ -96,11 +96,20 @@ def with_retries(attempt: Callable[[], Any]) -> Any:
     raise Contention("Too many concurrent changes; try again.")
 
 
+def error_code(error) -> str | None:
+    """DynamoDB's error code behind a pynamodb error, or None for a timeout or a lost connection.
+
+    (pynamodb's own `cause_response_code` raises when the cause carries no response.)
+    """
+    response = getattr(error.cause, "response", None) or {}
+    return response.get("Error", {}).get("Code")
+
+
 def save_or_retry(item, condition=None) -> None:
     """Put an item whose version (or `condition`) guards it; a lost race becomes a Retry."""
     try:
         item.save(condition=condition)
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             raise Retry() from error
         raise

@@ -9,6 +9,8 @@ from local.lambda_runtime import load_handler
 from local.resources import Deployment, Function
 from local.template import TemplateError
 
+BACKLOG = 256
+
 
 def find_app(deployment: Deployment) -> tuple[Function, Chalice]:
     """The function whose handler is a Chalice app (its HttpApi events exist only once packaged)."""
@@ -26,6 +28,8 @@ class ApiServer:
         config = Config(chalice_stage="local", function_name=function.name, user_provided_params={
             "lambda_timeout": function.timeout, "lambda_memory_size": function.memory_size})
         self._server: LocalDevServer = create_local_server(app, config, host, port)
+        # socketserver listens with a backlog of 5: a burst of clients would see connection resets.
+        self._server.server.socket.listen(BACKLOG)
         self._thread = threading.Thread(target=self._server.server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="api", daemon=True)
 

@@ -1,4 +1,4 @@
-"""Creates the template's tables, queues, topics and subscriptions on the AWS endpoint, and describes
+"""Creates the template's tables, queues, topics, subscriptions and buckets on the AWS endpoint, and describes
 the functions (settings, queue triggers, schedules) exactly as the deployed stack would see them.
 
 Creation is idempotent (a resource that already exists is reused and brought in line with the
@@ -86,6 +86,7 @@ class _Stack:
         self._sqs = boto3.client("sqs", region_name=region)
         self._sns = boto3.client("sns", region_name=region)
         self._dynamodb = boto3.client("dynamodb", region_name=region)
+        self._s3 = boto3.client("s3", region_name=region)
         self.account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
         pseudo = {"AWS::Region": region, "AWS::AccountId": self.account, "AWS::StackName": cfn.STACK_NAME,
                   "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
@@ -99,6 +100,7 @@ class _Stack:
             "AWS::SQS::Queue": self._queue,
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
+            "AWS::S3::Bucket": self._bucket,
             "AWS::Serverless::Function": self._function,
         }
 
@@ -208,6 +210,35 @@ class _Stack:
                 self._sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName=key,
                                                       AttributeValue=cfn.as_env_string(props[key]))
         return arn, {}
+
+    def _bucket(self, logical_id: str, properties: dict) -> tuple[Any, dict]:
+        """The bucket, its versioning and its notifications to queues (what changes behaviour locally;
+        encryption, public access and lifecycle rules are AWS's to enforce)."""
+        props = self.resolver.resolve(properties)
+        name = self.physical_name(logical_id, props.get("BucketName")).lower()
+        try:
+            arguments = {} if self.region == "us-east-1" else {
+                "CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            self._s3.create_bucket(Bucket=name, **arguments)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+        status = props.get("VersioningConfiguration", {}).get("Status")
+        if status:
+            self._s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
+        notifications = props.get("NotificationConfiguration", {})
+        if notifications.get("LambdaConfigurations") or notifications.get("TopicConfigurations"):
+            log.warning("%s: only notifications to SQS queues are emulated locally", logical_id)
+        queues = [{"QueueArn": rule["Queue"], "Events": [rule["Event"]],
+                   **({"Filter": {"Key": {"FilterRules": rule["Filter"]["S3Key"]["Rules"]}}}
+                      if rule.get("Filter", {}).get("S3Key") else {})}
+                  for rule in notifications.get("QueueConfigurations", [])]
+        if queues:
+            self._s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"QueueConfigurations": queues})
+        log.info("bucket %s ready", name)
+        return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
+                      "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com"}
 
     def _function(self, logical_id: str, properties: dict) -> tuple[Any, dict]:
         """Functions run in this process, not on the emulator: a reference gets what a deployment gives."""

@@ -101,7 +101,7 @@ def test_every_queue_dead_letters_into_a_dlq_that_keeps_messages_two_weeks(sourc
     sources = {name: p for name, p in queues.items() if "RedrivePolicy" in p}
     dlqs = {referenced(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in sources.values()}
     # Then every work queue redrives after 5 receives into its own DLQ
-    assert set(sources) == {"PartnerEventsQueue", "FulfilmentQueue", "EmailQueue", "SmsQueue"}
+    assert set(sources) == {"PartnerEventsQueue", "FulfilmentQueue", "EmailQueue", "SmsQueue", "ImportsQueue"}
     assert len(dlqs) == len(sources) and set(queues) == set(sources) | dlqs
     assert all(p["RedrivePolicy"]["maxReceiveCount"] == 5 for p in sources.values())
     # and DLQs keep messages the longest SQS allows, everything encrypted
@@ -151,9 +151,11 @@ def test_table_is_retained_recoverable_and_encrypted(source_template):
 
 def test_notifications_fan_out_by_channel_from_the_topic_only(source_template):
     """Each delivery queue gets its channel's notifications, and nobody else may write to it."""
-    # Given the subscriptions and queue policies
+    # Given the subscriptions and the policies of the queues subscribed
     subscriptions = resources_of(source_template, "AWS::SNS::Subscription").values()
-    policies = resources_of(source_template, "AWS::SQS::QueuePolicy").values()
+    subscribed = {referenced(s["Properties"]["Endpoint"]) for s in subscriptions}
+    policies = [p for p in resources_of(source_template, "AWS::SQS::QueuePolicy").values()
+                if {referenced(q) for q in p["Properties"]["Queues"]} & subscribed]
     # Then each queue gets its channel, raw
     routed = {(referenced(s["Properties"]["Endpoint"]),
                tuple(s["Properties"]["FilterPolicy"]["channels"])) for s in subscriptions}
@@ -174,10 +176,12 @@ def test_no_iam_statement_allows_every_action(source_template):
     found = list(statements(source_template))
     managed = [p for f in functions(source_template).values()
                for p in f.get("Policies", []) if isinstance(p, str)]
-    # Then none grants "*" or a whole service, and none is inverted
+    # Then none grants "*" or a whole service (denying them is fine), and none is inverted
     assert found
     for statement in found:
         assert "NotAction" not in statement, statement
+        if statement["Effect"] == "Deny":
+            continue
         actions = statement["Action"]
         for action in [actions] if isinstance(actions, str) else actions:
             assert action != "*" and not action.endswith(":*"), statement
@@ -196,3 +200,54 @@ def test_every_dlq_and_function_raises_an_alarm(source_template):
                        | {("Errors", f) for f in functions(source_template)})
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold"
                and a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+
+
+def test_imports_bucket_is_private_expiring_and_notifies_only_the_imports_queue(source_template):
+    """Member files hold personal data: nobody but the stack's own roles reads them, over TLS only, and
+    they do not outlive the import; only their own bucket can enqueue imports."""
+    resources = source_template["Resources"]
+    bucket = resources["ImportsBucket"]["Properties"]
+    # Then the bucket blocks public access, encrypts, keeps each upload's version, and expires what it holds
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert {r.get("Prefix"): r.get("ExpirationInDays") for r in rules if "Prefix" in r} == {
+        "imports/": 30, "reports/": 90, "work/": 7}
+    assert any(r.get("NoncurrentVersionExpiration") for r in rules)
+    # and it tells the imports queue, and only it, of files created under imports/
+    (notification,) = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert referenced(notification["Queue"]) == "ImportsQueue"
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "imports/"}]
+    # and the queue accepts messages from S3 only for this bucket (named, not Ref'd, so no cycle)
+    (statement,) = resources["ImportsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"][0] == (
+        "arn:${AWS::Partition}:s3:::" + bucket["BucketName"]["Fn::Sub"][0])
+    assert resources["ImportsBucket"]["DependsOn"] == "ImportsQueuePolicy"
+    # and the bucket refuses plain HTTP
+    (tls,) = resources["ImportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_member_import_reads_imports_and_writes_reports_only(source_template):
+    """The import function may read what admins drop and write what they read back, nothing else."""
+    # Given the import function's S3 statements
+    (policy,) = functions(source_template)["MemberImportFunction"]["Policies"]
+    s3 = [s for s in policy["Statement"] if any(str(a).startswith("s3:") for a in
+                                                  ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+    grants = {}
+    for statement in s3:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in actions:
+            grants[action] = sorted(r["Fn::Sub"] if "Fn::Sub" in r else r["Fn::GetAtt"][1] for r in resources)
+    # Then it reads imports/ and its own work/, writes reports/ and work/, and may only list (to tell a
+    # deleted file from a forbidden one)
+    assert grants == {
+        "s3:GetObject": ["${ImportsBucket.Arn}/imports/*", "${ImportsBucket.Arn}/work/*"],
+        "s3:GetObjectVersion": ["${ImportsBucket.Arn}/imports/*", "${ImportsBucket.Arn}/work/*"],
+        "s3:PutObject": ["${ImportsBucket.Arn}/reports/*", "${ImportsBucket.Arn}/work/*"],
+        "s3:ListBucket": ["Arn"],
+    }

@@ -97,6 +97,11 @@ def _deliver(channel: str, subject: str, address: str | None, message: dict) -> 
                                                     "error_code": error.response["Error"]["Code"]})
             return "rejected"
         raise
+    except Exception:
+        # A timeout or a lost connection: the provider may or may not have it. Release the claim so the
+        # queue's retry sends it (at least once) rather than dropping it as a duplicate.
+        _finish(subject, channel, "failed", None)
+        raise
     _finish(subject, channel, "sent", provider_id)
     return "sent"
 

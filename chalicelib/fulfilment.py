@@ -45,6 +45,12 @@ def _assign_codes(redemption: db.RedemptionItem) -> bool:
     return redemptions.mark_fulfilled(redemption, {"type": "gift_card", "code": values[0], "codes": values}, tx)
 
 
+def untold(redemption_id: str) -> bool:
+    """Fulfilled, but the member has not been told yet (the notification could not be published)."""
+    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+    return redemption is not None and redemption.status == "fulfilled" and not redemption.notified
+
+
 def give_up(redemption_id: str, error: Exception) -> bool:
     """The last try failed: mark the redemption failed and refund its points (once).
 

@@ -25,6 +25,8 @@ def record_handler(record: SQSRecord) -> None:
         refunded = fulfilment.give_up(redemption_id, error)
         logger.warning("fulfilment failed for good", extra={"redemption_id": redemption_id, "refunded": refunded,
                                                             "error": type(error).__name__})
+        if not refunded and fulfilment.untold(redemption_id):
+            raise  # fulfilled, but telling the member keeps failing: let the queue keep it in its DLQ
         return
     logger.info("fulfilment", extra={"redemption_id": redemption_id, "status": status})
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e bench package lint clean
+.PHONY: install run test test-unit test-integration test-e2e bench fuzz load package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test-e2e: install
 ## DynamoDB requests and capacity units per operation, import time, artifact size.
 bench: install package
 	$(BIN)/python -m bench
+
+## Schemathesis against the served OpenAPI document on a fresh local stack: zero 5xx, zero schema breaks.
+fuzz: install
+	$(BIN)/python -m fuzz
+
+## A bounded locust run against a fresh local stack: p50/p95/p99 latency, throughput and errors.
+load: install
+	$(BIN)/python -m load
 
 ## Deployable SAM template and one artifact per function, in build/.
 package: install

@@ -153,7 +153,7 @@ def stop_campaign(call: Call):
 # --- members ---------------------------------------------------------------------------------
 
 @endpoint(app, "PUT", M, roles=ADMIN, summary="Create or update a member (201 created, 200 updated)",
-          body=s.MemberUpsert, answer=s.Member, status=201)
+          body=s.MemberUpsert, answer=s.Member, status=201, also=(200,))
 def upsert_member(call: Call):
     view, created = members.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
     return (201 if created else 200), view
@@ -191,14 +191,14 @@ def open_session(call: Call):
 
 
 @endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",
-          answer=s.ReferralCode)
+          answer=s.ReferralCode, also=(409,))
 def referral_code(call: Call):
     return referrals.member_code(call.org_id, *member_of(call))
 
 
 @endpoint(app, "PUT", M + "/referral", roles=("admin", "member"),
           summary="Record who referred the member (once; self-referral and cycles refused)",
-          body=s.ReferralAttach, answer=s.Referral, status=201)
+          body=s.ReferralAttach, answer=s.Referral, status=201, also=(200,))
 def attach_referral(call: Call):
     view, attached = referrals.attach(call.org_id, *member_of(call), call.body.code)
     return (201 if attached else 200), view
@@ -215,7 +215,7 @@ def recognise(call: Call):
 # --- events ----------------------------------------------------------------------------------
 
 @endpoint(app, "POST", P + "/events", roles=("admin", "partner"), summary="Record an event and award its points",
-          body=s.EventIn, answer=s.EventResult, status=201)
+          body=s.EventIn, answer=s.EventResult, status=201, also=(200,))
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
     result, replayed = earning.record(call.org_id, call.params["program_id"], event)
@@ -224,7 +224,7 @@ def record_event(call: Call):
 
 @endpoint(app, "POST", P + "/webhooks/orders", roles=("admin", "partner"),
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
-          body=s.OrderWebhook, answer=s.EventResult, status=201)
+          body=s.OrderWebhook, answer=s.EventResult, status=201, also=(200,))
 def order_webhook(call: Call):
     result, replayed = orders.record(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result

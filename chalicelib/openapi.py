@@ -36,10 +36,10 @@ def _operation(endpoint: Endpoint) -> dict:
     if endpoint.answer:
         success["content"] = _json(endpoint.answer)
     responses = {str(endpoint.status): success}
-    if endpoint.idempotent:
-        responses["200"] = {"description": "A replay: the first call's answer", **(
+    if endpoint.idempotent or 200 in endpoint.also:
+        responses["200"] = {"description": "A replay, or nothing new to create: the first call's answer", **(
             {"content": _json(endpoint.answer)} if endpoint.answer else {})}
-    codes = [400, 500]
+    codes = [400, 500] + [code for code in endpoint.also if code >= 400]
     if endpoint.roles:
         codes += [401, 403, 404, 429]
     if endpoint.body:

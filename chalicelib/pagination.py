@@ -3,19 +3,21 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any, Iterable, Optional
 
 from chalicelib import settings
 from chalicelib.errors import ValidationFailed
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+LIMIT = re.compile(r"[0-9]{1,3}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
 
 
 def limit_from(query: Optional[dict]) -> int:
     raw = (query or {}).get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationFailed(f"limit must be an integer from 1 to {MAX_LIMIT}.", {"field": "limit"})
     return int(raw)
 
@@ -38,7 +40,7 @@ def decode(query: Optional[dict], scope: str) -> Optional[dict]:
     if not cursor:
         return None
     payload, _, signature = cursor.partition(".")
-    if not hmac.compare_digest(signature, _sign(payload, scope)):
+    if not cursor.isascii() or not hmac.compare_digest(signature, _sign(payload, scope)):
         raise ValidationFailed("cursor is not one this API gave out.", {"field": "cursor"})
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 

@@ -180,16 +180,25 @@ class ProgramCreate(Request):
     _tiers = field_validator("tiers")(_check_tiers)
 
 
+def _absent_means_unchanged(schema: dict) -> None:
+    """A PATCH field left out keeps its value: say so in the document, rather than a null default."""
+    for field in schema.get("properties", {}).values():
+        if "default" in field and field["default"] is None:
+            del field["default"]
+
+
 class ProgramUpdate(Request):
-    name: Optional[Name] = None
-    currency_name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
-    locale: Optional[Locale] = None
+    model_config = ConfigDict(**Request.model_config, json_schema_extra=_absent_means_unchanged)
+
+    name: Name = None  # absent: unchanged; null is refused (a program always has one)
+    currency_name: Annotated[str, Field(min_length=1, max_length=64)] = None
+    locale: Locale = None
     points_expiry_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
     recognition: Optional[RecognitionScheme] = None
-    earn_rules: Optional[EarnRules] = None
-    tiers: Optional[Annotated[list[Tier], Field(max_length=20)]] = None
+    earn_rules: EarnRules = None
+    tiers: Annotated[list[Tier], Field(max_length=20)] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -381,12 +390,14 @@ class RewardCreate(Request):
 
 
 class RewardUpdate(Request):
-    name: Optional[Name] = None
+    model_config = ConfigDict(**Request.model_config, json_schema_extra=_absent_means_unchanged)
+
+    name: Name = None  # absent: unchanged; null is refused
     description: Optional[Annotated[str, Field(max_length=2000)]] = None
-    cost: Optional[Annotated[int, Field(ge=1, le=MAX_POINTS)]] = None
+    cost: Annotated[int, Field(ge=1, le=MAX_POINTS)] = None
     value: Optional[Money] = None
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
-    active: Optional[bool] = None
+    active: bool = None
 
 
 class Reward(Answer):

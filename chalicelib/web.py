@@ -38,6 +38,7 @@ class Endpoint:
     status: int = 200
     idempotent: bool = False  # requires an Idempotency-Key header
     paged: bool = False  # takes ?limit= and ?cursor=
+    also: tuple[int, ...] = ()  # other statuses it answers (a replay's 200, a 409), for the document
 
 
 @dataclass
@@ -101,8 +102,9 @@ def _answer(endpoint: Endpoint, result: Any) -> Response:
 
 def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
              body: Optional[type[BaseModel]] = None, answer: Optional[type[BaseModel]] = None,
-             status: int = 200, idempotent: bool = False, paged: bool = False) -> Callable:
-    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged)
+             status: int = 200, idempotent: bool = False, paged: bool = False,
+             also: tuple[int, ...] = ()) -> Callable:
+    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also)
     ENDPOINTS.append(spec)
 
     def register(function: Callable[[Call], Any]) -> Callable:

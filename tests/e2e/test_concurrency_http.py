@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
+
 from laurel_http import Http, Reply, new_tenant
 
 TIMEOUT = 60  # seconds any one group of parallel calls may take, all together
@@ -36,7 +37,7 @@ def at_once(base_url: str, jobs: list[Callable[[Http], Any]]) -> list[Any]:
     """Run each job in its own thread with its own HTTP session, all released together; results in order."""
     clients = [Http(base_url) for _ in jobs]
     for client in clients:  # each opens its (kept-alive) connection before the start line: the calls race,
-        assert client.call("GET", "/v1/health").status == 200  # not the connects (see the xfail at the end)
+        assert client.call("GET", "/v1/health").status == 200  # not the connects (see the burst test at the end)
     start = threading.Barrier(len(jobs))
 
     def run(job, client):
@@ -257,11 +258,6 @@ def test_parallel_adjustments_apply_each_key_once_and_replays_answer_the_first_a
     assert sorted(t["reason"] for t in items) == sorted(["opening", *(f"r-{key}" for key in [*distinct, *repeated])])
 
 
-@pytest.mark.xfail(strict=True, raises=requests.ConnectionError, reason=(
-    "local stack bug: local/api.py serves with chalice's ThreadedHTTPServer, which listens with socketserver's "
-    "default backlog (request_queue_size = 5); when the API is busy, a burst of new connections overflows it and "
-    "some are reset (ConnectionResetError) instead of queued, which API Gateway never does. A larger "
-    "request_queue_size (e.g. 128) on the server class makes this pass."))
 def test_32_clients_connecting_at_the_same_moment_are_all_answered(http, stack, tenant):
     # Given 32 clients that have not connected yet (each its own session, no warm-up)
     clients = [requests.Session() for _ in range(32)]

@@ -1,0 +1,744 @@
+"""OWASP API Security Top 10, over HTTP against the local stack, for every operation of the contract.
+
+The operations come from the OpenAPI document (built from the same declarations as the one
+GET /v1/openapi.json serves; the first test checks they agree), so a new endpoint meets every check
+here without an edit: credentials (API2), roles from its `x-roles` (API5), other organisations and
+other members (API1, BOLA), injection-ish ids and oversized bodies (API4, API8), and the hygiene of
+every answer (no stack trace, no AWS text, no secret, the security headers). A new endpoint may need
+two things, and a test says so: a valid body (`sample_body` derives one from the schema; `SAMPLES`
+overrides it where that one is refused), and, for a new kind of id in its path, a maker (`MAKERS`).
+The roles table of API.md is checked against the `x-roles` of every operation (`MUST`, `MAY`).
+
+Two organisations, A and B, are made once per module. Every call goes through `Guard`, which fails
+the test on any 5xx, any answer without the security headers or the contract's error shape, and
+any answer that carries a stack trace, AWS error text or a secret it should not.
+"""
+import base64
+import json
+import re
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from laurel_http import Http, Reply
+
+
+def _document() -> dict:
+    import app  # noqa: F401 - declares the endpoints
+    from chalicelib import openapi
+    from chalicelib.web import ENDPOINTS
+
+    return openapi.document(ENDPOINTS)
+
+
+DOCUMENT = _document()
+CONTRACT_ROLES = ("root", "admin", "partner", "store", "analyst", "member")
+P = "/v1/programs/{program_id}"
+M = P + "/members/{external_id}"
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9._\-:@]{1,128}")  # API.md
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    roles: tuple[str, ...]
+    params: tuple[str, ...]
+    body: dict | None  # the request body's JSON Schema (a $ref), if it takes one
+    idempotent: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _operations(document: dict) -> list[Op]:
+    found = []
+    for path, methods in document["paths"].items():
+        for method, spec in methods.items():
+            parameters = spec.get("parameters", [])
+            body = (spec.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+            found.append(Op(method.upper(), path, tuple(spec.get("x-roles", ())),
+                            tuple(p["name"] for p in parameters if p["in"] == "path"), body,
+                            any(p["in"] == "header" and p["name"].lower() == "idempotency-key" for p in parameters)))
+    return found
+
+
+OPERATIONS = _operations(DOCUMENT)
+SECURED = [op for op in OPERATIONS if op.roles]
+WITH_PARAMS = [op for op in SECURED if op.params]
+WITH_BODY = [op for op in SECURED if op.body]
+MEMBER_OWNED = [op for op in SECURED if "member" in op.roles and {"external_id", "redemption_id"} & set(op.params)]
+MEMBER_PROGRAM = [op for op in SECURED if "member" in op.roles and "program_id" in op.params]
+PAGED = [op for op in SECURED if op.method == "GET"
+         and any(p.get("name") == "cursor" for p in DOCUMENT["paths"][op.path]["get"].get("parameters", []))]
+
+
+def ids(ops):
+    return [op.label for op in ops]
+
+
+# --- the contract's roles table (API.md) ---------------------------------------------------
+
+ORG = "GET /v1/org"
+READ_MEMBER, BALANCE, TRANSACTIONS = f"GET {M}", f"GET {M}/balance", f"GET {M}/transactions"
+REWARDS, REWARD = f"GET {P}/rewards", f"GET {P}/rewards/{{reward_id}}"
+REDEEM, REDEMPTION = f"POST {M}/redemptions", f"GET {P}/redemptions/{{redemption_id}}"
+# What each role must be able to do, and all it may do (the project may add endpoints, not widen roles).
+MUST = {
+    "root": {"POST /v1/orgs"},
+    "partner": {ORG, f"POST {P}/events", BALANCE},
+    "store": {ORG, READ_MEMBER, BALANCE, REWARDS, REDEEM},
+    "analyst": {ORG, "GET /v1/programs", f"GET {P}", READ_MEMBER, TRANSACTIONS, REWARDS, REWARD, REDEMPTION},
+    "member": {READ_MEMBER, BALANCE, TRANSACTIONS, REWARDS, REWARD, REDEEM},
+}
+# Added by the project beyond API.md's table: member self-service (referrals, peer recognition), where
+# API.md says "nothing else"; and an order webhook, one more way for a partner to send events.
+MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions"}
+PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
+MAY = {
+    "root": MUST["root"],
+    "partner": MUST["partner"] | PARTNER_EXTENSIONS,
+    "store": MUST["store"] | {REWARD, REDEMPTION},
+    "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS,
+}
+
+# --- answers -------------------------------------------------------------------------------
+
+LEAKS = ("Traceback", "botocore", "boto3", "pynamodb", "ConditionalCheckFailed", "TransactionCanceled",
+         "ValidationException", "arn:aws", 'File "', "/site-packages/", "Exception:", "KeyError", "TypeError",
+         "AttributeError")
+OVERSIZED = b'{"name": "' + b"x" * (300 * 1024) + b'"}'
+
+
+@dataclass
+class Guard:
+    """The module's HTTP client: every answer is checked for what no answer may ever do."""
+
+    http: Http
+    secrets: set[str] = field(default_factory=set)  # never in an answer
+    codes: set[str] = field(default_factory=set)  # gift-card codes: only where allowed
+    calls: int = 0
+    throttled: int = 0
+
+    def call(self, method: str, path: str, key: str | None = None, body=None, *, headers=None, raw=None,
+             codes_allowed: bool = False, routed: bool = True) -> Reply:
+        """`routed=False`: a path no route may match, answered by the gateway, not the app (in AWS, API
+        Gateway's own 404): only no 5xx and no leak (the local gateway's echo of the credential is
+        `test_an_unknown_route_does_not_echo_the_credential`)."""
+        for _ in range(10):
+            reply = self.http.call(method, path, key, body, headers=headers, raw=raw)
+            # A fresh connection per call: on a kept-alive one the local server's answer waits ~40 ms for a
+            # delayed ACK (Nagle), which would make this module several times slower.
+            self.http.session.close()
+            self.calls += 1
+            if reply.status != 429:
+                break
+            self.throttled += 1
+            time.sleep(float(reply.headers.get("Retry-After", 1)))
+        where = f"{method} {path[:200]} -> {reply.status}"
+        assert reply.status < 500, f"{where}: a server error: {str(reply.body)[:500]}"
+        headers_ = {name.lower(): value for name, value in reply.headers.items()}
+        text = json.dumps(reply.body) if not isinstance(reply.body, str) else reply.body
+        if routed:
+            self._shape(where, reply, headers_, text)
+        if path != "/v1/openapi.json":
+            leaked = [word for word in LEAKS if word in text]
+            assert not leaked, f"{where}: the answer carries {leaked}: {text[:500]}"
+        shown = [secret for secret in self.secrets if secret in text and routed]
+        assert not shown, f"{where}: the answer shows a secret ({shown[0][:12]}...)"
+        if not codes_allowed:
+            shown = [code for code in self.codes if code in text]
+            assert not shown, f"{where}: the answer shows a gift-card code {shown}"
+        return reply
+
+    @staticmethod
+    def _shape(where: str, reply: Reply, headers_: dict, text: str) -> None:
+        """The security headers, and the contract's error shape."""
+        assert "no-store" in headers_.get("cache-control", ""), f"{where}: Cache-Control {headers_}"
+        if reply.body not in (None, ""):
+            assert headers_.get("x-content-type-options") == "nosniff", f"{where}: no nosniff: {headers_}"
+            assert headers_.get("content-type", "").startswith("application/json"), f"{where}: {headers_}"
+        if reply.status >= 400:
+            assert isinstance(reply.body, dict) and set(reply.body) == {"error"}, f"{where}: {text[:300]}"
+            assert set(reply.body["error"]) == {"code", "message", "details"} and reply.body["error"]["code"], text
+
+
+# --- two organisations ---------------------------------------------------------------------
+
+@dataclass
+class Tenant:
+    label: str
+    org_id: str
+    keys: dict[str, str]  # role -> secret (admin, partner, store, analyst, spare, revoked)
+    key_ids: dict[str, str]
+    program_id: str
+    program2_id: str
+    reward_id: str  # a gift card
+    cashback_id: str
+    redemption_id: str  # m1's gift card
+    sessions: dict[str, str]  # external id -> session token
+    extra: dict[str, str] = field(default_factory=dict)  # ids made by MAKERS
+    code: str = ""  # the code m1's redemption was fulfilled with
+
+    @property
+    def admin(self) -> str:
+        return self.keys["admin"]
+
+    @property
+    def path(self) -> str:
+        return f"/v1/programs/{self.program_id}"
+
+    def ids(self, **override: str) -> dict[str, str]:
+        known = {"program_id": self.program_id, "external_id": "m1", "reward_id": self.reward_id,
+                 "redemption_id": self.redemption_id, "key_id": self.key_ids["spare"], **self.extra}
+        unknown = {name: f"unknown-{name}" for op in OPERATIONS for name in op.params if name not in known}
+        return {**unknown, **known, **override}
+
+    def credential(self, role: str, root_key: str) -> str:
+        return root_key if role == "root" else self.sessions["m1"] if role == "member" else self.keys[role]
+
+    def identifiers(self) -> set[str]:
+        """What must never appear in another organisation's answers."""
+        return {self.org_id, self.program_id, self.program2_id, self.reward_id, self.cashback_id,
+                self.redemption_id, *self.key_ids.values(), *self.extra.values(), f"Club {self.label}",
+                f"Member one {self.label}"}
+
+
+def _ok(reply: Reply, *statuses: int) -> Reply:
+    assert reply.status in (statuses or (200, 201, 202, 204)), reply
+    return reply
+
+
+def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
+    org = _ok(g.call("POST", "/v1/orgs", root_key, {"name": f"Security {label}"}))
+    admin = org.body["admin_key"]["secret"]
+    keys, key_ids = {"admin": admin}, {"admin": org.body["admin_key"]["id"]}
+    for name, role in (("partner", "partner"), ("store", "store"), ("analyst", "analyst"), ("spare", "admin"),
+                       ("revoked", "admin")):
+        made = _ok(g.call("POST", "/v1/api-keys", admin, {"name": f"{label} {name}", "role": role}))
+        keys[name], key_ids[name] = made.body["secret"], made.body["id"]
+    _ok(g.call("DELETE", f"/v1/api-keys/{key_ids['revoked']}", admin))
+    program = _ok(g.call("POST", "/v1/programs", admin, {
+        "name": f"Club {label}", "currency_name": "points",
+        "earn_rules": [{"event_type": "purchase", "points_per": {"property": "amount", "every": 100, "points": 1}}]}))
+    program2 = _ok(g.call("POST", "/v1/programs", admin, {"name": f"Other club {label}"}))
+    path = f"/v1/programs/{program.body['id']}"
+    for member in ("m1", "m2"):
+        _ok(g.call("PUT", f"{path}/members/{member}", admin,
+                   {"email": f"{member}@example.com", "name": f"Member {'one' if member == 'm1' else 'two'} {label}",
+                    "locale": "en"}))
+    _ok(g.call("POST", f"{path}/members/m1/adjustments", admin, {"points": 10_000, "reason": "float"},
+               headers={"Idempotency-Key": f"float-{label}"}))
+    gift = _ok(g.call("POST", f"{path}/rewards", admin,
+                      {"type": "gift_card", "name": f"Voucher {label}", "description": "same", "cost": 100}))
+    codes = [f"SECRET-{label}-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    _ok(g.call("POST", f"{path}/rewards/{gift.body['id']}/codes", admin, {"codes": codes}))
+    g.codes.update(codes)
+    cashback = _ok(g.call("POST", f"{path}/rewards", admin,
+                          {"type": "cashback", "name": f"Cash {label}", "description": "same", "cost": 10,
+                           "stock": 1000}))
+    redemption = _ok(g.call("POST", f"{path}/members/m1/redemptions", admin, {"reward_id": gift.body["id"]},
+                            headers={"Idempotency-Key": f"gift-{label}"}))
+    sessions = {member: _ok(g.call("POST", f"{path}/members/{member}/sessions", admin, {"ttl_seconds": 3600})).body[
+        "token"] for member in ("m1", "m2")}
+    tenant = Tenant(label, org.body["id"], keys, key_ids, program.body["id"], program2.body["id"], gift.body["id"],
+                    cashback.body["id"], redemption.body["id"], sessions)
+    for name, (label_, body) in MAKERS.items():
+        op = next((op for op in OPERATIONS if op.label == label_), None)
+        if op is not None:
+            made = _ok(g.call(op.method, url(op, tenant.ids()), admin, body(tenant)))
+            tenant.extra[name] = made.body["id"]
+    return tenant
+
+
+@dataclass
+class World:
+    g: Guard
+    root: str
+    a: Tenant
+    b: Tenant
+    b_before: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def world(stack) -> Iterator[World]:
+    g = Guard(Http(stack.base_url))  # its own client: it closes its connections (see Guard.call)
+    a, b = _make_tenant(g, stack.root_key, "A"), _make_tenant(g, stack.root_key, "B")
+    assert stack.drain()
+    for tenant in (a, b):
+        deadline = time.monotonic() + 30
+        while True:
+            redemption = g.call("GET", f"{tenant.path}/redemptions/{tenant.redemption_id}", tenant.admin,
+                                codes_allowed=True).body
+            if redemption["status"] == "fulfilled" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert redemption["status"] == "fulfilled", redemption
+        tenant.code = redemption["fulfillment"]["code"]
+        assert tenant.code in g.codes
+    g.secrets.update({stack.root_key, *a.keys.values(), *b.keys.values(), *a.sessions.values(), *b.sessions.values()})
+    made = World(g, stack.root_key, a, b)
+    made.b_before = snapshot(made, b)
+    yield made
+    print(f"\ntest_security: {g.calls} calls, {g.throttled} throttled")
+
+
+# --- requests for an operation -------------------------------------------------------------
+
+def _resolve(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = DOCUMENT["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _example(schema: dict):
+    """A small valid value for a JSON Schema (for operations without a sample below)."""
+    schema = _resolve(schema)
+    if "examples" in schema:
+        return schema["examples"][0]
+    if "default" in schema:
+        return schema["default"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _example(next(s for s in schema["anyOf"] if s.get("type") != "null"))
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: _example(schema["properties"][name]) for name in schema.get("required", [])}
+    if kind == "integer":
+        return max(schema.get("minimum", 1), 1)
+    if kind == "number":
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [_example(schema["items"]) for _ in range(schema.get("minItems", 0))]
+    return "x" * max(schema.get("minLength", 1), 1)
+
+
+CAMPAIGN = {"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-02-01T00:00:00Z",
+            "earn_rules": [{"event_type": "probe", "points": 1}]}
+MAKERS = {  # a path parameter beyond the contract's -> the operation that makes one, and its body
+    "campaign_id": (f"POST {P}/campaigns", lambda t: {"name": "Campaign", **CAMPAIGN}),
+}
+SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold these values)
+    "POST /v1/orgs": lambda t: {"name": "Security probe"},
+    "POST /v1/api-keys": lambda t: {"name": "probe", "role": "store"},
+    "POST /v1/programs": lambda t: {"name": "Probe"},
+    f"PATCH {P}": lambda t: {"currency_name": "points"},
+    f"PUT {M}": lambda t: {"locale": "en"},
+    f"POST {M}/adjustments": lambda t: {"points": 1, "reason": "probe"},
+    f"POST {M}/sessions": lambda t: {"ttl_seconds": 600},
+    f"POST {P}/events": lambda t: {"id": f"probe-{uuid.uuid4().hex[:8]}", "type": "probe", "member": "m1"},
+    f"POST {P}/rewards": lambda t: {"type": "cashback", "name": "Probe", "cost": 1},
+    f"PATCH {P}/rewards/{{reward_id}}": lambda t: {"description": "same"},
+    f"POST {P}/rewards/{{reward_id}}/codes": lambda t: {"codes": [f"PROBE-{uuid.uuid4().hex[:8]}"]},
+    f"POST {M}/redemptions": lambda t: {"reward_id": t.cashback_id},
+    f"POST {P}/webhooks/orders": lambda t: {"id": f"probe-{uuid.uuid4().hex[:8]}", "status": "paid",
+                                            "customer": {"id": "m1"}, "total": {"amount": 0, "currency": "EUR"}},
+    f"POST {M}/recognitions": lambda t: {"to": "m2", "points": 1, "message": "probe"},
+    f"POST {P}/campaigns": lambda t: {"name": "Probe", **CAMPAIGN},
+    f"PATCH {P}/campaigns/{{campaign_id}}": lambda t: {"active": False},
+}
+
+
+def sample_body(op: Op, tenant: Tenant):
+    if not op.body:
+        return None
+    return SAMPLES[op.label](tenant) if op.label in SAMPLES else _example(op.body)
+
+
+def url(op: Op, values: dict[str, str], *, encode: bool = True) -> str:
+    path = op.path
+    for name in op.params:
+        value = values[name]
+        path = path.replace("{" + name + "}", urllib.parse.quote(value, safe="") if encode else value)
+    return path
+
+
+def send(world: World, op: Op, key: str | None, *, values: dict | None = None, body=None, headers=None,
+         raw=None, encode: bool = True, codes_allowed: bool = False, routed: bool = True) -> Reply:
+    values = values or world.a.ids()
+    sent = {**({"Idempotency-Key": f"sec-{uuid.uuid4().hex}"} if op.idempotent else {}), **(headers or {})}
+    if body is None and raw is None:
+        body = sample_body(op, world.a)
+    return world.g.call(op.method, url(op, values, encode=encode), key, body, headers=sent, raw=raw,
+                        codes_allowed=codes_allowed, routed=routed)
+
+
+def snapshot(world: World, tenant: Tenant) -> dict:
+    """What another caller must never change, read by the tenant's own analyst (and admin, for keys)."""
+    lists = [op for op in SECURED if op.method == "GET" and op.params == ("program_id",)]  # rewards, ...
+    reads = [(tenant.path, "analyst"), (f"{tenant.path}/members/m1", "analyst"),
+             (f"{tenant.path}/redemptions/{tenant.redemption_id}", "analyst"),
+             *[(url(op, tenant.ids()), "analyst" if "analyst" in op.roles else "admin") for op in lists]]
+    state = {path: world.g.call("GET", path, tenant.keys[role]).body for path, role in reads}
+    state["keys"] = world.g.call("GET", "/v1/api-keys?limit=100", tenant.admin).body
+    return state
+
+
+def changes_nothing(op: Op) -> bool:
+    return op.method in ("GET", "HEAD")
+
+
+def assert_error(reply: Reply, status: int, code: str, context: str = "") -> None:
+    assert (reply.status, reply.code) == (status, code), f"{context}: expected {status} {code}, got {reply}"
+
+
+# --- the document --------------------------------------------------------------------------
+
+def test_the_served_document_is_the_one_tested(world):
+    served = world.g.call("GET", "/v1/openapi.json").body
+    assert {(op.label, op.roles) for op in _operations(served)} == {(op.label, op.roles) for op in OPERATIONS}
+
+
+def test_every_path_parameter_names_a_real_object(world):
+    """A new kind of id needs an entry in MAKERS, or the checks above probe it with an id that names nothing."""
+    unknown = {name for name, value in world.a.ids().items() if value.startswith("unknown-")}
+    assert not unknown, f"add a maker for {unknown} to MAKERS"
+
+
+def test_the_roles_are_the_contracts():
+    granted = {role: {op.label for op in SECURED if role in op.roles} for role in CONTRACT_ROLES}
+    assert all(set(op.roles) <= set(CONTRACT_ROLES) for op in SECURED), [op.roles for op in SECURED]
+    assert all("admin" in op.roles or op.roles == ("root",) for op in SECURED), "admin may do everything in its org"
+    assert all(op.label.startswith("GET ") for op in SECURED if "analyst" in op.roles), "analyst is read-only"
+    for role, must in MUST.items():
+        assert must <= granted[role], f"{role} lost {must - granted[role]}"
+    for role, may in MAY.items():
+        assert granted[role] <= may, f"{role} may also {granted[role] - may}, beyond API.md's roles table"
+
+
+# --- API2 broken authentication ------------------------------------------------------------
+
+@pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
+def test_no_credential_is_401(world, op):
+    assert_error(send(world, op, None), 401, "unauthorized", "no Authorization")
+    assert_error(send(world, op, None, headers={"Authorization": ""}), 401, "unauthorized", "empty Authorization")
+
+
+def _forged_sessions(tenant: Tenant, other: Tenant) -> list[str]:
+    _, body, signature = tenant.sessions["m1"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+    def encode(changed: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(changed, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+    return [f"mst.{encode({**claims, 'm': 'm2'})}.{signature}",  # another member, the old signature
+            f"mst.{encode({**claims, 'o': other.org_id})}.{signature}",  # another organisation
+            f"mst.{encode({**claims, 'e': claims['e'] + 10**6})}.{signature}",  # a longer life
+            f"mst.{body}.", f"mst.{body}", f"mst.{body}.{signature[:-2]}AA", f"mst..{signature}"]
+
+
+def malformed(world: World) -> list[str]:
+    a, b = world.a, world.b
+    org, key_id, token = a.admin.split(".")
+    b_token = b.admin.split(".")[2]
+    forged = _forged_sessions(a, b)
+    return [f"Basic {a.admin}", "Bearer ", f"Bearer {a.admin[:-1]}{'A' if a.admin[-1] != 'A' else 'B'}",  # tampered
+            f"Bearer {b.org_id}.{key_id}.{token}",  # A's key under B's organisation
+            f"Bearer {org}.{key_id}.{b_token}",  # A's key id, B's token
+            f"Bearer {forged[0]}", f"Bearer {forged[1]}", f"Bearer {'x' * 2000}",
+            f"Token {a.admin}", f"bearer-{a.admin}", "Bearer", "Bearer  ",
+            f"Bearer {org}.{key_id}", f"Bearer {org}.{key_id}.{token}.extra", "Bearer ...", "Bearer a.b.c",
+            "Bearer org_x.key_y.zzz", f"Bearer {a.admin}{'x' * 1100}",
+            f"Bearer {hash(a.admin)}", "Bearer null", "Bearer undefined", "Bearer %00",
+            *[f"Bearer {session}" for session in forged[2:]]]
+
+
+EVERYWHERE = 5  # the first malformed values go to every operation; all of them to a few (one code path)
+ALL_MALFORMED = [op for op in SECURED if op.label in ("POST /v1/orgs", ORG, REDEEM, READ_MEMBER)]
+
+
+@pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
+def test_malformed_credentials_are_401(world, op):
+    values = malformed(world)
+    for value in values if op in ALL_MALFORMED else values[:EVERYWHERE]:
+        reply = send(world, op, None, headers={"Authorization": value})
+        assert_error(reply, 401, "unauthorized", f"Authorization: {value[:60]}")
+        secret = value.split(" ", 1)[-1]
+        assert len(secret) < 8 or secret not in json.dumps(reply.body), "the credential is echoed back"
+
+
+@pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
+def test_a_revoked_key_is_401(world, op):
+    assert_error(send(world, op, world.a.keys["revoked"]), 401, "unauthorized", "revoked admin key")
+
+
+# --- API5 broken function-level authorisation ------------------------------------------------
+
+@pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
+def test_a_role_not_listed_is_403(world, op):
+    for role in sorted(set(CONTRACT_ROLES) - set(op.roles)):
+        assert_error(send(world, op, world.a.credential(role, world.root)), 403, "forbidden", f"as {role}")
+
+
+@pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
+def test_a_role_listed_gets_past_authorisation(world, op):
+    for role in op.roles:
+        values = world.a.ids()
+        if "key_id" in op.params:  # revoke a throwaway key, not one another test names
+            made = world.g.call("POST", "/v1/api-keys", world.a.admin, {"name": "throwaway", "role": "store"})
+            values["key_id"] = made.body["id"]
+        reply = send(world, op, world.a.credential(role, world.root), values=values, codes_allowed=True)
+        assert reply.status not in (401, 403), f"as {role}: {reply}"
+        assert reply.status != 400, f"as {role}: the sample body is refused: add a valid one to SAMPLES: {reply}"
+
+
+# --- API1 broken object-level authorisation --------------------------------------------------
+
+def _no_identifiers_of(tenant: Tenant, reply: Reply, context: str) -> None:
+    text = json.dumps(reply.body)
+    shown = [value for value in tenant.identifiers() if value in text]
+    assert not shown, f"{context}: another organisation's data in the answer: {shown}"
+
+
+CROSS = [op for op in SECURED if op.params or changes_nothing(op)]  # a write without ids only acts on B's own
+
+
+@pytest.mark.parametrize("op", CROSS, ids=ids(CROSS))
+def test_another_organisation_gets_404_and_changes_nothing(world, op):
+    """B's credentials of every role the operation allows, on A's objects (or, without ids, B's own only)."""
+    before = None if changes_nothing(op) else snapshot(world, world.a)
+    for role in op.roles:
+        reply = send(world, op, world.b.credential(role, world.root), values=world.a.ids(),
+                     body=sample_body(op, world.a))
+        context = f"B's {role} on A's {op.label}"
+        if op.params:
+            assert_error(reply, 404, "not_found", context)
+        else:
+            assert reply.status not in (401, 403), f"{context}: {reply}"
+        _no_identifiers_of(world.a, reply, context)
+    if before is not None:
+        assert snapshot(world, world.a) == before, f"{op.label} by organisation B changed A's data"
+
+
+SWAPPABLE = [(op, name) for op in WITH_PARAMS for name in op.params if name != "external_id"]
+
+
+@pytest.mark.parametrize("op, param", SWAPPABLE, ids=[f"{op.label} [{param} of B]" for op, param in SWAPPABLE])
+def test_an_id_of_another_organisation_in_the_path_is_404(world, op, param):
+    """A's admin (or root) with one of B's ids among A's."""
+    role = "admin" if "admin" in op.roles else op.roles[0]
+    reply = send(world, op, world.a.credential(role, world.root), values=world.a.ids(**{param: world.b.ids()[param]}))
+    assert_error(reply, 404, "not_found", f"{param} of B")
+    _no_identifiers_of(world.b, reply, f"{param} of B")
+
+
+def test_organisation_b_is_as_it_was_made(world):
+    """Nothing A's credentials sent with B's ids (above) changed B (B itself wrote nothing either)."""
+    assert snapshot(world, world.b) == world.b_before
+
+
+@pytest.mark.parametrize("op", MEMBER_OWNED, ids=ids(MEMBER_OWNED))
+def test_a_member_session_reaches_only_its_own_member(world, op):
+    """m2's session on m1's member or redemption (same program, same organisation)."""
+    before = None if changes_nothing(op) else snapshot(world, world.a)
+    reply = send(world, op, world.a.sessions["m2"])
+    assert_error(reply, 404, "not_found", "m2's session on m1")
+    if before is not None:
+        assert snapshot(world, world.a) == before
+
+
+@pytest.mark.parametrize("op", MEMBER_PROGRAM, ids=ids(MEMBER_PROGRAM))
+def test_a_member_session_reaches_only_its_own_program(world, op):
+    """m1's session on another program of its own organisation, and on B's program."""
+    for program in (world.a.program2_id, world.b.program_id):
+        assert_error(send(world, op, world.a.sessions["m1"], values=world.a.ids(program_id=program)), 404,
+                     "not_found", f"m1's session on program {program}")
+
+
+# --- API3 / API6 mass assignment, amounts --------------------------------------------------
+
+SERVER_FIELDS = ("balance", "available", "pending", "lifetime_earned", "tier", "org_id", "id", "points",
+                 "program_id", "created_at", "updated_at", "secret", "secret_hash", "revoked_at", "status")
+MASS_ASSIGNMENT = {  # operation -> (a valid body, the fields it legitimately takes)
+    f"PUT {M}": (lambda t: {"name": "Member one A"}, ()),
+    f"PATCH {P}": (lambda t: {"currency_name": "points"}, ()),
+    f"POST {P}/rewards": (lambda t: {"type": "cashback", "name": "R", "cost": 1}, ()),
+    f"PATCH {P}/rewards/{{reward_id}}": (lambda t: {"description": "same"}, ()),
+    f"POST {P}/events": (lambda t: {"id": f"mass-{uuid.uuid4().hex[:8]}", "type": "purchase", "member": "m1",
+                                    "properties": {"amount": 100}}, ("id",)),
+    f"POST {M}/redemptions": (lambda t: {"reward_id": t.cashback_id}, ()),
+    f"POST {M}/adjustments": (lambda t: {"points": 1, "reason": "r"}, ("points",)),
+    "POST /v1/api-keys": (lambda t: {"name": "k", "role": "store"}, ()),
+}
+MASS_OPS = [op for op in SECURED if op.label in MASS_ASSIGNMENT]
+
+
+def test_mass_assignment_covers_the_named_operations():
+    assert len(MASS_OPS) == len(MASS_ASSIGNMENT), set(MASS_ASSIGNMENT) - {op.label for op in MASS_OPS}
+
+
+@pytest.mark.parametrize("op", MASS_OPS, ids=ids(MASS_OPS))
+def test_server_owned_fields_cannot_be_assigned(world, op):
+    valid, own = MASS_ASSIGNMENT[op.label]
+    before = snapshot(world, world.a)
+    for name in SERVER_FIELDS:
+        if name in own:
+            continue
+        value = world.b.org_id if name in ("org_id", "program_id") else 10**6 if name != "status" else "fulfilled"
+        reply = send(world, op, world.a.admin, body={**valid(world.a), name: value})
+        assert_error(reply, 400, "validation_error", f"{name} in the body")
+        assert reply.body["error"]["details"].get("field") == name, reply
+    assert snapshot(world, world.a) == before
+
+
+AMOUNTS = {  # (operation, field, a valid body) -> values that must be refused
+    (f"POST {M}/adjustments", "points", lambda t: {"points": 1, "reason": "r"}):
+        [0, 10**12, -(10**12), 1.5, 1.0, "10", True, None, [], {}],
+    (f"POST {P}/rewards", "cost", lambda t: {"type": "cashback", "name": "R", "cost": 1}):
+        [-1, 0, 10**12, 1.5, 1.0, "10", True, None],
+    (f"POST {P}/rewards", "stock", lambda t: {"type": "cashback", "name": "R", "cost": 1}):
+        [-1, 10**12, 1.5, "10", True],
+    (f"PATCH {P}/rewards/{{reward_id}}", "cost", lambda t: {}): [-1, 0, 10**12, 1.5, "10", True, None],
+    (f"PATCH {P}/rewards/{{reward_id}}", "stock", lambda t: {}): [-1, 10**12, 1.5, "10", True],
+    (f"POST {M}/redemptions", "quantity", lambda t: {"reward_id": t.cashback_id}):
+        [-1, 0, 10**12, 1.5, 1.0, "1", True, None],
+    ("POST /v1/programs", "earn_rules.0.points", lambda t: {"name": "P"}): [-1, 0, 10**12, 1.5, "10", True],
+}
+
+
+@pytest.mark.parametrize("label, name, valid", list(AMOUNTS), ids=[f"{label} {name}" for label, name, _ in AMOUNTS])
+def test_amounts_out_of_range_or_of_the_wrong_type_are_400(world, label, name, valid):
+    op = next(op for op in SECURED if op.label == label)
+    values = world.a.ids(reward_id=world.a.cashback_id)  # a cashback reward: its stock may be changed
+    before = snapshot(world, world.a)
+    for value in AMOUNTS[(label, name, valid)]:
+        body = valid(world.a)
+        if name == "earn_rules.0.points":
+            body["earn_rules"] = [{"event_type": "x", "points": value}]
+        else:
+            body[name] = value
+        reply = send(world, op, world.a.admin, values=values, body=body)
+        assert_error(reply, 400, "validation_error", f"{name}={value!r}")
+        assert reply.body["error"]["details"].get("field") == name, f"{name}={value!r}: {reply}"
+    assert snapshot(world, world.a) == before
+
+
+NULLABLE_REQUIRED = [(f"PATCH {P}", name) for name in ("name", "currency_name", "locale", "earn_rules", "tiers")] + \
+    [(f"PATCH {P}/rewards/{{reward_id}}", name) for name in ("name", "cost", "active")]
+
+
+@pytest.mark.parametrize("label, name", NULLABLE_REQUIRED, ids=[f"{label} {name}=null" for label, name in NULLABLE_REQUIRED])
+def test_null_for_a_field_a_program_or_reward_needs_is_400_or_ignored(world, label, name):
+    op = next(op for op in SECURED if op.label == label)
+    before = world.g.call("GET", url(op, world.a.ids()), world.a.admin).body
+    reply = send(world, op, world.a.admin, body={name: None})
+    if reply.status == 200:  # null read as "unchanged" (or, for a list, as "none")
+        assert reply.body[name] in (before[name], *([[]] if isinstance(before[name], list) else [])), reply
+    else:
+        assert_error(reply, 400, "validation_error", f"{name}=null")
+
+
+# --- API4 / API8 oversized bodies, injection-ish ids, odd queries ------------------------------
+
+@pytest.mark.parametrize("op", WITH_BODY, ids=ids(WITH_BODY))
+def test_an_oversized_body_is_413(world, op):
+    role = "admin" if "admin" in op.roles else op.roles[0]
+    assert_error(send(world, op, world.a.credential(role, world.root), raw=OVERSIZED), 413, "payload_too_large")
+
+
+INJECTIONS = ["' OR 1=1 --", "x" * 5000, "é😀", "../", "%00", "#", "?limit=1", "\n", '" OR ""="',
+              "'; DROP TABLE x; --", "\x00", "\\", " ", "*", "%", "{}", "$where", "%2e%2e%2f", "../../v1/org",
+              "m1/../m2", "m1%2f..%2fm2", "é" * 1500, "prg_" + "0" * 26, "rwd_" + "0" * 26, "rdm_" + "0" * 26,
+              "key_" + "0" * 26]
+EVERY_OPERATION = 3  # the first injections go to every (operation, parameter); all to one operation per parameter
+RAW_TRAVERSALS = ["..", ".", "../..", "m1/../m2", "..;"]
+INJECTABLE = [(op, name) for op in WITH_PARAMS for name in op.params]
+FULL = {name: min((op for op in WITH_PARAMS if name in op.params), key=lambda op: op.method == "GET")
+        for _, name in INJECTABLE}  # a write where there is one
+
+
+@pytest.mark.parametrize("op, param", INJECTABLE, ids=[f"{op.label} [{param}]" for op, param in INJECTABLE])
+def test_injection_ish_ids_are_400_or_404(world, op, param):
+    role = "admin" if "admin" in op.roles else op.roles[0]
+    key = world.a.credential(role, world.root)
+    for payload in INJECTIONS if FULL[param] == op else INJECTIONS[:EVERY_OPERATION]:
+        reply = send(world, op, key, values=world.a.ids(**{param: payload}))
+        if param == "external_id" and EXTERNAL_ID.fullmatch(payload):  # a valid member id: PUT makes it
+            assert reply.status < 500, reply
+        else:
+            assert reply.status in (400, 404), f"{param}={payload[:40]!r}: {reply}"
+        _no_identifiers_of(world.b, reply, f"{param}={payload[:40]!r}")
+    for payload in RAW_TRAVERSALS if FULL[param] == op else RAW_TRAVERSALS[:1]:
+        # unencoded: the path itself changes, so any route may answer; never a 5xx, never B's data
+        reply = send(world, op, key, values=world.a.ids(**{param: payload}), encode=False, routed=False)
+        _no_identifiers_of(world.b, reply, f"raw {param}={payload!r}")
+
+
+QUERIES = [("limit", value) for value in ("0", "101", "-1", "1.5", "1e2", "abc", "", "%00", "١", "²", "9" * 40)] + \
+    [("cursor", value) for value in ("x", "x.y", ".", "." * 500, "é", "a.é", "%00", "a" * 5000, "eyJ9.00")]
+
+
+@pytest.mark.parametrize("name, value", QUERIES, ids=[f"{name}={value[:12]!r}" for name, value in QUERIES])
+def test_odd_list_queries_are_400_on_every_list(world, name, value):
+    for op in PAGED:
+        role = "admin" if "admin" in op.roles else op.roles[0]
+        path = url(op, world.a.ids()) + "?" + urllib.parse.urlencode({name: value})
+        reply = world.g.call("GET", path, world.a.credential(role, world.root))
+        if (name, value) == ("limit", "١"):  # Arabic-Indic one: int() reads it as 1
+            assert reply.status in (200, 400), reply
+        else:
+            assert_error(reply, 400, "validation_error", f"{op.label}?{name}={value[:20]!r}")
+            assert reply.body["error"]["details"].get("field") == name, reply
+
+
+# --- API8 security misconfiguration: headers, errors that leak ----------------------------------
+
+def test_public_and_framework_answers_carry_the_security_headers(world):
+    g, admin = world.g, world.a.admin
+    assert g.call("GET", "/v1/health").status == 200
+    assert g.call("GET", "/v1/openapi.json").status == 200
+    assert g.call("GET", "/v1/nothing-here", admin, routed=False).status in (403, 404)
+    assert g.call("DELETE", "/v1/programs", admin).status == 405
+    assert g.call("POST", "/v1/programs", admin, raw=b"name=x", headers={"Content-Type": "text/plain"}).status in (
+        400, 415)
+    assert g.call("POST", "/v1/programs", admin, raw=b'{"name": ', headers={}).status == 400
+    assert g.call("POST", "/v1/programs", admin, raw=b"\xff\xfe{", headers={}).status == 400
+
+
+def test_an_unknown_route_does_not_echo_the_credential(world):
+    reply = world.g.call("GET", "/v1/nothing-here", world.a.admin, routed=False)
+    assert world.a.admin not in json.dumps(reply.body)
+    assert "no-store" in {k.lower(): v for k, v in reply.headers.items()}.get("cache-control", "")
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+def test_api_key_secrets_are_shown_once_and_never_listed(world):
+    for tenant in (world.a, world.b):
+        listed = world.g.call("GET", "/v1/api-keys?limit=100", tenant.admin)  # the guard checks every secret
+        assert listed.status == 200 and all("secret" not in item and "secret_hash" not in item
+                                            for item in listed.body["items"])
+        assert {item["id"] for item in listed.body["items"]} >= set(tenant.key_ids.values())
+        for role in ("admin", "partner", "store", "analyst"):
+            assert world.g.call("GET", "/v1/org", tenant.keys[role]).status == 200
+
+
+def test_gift_card_codes_only_to_admins_and_the_members_own_session(world):
+    a, g = world.a, world.g
+    path = f"{a.path}/redemptions/{a.redemption_id}"
+    for who, key in (("admin", a.admin), ("m1's session", a.sessions["m1"])):
+        reply = g.call("GET", path, key, codes_allowed=True)
+        assert reply.status == 200 and reply.body["fulfillment"].get("code") == a.code, f"{who}: {reply}"
+    for role in ("store", "analyst"):
+        reply = g.call("GET", path, a.keys[role])  # the guard fails on any code in the answer
+        assert reply.status == 200 and reply.body["status"] == "fulfilled" and "code" not in reply.body["fulfillment"]
+    assert_error(g.call("GET", path, a.sessions["m2"]), 404, "not_found")
+    assert_error(g.call("GET", path, world.b.admin), 404, "not_found")
+    # nor anywhere else a store, an analyst or a member reads
+    for role, key in (("store", a.keys["store"]), ("analyst", a.keys["analyst"]), ("member", a.sessions["m1"]),
+                      ("admin", a.admin)):
+        for op in SECURED:
+            if op.method == "GET" and role in op.roles and op.label != REDEMPTION:
+                assert send(world, op, key).status < 500
+    # a store replaying the admin's redemption (same key, same body) sees the first answer, without the code
+    replay = g.call("POST", f"{a.path}/members/m1/redemptions", a.keys["store"], {"reward_id": a.reward_id},
+                    headers={"Idempotency-Key": "gift-A"})
+    assert replay.status == 200 and replay.body["id"] == a.redemption_id, replay

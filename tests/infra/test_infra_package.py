@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from chalice import Chalice, IAMAuthorizer
-from infra_support import bytecode_problems, cfn_lint_errors, functions
 
 from infra.cfn import load_template
 from infra.package import LAMBDA_RUNTIME_PROVIDES, ROOT, SOURCE_TEMPLATE, PackagingError, route_events, zip_sizes
+from infra_support import bytecode_problems, cfn_lint_errors, functions
 
 FUNCTIONS = sorted(functions(load_template(SOURCE_TEMPLATE)))
 MB = 1024 * 1024

@@ -3,9 +3,8 @@
 import re
 from typing import Any, Iterator
 
-from infra_support import cfn_lint_errors, functions, referenced, resources_of
-
 from infra.package import ROOT, SOURCE_TEMPLATE
+from infra_support import cfn_lint_errors, functions, referenced, resources_of
 
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 QUEUE_TYPE = "AWS::SQS::Queue"

@@ -17,9 +17,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m local
 
-## The whole suite: unit, integration (moto), infra (package + cfn-lint), end-to-end (local stack over HTTP).
+## The whole suite: unit, integration (moto), infra (package + cfn-lint), end-to-end (local stack over HTTP),
+## on two workers (each with its own emulator and local stack).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

@@ -52,7 +52,9 @@ def expire_member(key: tuple[str, str], now: datetime) -> int:
             if (member.gsi2pk, member.gsi3pk) != before:
                 save_or_retry(member)
             return 0
-        posting = ledger.Posting(scope="expire", key=f"{member.external_id}:{last_due}", fingerprint=last_due,
+        # Keyed by the member's state: a later lot with the same date (a refund's) expires under its own key.
+        posting = ledger.Posting(scope="expire", key=f"{member.external_id}:{last_due}:{member.version}",
+                                 fingerprint=last_due,
                                  kind="expire", points=-points, reason="points expired")
         ledger.append(member, ledger.entry_for(member, posting, wallet.total, now_iso))
         return points

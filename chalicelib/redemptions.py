@@ -114,7 +114,7 @@ def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
         member, reward = found[member_key], found.get(reward_key)
         now_iso = clock.iso(clock.now())
         wallet = wallets.restore(ledger.wallet_of(member), int(redemption.points), redemption.consumed,
-                                 unspend=True)
+                                 unspend=True, not_before=clock.expiry(clock.now(), 0))
         ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
         posting = ledger.Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
                                  points=int(redemption.points), redemption_id=redemption_id, reason=reason)

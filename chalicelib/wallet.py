@@ -67,11 +67,16 @@ def debit(wallet: Wallet, points: int, *, spend: bool) -> tuple[Wallet, tuple[tu
                    lots=_sorted(lots)), tuple(consumed)
 
 
-def restore(wallet: Wallet, points: int, consumed, *, unspend: bool) -> Wallet:
-    """Give back points taken by `debit`, into the lots they came from."""
+def restore(wallet: Wallet, points: int, consumed, *, unspend: bool, not_before: str) -> Wallet:
+    """Give back points taken by `debit`, into the lots they came from.
+
+    A lot whose expiry passed meanwhile comes back expiring at `not_before` (the end of today), so
+    the expiry job, which only looks forward, still takes it.
+    """
+    lots = tuple((max(at, not_before), lot_points) for at, lot_points in consumed)
     return replace(wallet, available=wallet.available + points,
                    lifetime_spent=wallet.lifetime_spent - (points if unspend else 0),
-                   lots=_sorted(tuple(wallet.lots) + tuple(tuple(lot) for lot in consumed)))
+                   lots=_sorted(tuple(wallet.lots) + lots))
 
 
 def claw_back(wallet: Wallet, owed: int, *, earned_on: str | None, allow_debt: bool) -> tuple[Wallet, int]:

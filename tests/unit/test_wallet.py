@@ -30,8 +30,10 @@ def test_a_debit_beyond_the_balance_is_refused_and_changes_nothing():
 def test_restore_puts_points_back_into_the_lots_they_came_from():
     wallet = w.credit(w.Wallet(), 100, expires_at="2027-01-01T00:00:00.000Z", earned_on=None)
     spent, consumed = w.debit(wallet, 60, spend=True)
-    restored = w.restore(spent, 60, consumed, unspend=True)
+    restored = w.restore(spent, 60, consumed, unspend=True, not_before="2026-06-01T23:59:59.999Z")
     assert restored == wallet
+    late = w.restore(spent, 60, consumed, unspend=True, not_before="2027-02-01T23:59:59.999Z")
+    assert late.lots == (("2027-01-01T00:00:00.000Z", 40), ("2027-02-01T23:59:59.999Z", 60))  # re-dated, not lost
 
 
 def test_expire_drops_only_the_lots_that_are_due():

@@ -1,0 +1,173 @@
+"""A deliberately simple in-memory model of one program's ledger, for tests/integration/test_model_ledger.py.
+
+It restates the contract and the balance semantics of chalicelib/wallet.py in a few lines of plain
+Python, without importing them, so the model-based test compares the real API against an
+independent statement of what it should do:
+
+- every credit (earn, positive adjustment) expires as a lot `[expires_at, points]`; the program
+  under test has `points_expiry_days`, so `available` is the sum of the member's lots;
+- a debit (redemption, negative adjustment) takes points from the soonest-expiring lots first and
+  never takes more than `available`;
+- a refund puts a redemption's points back into the lots they came from;
+- expiry drops every lot due by the job's `now`, as one `expire` entry per member;
+- `lifetime_earned` counts earn events and positive adjustments; `lifetime_spent` counts
+  redemptions, less refunds; a debit by adjustment and expiry change neither.
+"""
+import copy
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class MemberModel:
+    external_id: str
+    exists: bool = False
+    lots: dict[str, int] = field(default_factory=dict)  # expires_at -> points
+    lifetime_earned: int = 0
+    lifetime_spent: int = 0
+    entries: list[tuple] = field(default_factory=list)  # (kind, points, reference)
+
+    @property
+    def available(self) -> int:
+        return sum(self.lots.values())
+
+    def credit(self, points: int, expires_at: str) -> None:
+        self.lots[expires_at] = self.lots.get(expires_at, 0) + points
+
+    def debit(self, points: int) -> list[tuple[str, int]]:
+        """Take points, soonest-expiring first; returns the lots consumed."""
+        assert 0 < points <= self.available
+        consumed, remaining = [], points
+        for at in sorted(self.lots):
+            take = min(remaining, self.lots[at])
+            if take:
+                consumed.append((at, take))
+                self.lots[at] -= take
+                remaining -= take
+        self.lots = {at: p for at, p in self.lots.items() if p}
+        return consumed
+
+    def restore(self, consumed: list[tuple[str, int]]) -> None:
+        for at, points in consumed:
+            self.credit(points, at)
+
+    def expire(self, cutoff_iso: str) -> int:
+        due = sum(p for at, p in self.lots.items() if at <= cutoff_iso)
+        self.lots = {at: p for at, p in self.lots.items() if at > cutoff_iso}
+        return due
+
+    def expiring(self) -> list[dict]:
+        return [{"points": p, "expires_at": at} for at, p in sorted(self.lots.items()) if p][:10]
+
+
+@dataclass
+class RedemptionModel:
+    redemption_id: str
+    member: str
+    reward: str  # "cash" or "gift"
+    quantity: int
+    points: int
+    consumed: list[tuple[str, int]]
+    status: str = "pending"
+    code: Optional[str] = None
+
+
+@dataclass
+class LedgerModel:
+    """One program: its members, the keys it has seen, its redemptions and its two rewards."""
+
+    members: dict[str, MemberModel]
+    costs: dict[str, int]  # reward -> cost
+    events: dict[str, tuple] = field(default_factory=dict)  # event id -> (body, first answer)
+    adjustments: dict[str, tuple] = field(default_factory=dict)  # key -> (body, first answer)
+    redemption_keys: dict[str, tuple] = field(default_factory=dict)  # key -> (body, first answer)
+    redemptions: dict[str, RedemptionModel] = field(default_factory=dict)
+    codes: set[str] = field(default_factory=set)  # every gift-card code added
+    stock: int = 0  # the gift card's stock (unlimited cashback has none)
+
+    def copy(self) -> "LedgerModel":
+        return copy.deepcopy(self)
+
+    # --- what each change should do ----------------------------------------------------------
+
+    def earn(self, member: str, event_id: str, points: int, expires_at: Optional[str]) -> None:
+        m = self.members[member]
+        m.exists = True
+        if points:
+            m.credit(points, expires_at)
+            m.lifetime_earned += points
+            m.entries.append(("earn", points, event_id))
+
+    def adjust(self, member: str, points: int, reason: str, expires_at: Optional[str]) -> None:
+        m = self.members[member]
+        if points > 0:
+            m.credit(points, expires_at)
+            m.lifetime_earned += points
+        else:
+            m.debit(-points)
+        m.entries.append(("adjust", points, reason))
+
+    def refusal(self, member: str, reward: str, quantity: int) -> Optional[str]:
+        """Why a redemption would be refused now (the API checks stock before points), or None."""
+        if reward == "gift" and self.stock < quantity:
+            return "out_of_stock"
+        if self.costs[reward] * quantity > self.members[member].available:
+            return "insufficient_points"
+        return None
+
+    def redeem(self, member: str, reward: str, quantity: int, redemption_id: str) -> RedemptionModel:
+        points = self.costs[reward] * quantity
+        m = self.members[member]
+        consumed = m.debit(points)
+        m.lifetime_spent += points
+        m.entries.append(("redeem", -points, redemption_id))
+        if reward == "gift":
+            self.stock -= quantity
+        redemption = RedemptionModel(redemption_id, member, reward, quantity, points, consumed)
+        self.redemptions[redemption_id] = redemption
+        return redemption
+
+    def fulfil_all(self) -> list[RedemptionModel]:
+        moved = [r for r in self.redemptions.values() if r.status == "pending"]
+        for redemption in moved:
+            redemption.status = "fulfilled"
+        return moved
+
+    def refund(self, redemption_id: str) -> bool:
+        redemption = self.redemptions[redemption_id]
+        if redemption.status != "pending":
+            return False
+        m = self.members[redemption.member]
+        m.restore(redemption.consumed)
+        m.lifetime_spent -= redemption.points
+        m.entries.append(("refund", redemption.points, redemption_id))
+        if redemption.reward == "gift":
+            self.stock += redemption.quantity  # the codes were never assigned: the stock comes back
+        redemption.status = "failed"
+        return True
+
+    def expire(self, cutoff_iso: str) -> dict[str, int]:
+        expired = {}
+        for m in self.members.values():
+            points = m.expire(cutoff_iso)
+            if points:
+                m.entries.append(("expire", -points, None))
+                expired[m.external_id] = points
+        return expired
+
+    def add_codes(self, codes: list[str]) -> tuple[int, int]:
+        fresh = [code for code in dict.fromkeys(codes) if code not in self.codes]
+        self.codes.update(fresh)
+        self.stock += len(fresh)
+        return len(fresh), len(codes) - len(fresh)
+
+    # --- what the API should show --------------------------------------------------------------
+
+    def free_codes(self) -> int:
+        used = sum(r.quantity for r in self.redemptions.values() if r.reward == "gift" and r.status == "fulfilled")
+        return len(self.codes) - used
+
+    def balance(self, member: str) -> dict:
+        m = self.members[member]
+        return {"available": m.available, "pending": 0, "lifetime_earned": m.lifetime_earned,
+                "lifetime_spent": m.lifetime_spent, "tier": None, "expiring": m.expiring()}

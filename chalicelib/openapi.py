@@ -31,7 +31,8 @@ def _operation(endpoint: Endpoint) -> dict:
             {"name": "cursor", "in": "query", "schema": {"type": "string"}}]
     if endpoint.idempotent:
         parameters.append({"name": "Idempotency-Key", "in": "header", "required": True,
-                           "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+                           "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$",
+                                      "description": "1-255 visible ASCII characters"}})
     success = {"description": endpoint.summary}
     if endpoint.answer:
         success["content"] = _json(endpoint.answer)

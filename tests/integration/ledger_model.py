@@ -8,7 +8,8 @@ independent statement of what it should do:
   under test has `points_expiry_days`, so `available` is the sum of the member's lots;
 - a debit (redemption, negative adjustment) takes points from the soonest-expiring lots first and
   never takes more than `available`;
-- a refund puts a redemption's points back into the lots they came from;
+- a refund puts a redemption's points back into the lots they came from; a lot whose expiry has
+  passed meanwhile comes back expiring at the end of the refund's day (so the job still takes it);
 - expiry drops every lot due by the job's `now`, as one `expire` entry per member;
 - `lifetime_earned` counts earn events and positive adjustments; `lifetime_spent` counts
   redemptions, less refunds; a debit by adjustment and expiry change neither.
@@ -47,9 +48,9 @@ class MemberModel:
         self.lots = {at: p for at, p in self.lots.items() if p}
         return consumed
 
-    def restore(self, consumed: list[tuple[str, int]]) -> None:
+    def restore(self, consumed: list[tuple[str, int]], not_before: str) -> None:
         for at, points in consumed:
-            self.credit(points, at)
+            self.credit(points, max(at, not_before))
 
     def expire(self, cutoff_iso: str) -> int:
         due = sum(p for at, p in self.lots.items() if at <= cutoff_iso)
@@ -133,12 +134,13 @@ class LedgerModel:
             redemption.status = "fulfilled"
         return moved
 
-    def refund(self, redemption_id: str) -> bool:
+    def refund(self, redemption_id: str, end_of_day: str) -> bool:
+        """Give a pending redemption's points back; `end_of_day` is the end of the refund's UTC day."""
         redemption = self.redemptions[redemption_id]
         if redemption.status != "pending":
             return False
         m = self.members[redemption.member]
-        m.restore(redemption.consumed)
+        m.restore(redemption.consumed, end_of_day)
         m.lifetime_spent -= redemption.points
         m.entries.append(("refund", redemption.points, redemption_id))
         if redemption.reward == "gift":

@@ -323,13 +323,16 @@ class LedgerMachine(RuleBasedStateMachine):
         for redemption in moved:
             self.check_redemption(redemption.redemption_id)
 
-    @rule(index=INDEX)
-    def refund(self, index):
-        """A fulfilment that failed for good: the points come back once, into the lots they came from (a lot
-        whose expiry has passed comes back expiring at the end of today); a second give-up is a no-op."""
+    @rule(index=INDEX, hours=st.sampled_from([0, 0, 6, 30]))
+    def refund(self, index, hours):
+        """A fulfilment that failed for good (after `hours` of retries, the expiry job running meanwhile): the
+        points come back once, into the lots they came from (a lot whose expiry has passed comes back
+        expiring at the end of today); a second give-up is a no-op."""
         pending = sorted(rid for rid, r in self.model.redemptions.items() if r.status == "pending")
         if not self.model.redemptions:
             return
+        if hours:
+            self.time_passes(hours)
         # mostly a pending one (the interesting case), sometimes one that has moved on already
         redemption_id = pick(index // 4, pending) if pending and index % 4 else pick(index, sorted(self.model.redemptions))
         redemption = self.model.redemptions[redemption_id]
@@ -587,8 +590,10 @@ def test_points_refunded_after_their_expiry_day_still_expire(stack, api):
         # When the expiry day passes and the job expires the other 70 points
         offset = timedelta(days=2)
         assert run_expiry_job(clock.now(), clock.day(start))["points_expired"] >= 70
-        # And only then does the fulfilment fail for good: the 30 points come back, into their old lot
+        # And only then does the fulfilment fail for good: the 30 points come back, expiring at the end of today
         assert fulfilment.give_up(redeemed["id"], Exception("provider down")) is True
+        balance = api.call("GET", f"{path}/members/eve/balance", admin)[1]
+        assert balance["expiring"] == [{"points": 30, "expires_at": clock.expiry(clock.now(), 0)}], balance
         # And the member earns 100 more, and the job keeps running every day after
         assert api.call("POST", f"{path}/events", admin, {"id": "v2", "type": "visit", "member": "eve"})[0] == 201
         last_day = clock.day(clock.now())

@@ -3,7 +3,7 @@ import random
 import time
 from typing import Any, Callable
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import db
@@ -103,6 +103,15 @@ def error_code(error) -> str | None:
     """
     response = getattr(error.cause, "response", None) or {}
     return response.get("Error", {}).get("Code")
+
+
+TRANSIENT_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                   "InternalServerError", None}  # None: a timeout or a lost connection
+
+
+def is_transient(error: Exception) -> bool:
+    """A DynamoDB failure that may succeed if tried again later (throttled reads included)."""
+    return isinstance(error, PynamoDBException) and error_code(error) in TRANSIENT_CODES
 
 
 def save_or_retry(item, condition=None) -> None:

@@ -14,9 +14,10 @@ from chalice import Chalice, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib import auth
-from chalicelib.errors import LaurelError, PayloadTooLarge, ValidationFailed
+from chalicelib.errors import Contention, LaurelError, PayloadTooLarge, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.ratelimit import limiter
+from chalicelib.transact import is_transient
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -124,7 +125,10 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
                 return _answer(spec, function(call))
             except LaurelError as error:
                 return error_response(error)
-            except Exception:  # noqa: BLE001 - the contract's 500, never a stack trace to the client
+            except Exception as error:  # noqa: BLE001
+                if is_transient(error):  # DynamoDB throttled a read past the SDK's retries: as for writes, 503
+                    return error_response(Contention("The service is busy; try again shortly."))
+                # the contract's 500, never a stack trace to the client
                 logger.exception("unhandled error", extra={"route": f"{method} {path}"})
                 return error_response(LaurelError("Something went wrong on our side; try again later."))
 

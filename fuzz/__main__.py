@@ -5,8 +5,7 @@
     python -m fuzz --roles admin,member,store,analyst,partner --max-examples 100
     python -m fuzz --base-url http://127.0.0.1:8000 --root-key "$ROOT"   # a stack already running
 
-It starts `python -m local` on free ports (LAUREL_SEED=0, a random root key, the rate limit raised,
-TCP_NODELAY: see fuzz/stack.py), makes one tenant through the API (an org, its admin key, store,
+It starts `python -m local` on free ports (LAUREL_SEED=0, a random root key, the rate limit raised), makes one tenant through the API (an org, its admin key, store,
 analyst and partner keys, a program with referrals and recognition switched on, members with points,
 a gift card with codes, a redemption, a campaign, a member session), then runs `schemathesis run`
 with every check (`--checks all`) and every phase, once per role: each pass calls only the

@@ -1,14 +1,12 @@
 """A private local stack (`python -m local`, what `make run` starts) on free ports, without demo data.
 
 The same approach as tests/e2e/conftest.py's `Stack`, without pytest: the fuzzer is a program, not a test.
-One difference: the API's HTTP handler (chalice's local server) sends with TCP_NODELAY. Without it,
-every answer on a kept-alive connection waits ~40 ms for a delayed ACK (headers and body go out in two
-writes), and schemathesis keeps its connections alive: the fuzzer would spend its budget waiting.
+(The local API answers without Nagle's delay, see local/api.py, so schemathesis's kept-alive
+connections do not wait ~40 ms per answer.)
 """
 import os
 import secrets
 import signal
-import socket
 import subprocess  # this repository's own local stack, a fixed argument list  # nosec B404
 import sys
 import threading
@@ -17,29 +15,17 @@ from pathlib import Path
 
 import requests
 
+from local.ports import free_ports
+
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 90
 STOP_TIMEOUT = 30
-# `python -m local`, its API handler answering without Nagle's delay (see the module's docstring).
-LAUNCH = ("import runpy, chalice.local; chalice.local.ChaliceRequestHandler.disable_nagle_algorithm = True; "
-          "runpy.run_module('local', run_name='__main__', alter_sys=True)")
 
 
 class StackError(Exception):
     pass
 
-
-def free_ports(count: int) -> list[int]:
-    """Ports free right now, all different (held together until each is known)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind((HOST, 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 class LocalStack:
@@ -71,8 +57,8 @@ class LocalStack:
             self._lines.append(line)
 
     def start(self) -> "LocalStack":
-        # sys.executable -c LAUNCH (python -m local, with TCP_NODELAY): a fixed argument list, no shell
-        self.process = subprocess.Popen([sys.executable, "-c", LAUNCH], cwd=REPO, env=self._env, text=True,  # nosec B603
+        # sys.executable -m local: a fixed argument list, no shell
+        self.process = subprocess.Popen([sys.executable, "-m", "local"], cwd=REPO, env=self._env, text=True,  # nosec B603
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from local.ports import free_ports
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 90
@@ -24,17 +25,6 @@ STOP_TIMEOUT = 90
 class StackError(Exception):
     pass
 
-
-def free_ports(count: int) -> list[int]:
-    """Ports free right now, all different (held together until each is known)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind((HOST, 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 class LocalStack:

@@ -6,7 +6,6 @@ another one for a test that needs its own (e.g. to stop it). Every test in this 
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+
+from local.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -33,24 +34,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ports free right now, all different (held together until each is known)."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind((HOST, 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
 
 class Stack:
     """A running local stack and clients bound to it."""
 
     def __init__(self, extra_env: dict[str, str]) -> None:
         self.root_key = secrets.token_urlsafe(32)
-        self.port, self.aws_port, self.control_port = _free_ports(3)
+        self.port, self.aws_port, self.control_port = free_ports(3)
         self.base_url = f"http://{HOST}:{self.port}"
         self.aws_endpoint = f"http://{HOST}:{self.aws_port}"
         self.control_url = f"http://{HOST}:{self.control_port}"

@@ -206,6 +206,46 @@ class RuleCap(Request):
         return self
 
 
+class GoalSum(Request):
+    """A threshold on the sum of a numeric event property over the period's matching events."""
+
+    property: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="The event property to add up (a missing, negative or non-number value adds nothing).",
+        examples=["minutes"])
+    at_least: Annotated[Number, Field(json_schema_extra={"exclusiveMinimum": 0})] = Field(
+        description="The goal needs the sum to reach this.", examples=[150])
+
+    @field_validator("at_least")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+
+class RuleGoal(Request):
+    """A goal over the member's matching events in a period; the rule's points are awarded once per period, when
+    it is met (wellness and education programs: 5 workouts a week, 150 active minutes, a course completed)."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema, cls: _absent_not_null(schema))
+
+    period: Literal["day", "week", "month", "lifetime"] = Field(
+        description="The calendar day, ISO week or month (in the rule's timezone) the goal is counted in, or "
+                    "`lifetime` for a goal met once ever.")
+    count: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        None, description="Matching events needed in the period (1 when absent).", examples=[5])
+    sum: GoalSum = Field(None, description="A threshold on a property summed over the period's matching events.")
+    streak: Annotated[int, Field(ge=2, le=366)] = Field(
+        None, description="The goal must be met in this many periods in a row (a streak); the award then starts "
+                          "the next streak. Not with `lifetime`.", examples=[4])
+
+    @model_validator(mode="after")
+    def _streak_has_periods(self) -> "RuleGoal":
+        if self.streak is not None and self.period == "lifetime":
+            raise ValueError("a lifetime goal has no streak")
+        return self
+
+
 def _timestamp(value: str) -> str:
     if not _TIMESTAMP.match(value):
         raise ValueError(f"must be {_TIMESTAMP_HELP}")
@@ -241,6 +281,10 @@ EXAMPLES = [
                             {"field": "property.amount", "gte": 500}]},
      "caps": [{"period": "month", "max_points": 500}]},
     {"id": "first-purchase", "event_type": "purchase", "points": 500, "first_time_only": True},
+    {"id": "five-workouts", "event_type": "workout", "points": 200, "goal": {"period": "week", "count": 5},
+     "timezone": "Europe/Rome"},
+    {"id": "daily-steps-streak", "event_type": "steps", "points": 300,
+     "goal": {"period": "day", "sum": {"property": "steps", "at_least": 10000}, "streak": 7}},
 ]
 
 
@@ -287,6 +331,14 @@ class EarnRule(Request):
     first_time_only: bool = Field(
         None, description="true: only the member's first event that matches this rule (type, dates, days and "
                           "conditions) earns from it.")
+    pending_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        None, description="The event's points stay pending for this many days (a return window) and become "
+                          "available at the end of that UTC day; a refund or cancel of the event meanwhile removes "
+                          "them. When several awarding rules say so, the longest wins.", examples=[30])
+    goal: RuleGoal = Field(
+        None, description="Award `points` once per period, when the member's matching events meet this goal, "
+                          "instead of on every matching event.",
+        examples=[{"period": "week", "count": 5}])
     valid_from: RuleTimestamp = Field(
         None, description="The rule applies to events that occurred at or after this instant.",
         examples=["2026-12-01T00:00:00+01:00"])
@@ -297,8 +349,8 @@ class EarnRule(Request):
         None, description="The rule applies only on these days of the week, in the rule's timezone.",
         examples=[["sat", "sun"]])
     timezone: Annotated[str, Field(pattern=TIMEZONE, max_length=64), AfterValidator(_timezone)] = Field(
-        None, description="The IANA time zone of `days_of_week` and of the days, weeks and months of `caps`; UTC "
-                          "when absent.", examples=["Europe/Rome"])
+        None, description="The IANA time zone of `days_of_week` and of the days, weeks and months of `caps` and "
+                          "`goal`; UTC when absent.", examples=["Europe/Rome"])
 
     @field_validator("conditions")
     @classmethod
@@ -327,6 +379,8 @@ class EarnRule(Request):
     def _one_award(self) -> "EarnRule":
         if (self.points is None) == (self.points_per is None):
             raise ValueError("a rule has exactly one of points or points_per")
+        if self.goal is not None and self.points is None:
+            raise ValueError("a goal rule awards fixed points (points, not points_per)")
         if self.valid_from is not None and self.valid_until is not None and \
                 datetime.fromisoformat(self.valid_from.upper()) >= datetime.fromisoformat(self.valid_until.upper()):
             raise ValueError("valid_from must be before valid_until")

@@ -6,13 +6,15 @@ and answers the points, the points per rule and the counters to store. Nothing h
 the caller passes it.
 
 Counters are a small JSON object kept on the member, one entry per rule that needs one (a rule with
-`caps` or `first_time_only`), keyed by the rule's id:
+`caps`, `first_time_only` or a `goal`), keyed by the rule's id:
 
     {"coffee-bonus": {"d": ["2026-11-22", 120, 3],   # this day:   [day, points, awards]
                       "w": ["2026-W47", 300, 7],     # this week:  [ISO week, points, awards]
                       "m": ["2026-11", 500, 12],     # this month: [month, points, awards]
                       "l": [900, 30],                # lifetime:   [points, awards]
-                      "f": 1}}                       # first_time_only: used up
+                      "f": 1},                       # first_time_only: used up
+     "five-workouts": {"g": ["2026-W47", 4, 180, 0],  # goal progress: [period, events, sum, met]
+                       "s": ["2026-W46", 2]}}         # streak: [last period met, periods in a row]
 
 An entry holds only the periods the rule caps, and one period of each: the one it last counted,
 replaced when the rule next awards in a later period. Entries of rules that are gone, and parts
@@ -22,7 +24,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Optional
@@ -215,6 +217,15 @@ def period_key(period: str, local: datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def previous_period_key(period: str, local: datetime) -> str:
+    """The key of the period just before the one `local` is in (for streaks)."""
+    if period == "day":
+        return period_key(period, local - timedelta(days=1))
+    if period == "week":
+        return period_key(period, local - timedelta(days=7))
+    return period_key(period, local.replace(day=1) - timedelta(days=1))
+
+
 def _timed(rule: dict) -> bool:
     return any(rule.get(name) for name in ("valid_from", "valid_until", "days_of_week"))
 
@@ -262,11 +273,19 @@ def _int(value: Any) -> Optional[int]:
     return int(value) if _is_number(value) else None
 
 
-def _carried(entry: Any, caps: dict[str, dict], first_time: bool) -> dict:
+def _carried(entry: Any, caps: dict[str, dict], first_time: bool, goal: Optional[dict]) -> dict:
     """The parts of a stored entry that the rule still needs, checked (anything malformed is dropped)."""
     kept: dict = {}
     if not isinstance(entry, dict):
         return kept
+    if goal:
+        progress, streak = entry.get("g"), entry.get("s")
+        if isinstance(progress, (list, tuple)) and len(progress) == 4 and isinstance(progress[0], str) \
+                and all(_is_number(value) for value in progress[1:]):
+            kept["g"] = list(progress)
+        if goal.get("streak") and isinstance(streak, (list, tuple)) and len(streak) == 2 \
+                and isinstance(streak[0], str) and _int(streak[1]) is not None:
+            kept["s"] = [streak[0], _int(streak[1])]
     for code in caps:
         value = entry.get(code)
         if code == "l":
@@ -310,6 +329,36 @@ def _capped(points: int, caps: dict[str, dict], entry: dict, local: datetime) ->
     return points, entry
 
 
+def _goal_met(goal: dict, entry: dict, properties: dict, local: datetime) -> tuple[bool, dict]:
+    """Count one matching event toward the rule's goal; True when it completes the goal (once per period).
+
+    A goal is met in a period when the period holds `count` matching events and, with `sum`, their
+    property adds up to `at_least`. With `streak`, it must be met in that many periods in a row; the
+    award then starts the streak afresh. An event late for a period already left counts for nothing.
+    """
+    period = goal["period"]
+    key = "lifetime" if period == "lifetime" else period_key(period, local)
+    stored = entry.get("g")
+    if stored and stored[0] > key:
+        return False, entry
+    count, total, done = stored[1:4] if stored and stored[0] == key else (0, 0, 0)
+    count += 1
+    summed = goal.get("sum")
+    if summed:
+        amount = properties.get(summed["property"])
+        if _is_number(amount) and amount > 0:
+            total += float(amount) if isinstance(amount, Decimal) else amount
+    met = not done and count >= goal.get("count", 1) and (not summed or total >= summed["at_least"])
+    entry = dict(entry)
+    entry["g"] = [key, count, total, 1 if done or met else 0]
+    if met and goal.get("streak"):
+        last, length = entry.get("s") or (None, 0)
+        length = length + 1 if last == previous_period_key(period, local) else 1
+        met = length >= goal["streak"]
+        entry["s"] = [key, 0 if met else length]
+    return met, entry
+
+
 # --- evaluation --------------------------------------------------------------------------------
 
 def evaluate(rules: list[dict], event_type: str, properties: dict, member: MemberFacts, counters: dict,
@@ -334,15 +383,18 @@ def _evaluate(rules: list[dict], event_type: str, properties: dict, member: Memb
     ids = _Ids()
     for position, rule in enumerate(rules):
         caps = {PERIOD_CODES[cap["period"]]: cap for cap in rule.get("caps") or [] if cap.get("period") in PERIOD_CODES}
-        first_time = bool(rule.get("first_time_only"))
-        stateful = bool(caps) or first_time
-        entry = _carried(counters.get(ids.of(position, rule)), caps, first_time) if stateful else {}
+        first_time, goal = bool(rule.get("first_time_only")), rule.get("goal")
+        stateful = bool(caps) or first_time or bool(goal)
+        entry = _carried(counters.get(ids.of(position, rule)), caps, first_time, goal) if stateful else {}
         points = 0
         if rule.get("event_type") == event_type and _matches(rule, properties, member, at):
             if not (first_time and entry.get("f")):
-                if first_time:
+                met = True
+                if goal:
+                    met, entry = _goal_met(goal, entry, properties, at.astimezone(zone(rule.get("timezone"))))
+                if first_time and met:
                     entry["f"] = 1
-                points = _shaped(rule, _base(rule, properties))
+                points = _shaped(rule, _base(rule, properties)) if met else 0
                 if points and caps:
                     points, entry = _capped(points, caps, entry, at.astimezone(zone(rule.get("timezone"))))
         if points:
@@ -366,9 +418,9 @@ def base_points(rules: list[dict], event_type: str, properties: dict, *, at: Opt
     """Legacy and stateless: the points of the rules that need no member state, before the tier multiplier.
 
     For the contract's two forms this is exactly the old answer. It knows no member and no counters, so
-    a rule with caps or first_time_only awards nothing here (never more than `evaluate` would), member
+    a rule with caps, first_time_only or a goal awards nothing here (never more than `evaluate` would), member
     conditions see no attributes and no tier, and a rule with dates or days matches only given `at`.
     Use `evaluate`.
     """
-    stateless = [rule for rule in rules if not rule.get("caps") and not rule.get("first_time_only")]
+    stateless = [rule for rule in rules if not any(rule.get(name) for name in ("caps", "first_time_only", "goal"))]
     return _evaluate(stateless, event_type, properties, MemberFacts(), {}, at).points

@@ -7,7 +7,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | organisation | `ORG#{org_id}` | `ORG` | |
 | API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
-| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `EXPIRY#{day}#{shard}` while points wait to expire; gsi3 `TIER#{day}#{shard}` when its tier may drop |
+| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` when its tier may drop |
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
@@ -61,7 +61,7 @@ def connection() -> Connection:
 
 
 TRANSACTION_FIELDS = ["_t", "txn_id", "kind", "points", "balance_after", "event_id", "redemption_id", "reason",
-                      "created_at", "expires_at", "reverses"]
+                      "created_at", "expires_at", "reverses", "available_at"]
 
 
 class Gsi1(GlobalSecondaryIndex):
@@ -180,6 +180,7 @@ class MemberItem(Item, discriminator="member"):
     lifetime_spent = NumberAttribute(default=0)
     debt = NumberAttribute(default=0)
     lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
+    holds = JSONAttribute(null=True)  # pending points: [[release_at, points, event_id, expires_at], ...] (wallet.py)
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
     rule_counters = JSONAttribute(null=True, attr_name="rc")  # per-rule caps and first-time use (rules.py)
     tier = UnicodeAttribute(null=True)
@@ -214,6 +215,7 @@ class EntryItem(Item, discriminator="entry"):
     reason = UnicodeAttribute(null=True)
     expires_at = UnicodeAttribute(null=True)
     reverses = UnicodeAttribute(null=True)  # the event whose points a `reverse` entry takes back
+    available_at = UnicodeAttribute(null=True)  # an earn held pending: when its points become available
     basis = NumberAttribute(null=True)  # an earn's amount, for proportional reversal of a partial refund
     reversed = NumberAttribute(null=True)  # points of this earn reversed so far (never above `points`)
     settled = NumberAttribute(null=True)  # debt paid from this credit, in a `reverse` entry of its own

@@ -39,8 +39,8 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     tier = members.current_tier(program, wallet, today)
     at = _moment(event, now)
     running = campaigns.active(program, at)
-    award = rules.evaluate((program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)],
-                           event["type"], properties,
+    rule_list = (program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)]
+    award = rules.evaluate(rule_list, event["type"], properties,
                            rules.MemberFacts(member.attributes or {}, tier["name"] if tier else None),
                            member.rule_counters or {}, at)
     member.rule_counters = award.counters or None
@@ -50,13 +50,18 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     tx = Tx()
     campaigns.spend(running, shares, tx)
     points += referrals.reward_on(program, member, event["type"], now_iso, tx)
-    expires_at = None
+    expires_at = available_at = None
     if points:
+        held_days = rules.pending_days(rule_list, award)
         if program.points_expiry_days:
-            expires_at = clock.expiry(now, int(program.points_expiry_days))
-        wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=today)
+            expires_at = clock.expiry(now, held_days + int(program.points_expiry_days))
+        if held_days:
+            available_at = clock.expiry(now, held_days)
+            wallet = wallets.hold(wallet, points, release_at=available_at, key=event["id"], expires_at=expires_at)
+        else:
+            wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=today)
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
-                             points=points, event_id=event["id"], expires_at=expires_at)
+                             points=points, event_id=event["id"], expires_at=expires_at, available_at=available_at)
     entry = ledger.entry_for(member, posting, wallet.total, now_iso)
     amount = properties.get((program.clawback or {}).get("amount_property", "amount"))
     if points and isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:

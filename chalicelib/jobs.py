@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from chalicelib import clock, db, ledger, members, notifications, redemptions
 from chalicelib import wallet as wallets
-from chalicelib.transact import Replayed, save_or_retry, with_retries
+from chalicelib.transact import Replayed, Tx, save_or_retry, with_retries
 
 OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
 REMINDER_DAYS = 7  # members are told this many days ahead that points expire
@@ -22,7 +22,7 @@ def _due_members(prefix: str, job: str, now: datetime) -> list[tuple[str, str]]:
     keys = []
     for day in clock.days_between(first, today):
         for shard in range(db.SHARDS):
-            keys += db.index_keys("gsi2" if prefix == "EXPIRY" else "gsi3", f"{prefix}#{day}#{shard}", 10_000)
+            keys += db.index_keys("gsi2" if prefix == "DUE" else "gsi3", f"{prefix}#{day}#{shard}", 10_000)
     return keys
 
 
@@ -39,24 +39,42 @@ def _member(key: tuple[str, str]) -> tuple[db.ProgramItem | None, db.MemberItem 
 
 
 def expire_member(key: tuple[str, str], now: datetime) -> int:
-    """Expire the member's lots due by `now` with one `expire` entry; returns the points expired."""
+    """Release the member's pending points due by `now`, expire its lots due, and let released points
+    pay any debt: one transaction with an `expire` and a settlement entry as needed; returns the points expired.
+
+    A release moves points from pending to available, so it needs no entry of its own (the sum of the
+    entries is unchanged); the version check on the member makes it happen once.
+    """
     def attempt() -> int:
         program, member = _member(key)
         if member is None:
             return 0
         now_iso = clock.iso(now)
-        wallet, points, last_due = wallets.expire(ledger.wallet_of(member), now)
+        wallet, released = wallets.release(ledger.wallet_of(member), now)
+        wallet, points, last_due = wallets.expire(wallet, now)
+        wallet, settled = wallets.settle_debt(wallet) if released else (wallet, 0)
         before = (member.gsi2pk, member.gsi3pk)
-        ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
-        if not points:
-            if (member.gsi2pk, member.gsi3pk) != before:
+        tier = members.current_tier(program, wallet, clock.day(now)) if released and program else None
+        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else member.tier)
+        # Keyed by the member's state: a later lot with the same date (a refund's) expires under its own key.
+        state = f"{member.external_id}:{last_due}:{member.version}"
+        entries = []
+        if points:
+            posting = ledger.Posting(scope="expire", key=state, fingerprint=last_due or "",
+                                     kind="expire", points=-points, reason="points expired")
+            entries.append(ledger.entry_for(member, posting, wallet.total + settled, now_iso))
+        if settled:
+            posting = ledger.Posting(scope="debt", key=f"release:{state}", fingerprint=state, kind="reverse",
+                                     points=-settled, reason=ledger.SETTLEMENT_REASON)
+            entries.append(ledger.entry_for(member, posting, wallet.total, now_iso))
+        if not entries:
+            if released or (member.gsi2pk, member.gsi3pk) != before:
                 save_or_retry(member)
             return 0
-        # Keyed by the member's state: a later lot with the same date (a refund's) expires under its own key.
-        posting = ledger.Posting(scope="expire", key=f"{member.external_id}:{last_due}:{member.version}",
-                                 fingerprint=last_due,
-                                 kind="expire", points=-points, reason="points expired")
-        ledger.append(member, ledger.entry_for(member, posting, wallet.total, now_iso))
+        tx = Tx()
+        for extra in entries[1:]:
+            tx.put(f"entry:{extra.pk}", extra, condition=db.EntryItem.pk.does_not_exist(), return_old=True)
+        ledger.append(member, entries[0], tx)
         return points
 
     try:
@@ -67,7 +85,7 @@ def expire_member(key: tuple[str, str], now: datetime) -> int:
 
 def expire_points(now: datetime | None = None) -> dict:
     now = now or clock.now()
-    keys = _due_members("EXPIRY", "points_expiry", now)
+    keys = _due_members("DUE", "points_expiry", now)
     expired = sum(expire_member(key, now) for key in dict.fromkeys(keys))
     _mark_done("points_expiry", now)
     return {"members": len(set(keys)), "points_expired": expired, "reminders": remind_expiring(now)}
@@ -84,7 +102,7 @@ def remind_expiring(now: datetime) -> int:
     keys = []
     for day in clock.days_between(clock.day(now + timedelta(days=1)), clock.day(horizon)):
         for shard in range(db.SHARDS):
-            keys += db.index_keys("gsi2", f"EXPIRY#{day}#{shard}", 10_000)
+            keys += db.index_keys("gsi2", f"DUE#{day}#{shard}", 10_000)
     sent = 0
     for key in dict.fromkeys(keys):
         program, member = _member(key)

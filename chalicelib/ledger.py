@@ -32,7 +32,7 @@ def wallet_of(member: Optional[db.MemberItem]) -> Wallet:
     return Wallet(available=int(member.available), pending=int(member.pending),
                   lifetime_earned=int(member.lifetime_earned), lifetime_spent=int(member.lifetime_spent),
                   lots=tuple(tuple(lot) for lot in member.lots or ()), earned=dict(member.earned or {}),
-                  debt=int(member.debt or 0))
+                  debt=int(member.debt or 0), holds=tuple(tuple(h) for h in member.holds or ()))
 
 
 def new_member(org_id: str, program_id: str, external_id: str, now_iso: str) -> db.MemberItem:
@@ -42,10 +42,11 @@ def new_member(org_id: str, program_id: str, external_id: str, now_iso: str) -> 
 
 
 def _index_due_work(member: db.MemberItem, wallet: Wallet, today: str) -> None:
-    """Point the jobs' indexes at the next day this member's points expire or its tier may fall."""
+    """Point the jobs' indexes at the next day this member's points expire or are released, or its tier may fall."""
     shard = db.shard_of(member.pk)
-    if wallet.lots:
-        member.gsi2pk, member.gsi2sk = f"EXPIRY#{wallet.lots[0][0][:10]}#{shard}", member.pk
+    due = wallets.next_due(wallet)
+    if due:
+        member.gsi2pk, member.gsi2sk = f"DUE#{due[:10]}#{shard}", member.pk
     else:
         member.gsi2pk = member.gsi2sk = None
     drop = next_window_drop(wallet, today) if member.tier else None
@@ -61,6 +62,7 @@ def put_wallet(member: db.MemberItem, wallet: Wallet, now_iso: str, *, tier: Opt
     member.lifetime_earned, member.lifetime_spent = wallet.lifetime_earned, wallet.lifetime_spent
     member.debt = wallet.debt
     member.lots = [list(lot) for lot in wallet.lots]
+    member.holds = [list(h) for h in wallet.holds] or None
     member.earned = wallet.earned
     member.tier = tier
     member.updated_at = now_iso
@@ -83,6 +85,7 @@ class Posting:
     reason: Optional[str] = None
     expires_at: Optional[str] = None
     reverses: Optional[str] = None
+    available_at: Optional[str] = None  # pending points: when they become available
 
 
 def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_iso: str) -> db.EntryItem:
@@ -92,6 +95,7 @@ def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_i
         external_id=member.external_id, kind=posting.kind, points=posting.points,
         balance_after=balance_after, event_id=posting.event_id, redemption_id=posting.redemption_id,
         reason=posting.reason, expires_at=posting.expires_at, reverses=posting.reverses, created_at=now_iso,
+        available_at=posting.available_at,
         fingerprint=posting.fingerprint)
     if posting.points:
         entry.gsi1pk, entry.gsi1sk = member.pk, f"{now_iso}#{entry.txn_id}"
@@ -101,7 +105,7 @@ def entry_for(member: db.MemberItem, posting: Posting, balance_after: int, now_i
 def transaction_view(entry: db.EntryItem) -> dict:
     view = {"id": entry.txn_id, "kind": entry.kind, "points": int(entry.points),
             "balance_after": int(entry.balance_after), "created_at": entry.created_at}
-    for name in ("event_id", "redemption_id", "reason", "expires_at", "reverses"):
+    for name in ("event_id", "redemption_id", "reason", "expires_at", "reverses", "available_at"):
         if getattr(entry, name):
             view[name] = getattr(entry, name)
     return view

@@ -6,9 +6,12 @@ from chalicelib.transact import save_or_retry, with_retries
 
 
 def balance_of(wallet: wallets.Wallet, tier: dict | None) -> dict:
-    return {"available": wallet.available, "pending": wallet.pending,
-            "lifetime_earned": wallet.lifetime_earned, "lifetime_spent": wallet.lifetime_spent,
-            "tier": tier["name"] if tier else None, "expiring": wallets.expiring(wallet), "debt": wallet.debt}
+    balance = {"available": wallet.available, "pending": wallet.pending,
+               "lifetime_earned": wallet.lifetime_earned, "lifetime_spent": wallet.lifetime_spent,
+               "tier": tier["name"] if tier else None, "expiring": wallets.expiring(wallet), "debt": wallet.debt}
+    if wallet.holds:
+        balance["pending_releases"] = wallets.pending_releases(wallet)
+    return balance
 
 
 def current_tier(program: db.ProgramItem, wallet: wallets.Wallet, today: str) -> dict | None:

@@ -1,5 +1,8 @@
 """Clawback: a refund or cancel event takes back the points its purchase earned, once, in proportion.
 
+Points still pending in the purchase's return window are removed first; what was already released
+is taken from the available balance (then debt, or forgiven, as the program says).
+
 The reversed purchase's entry keeps a running `reversed` total, raised in the same transaction
 as the reversal on the condition that it never exceeds what the purchase earned, so two refunds
 of one order can never take back more than it gave.
@@ -51,8 +54,11 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
         raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
     now_iso, today = clock.iso(now), clock.day(now)
     owed = _owed(original, properties, settings.get("amount_property", "amount"))
-    wallet, taken = wallets.claw_back(ledger.wallet_of(member), owed, earned_on=original.created_at[:10],
+    wallet, unheld = wallets.unhold(ledger.wallet_of(member), target, owed)  # still in its return window
+    earned_on = (original.available_at or original.created_at)[:10]  # the day it entered the tier window
+    wallet, taken = wallets.claw_back(wallet, owed - unheld, earned_on=earned_on,
                                       allow_debt=settings.get("allow_debt", False))
+    taken += unheld
     tier = members.current_tier(program, wallet, today)
     ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="reverse", points=-taken,

@@ -405,6 +405,14 @@ def _evaluate(rules: list[dict], event_type: str, properties: dict, member: Memb
     return Award(points=total, per_rule=per_rule, counters=new_counters)
 
 
+def pending_days(rules: list[dict], award: Award) -> int:
+    """The longest return window (`pending_days`) among the rules that awarded; 0: available at once."""
+    if not any(rule.get("pending_days") for rule in rules):
+        return 0
+    return max((int(rule["pending_days"]) for rule, rid in zip(rules, rule_ids(rules))
+                if rule.get("pending_days") and rid in award.per_rule), default=0)
+
+
 def _matches(rule: dict, properties: dict, member: MemberFacts, at: Optional[datetime]) -> bool:
     if at is None:
         if _timed(rule):

@@ -240,6 +240,11 @@ class Expiring(Answer):
     expires_at: Timestamp
 
 
+class PendingRelease(Answer):
+    points: int
+    available_at: Timestamp
+
+
 class Balance(Answer):
     available: int
     pending: int
@@ -249,6 +254,9 @@ class Balance(Answer):
     expiring: list[Expiring]
     debt: int = Field(0, description="Points clawed back that the balance could not cover yet (clawback with "
                                      "allow_debt): new points pay it first")
+    pending_releases: Optional[list[PendingRelease]] = Field(
+        None, description="Present while points are pending (a rule's `pending_days` return window): the next "
+                          "releases, soonest first. A refund or cancel of the event meanwhile removes them.")
 
 
 class Member(Answer):
@@ -275,6 +283,8 @@ class Transaction(Answer):
     created_at: Timestamp
     expires_at: Optional[Timestamp] = None
     reverses: Optional[str] = Field(None, description="For `reverse`: the event whose points it takes back")
+    available_at: Optional[Timestamp] = Field(None, description="For an `earn` held pending: when its points "
+                                                                "become available")
 
 
 class TransactionList(Answer):

@@ -1,7 +1,10 @@
 """A member's balance as pure arithmetic: credits, debits oldest-expiring first, expiry, refunds.
 
 Points that can expire are kept as lots `[expires_at, points]`, oldest first; the rest of
-`available` never expires. Nothing here touches the database, so every rule is unit-tested.
+`available` never expires. Points still in a return window are `pending`, kept as holds
+`[release_at, points, key, expires_at]` (the key names the event that earned them, so a refund
+finds them); they count toward nothing until released. Nothing here touches the database, so
+every rule is unit-tested.
 """
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,6 +24,7 @@ class Wallet:
     lots: tuple[tuple[str, int], ...] = ()
     earned: dict[str, int] = field(default_factory=dict)
     debt: int = 0  # points clawed back that the balance could not cover (programs that allow debt)
+    holds: tuple[tuple[str, int, str, str | None], ...] = ()  # pending points, soonest release first
 
     @property
     def total(self) -> int:
@@ -77,6 +81,42 @@ def restore(wallet: Wallet, points: int, consumed, *, unspend: bool, not_before:
     return replace(wallet, available=wallet.available + points,
                    lifetime_spent=wallet.lifetime_spent - (points if unspend else 0),
                    lots=_sorted(tuple(wallet.lots) + lots))
+
+
+def hold(wallet: Wallet, points: int, *, release_at: str, key: str, expires_at: str | None) -> Wallet:
+    """Add points as pending until `release_at`; `expires_at` is the expiry they will carry once released."""
+    holds = tuple(sorted(wallet.holds + ((release_at, points, key, expires_at),)))
+    return replace(wallet, pending=wallet.pending + points, holds=holds)
+
+
+def unhold(wallet: Wallet, key: str, points: int) -> tuple[Wallet, int]:
+    """Remove up to `points` still pending for `key` (a return within the window); returns those removed."""
+    removed, holds = 0, []
+    for release_at, held, held_key, expires_at in wallet.holds:
+        take = min(points - removed, held) if held_key == key else 0
+        removed += take
+        if held - take:
+            holds.append((release_at, held - take, held_key, expires_at))
+    return replace(wallet, pending=wallet.pending - removed, holds=tuple(holds)), removed
+
+
+def release(wallet: Wallet, now: datetime) -> tuple[Wallet, int]:
+    """Make the holds due by `now` available, earned on the day of their release (for the tier window)."""
+    cutoff = clock.iso(now)
+    released = 0
+    for release_at, points, _, expires_at in (h for h in wallet.holds if h[0] <= cutoff):
+        wallet = credit(wallet, points, expires_at=expires_at, earned_on=release_at[:10])
+        released += points
+    return replace(wallet, pending=wallet.pending - released,
+                   holds=tuple(h for h in wallet.holds if h[0] > cutoff)), released
+
+
+def next_due(wallet: Wallet) -> str | None:
+    """The soonest moment something falls due for the scheduled job: a lot's expiry or a hold's release."""
+    moments = [wallet.lots[0][0]] if wallet.lots else []
+    if wallet.holds:
+        moments.append(wallet.holds[0][0])
+    return min(moments, default=None)
 
 
 def claw_back(wallet: Wallet, owed: int, *, earned_on: str | None, allow_debt: bool) -> tuple[Wallet, int]:
@@ -139,9 +179,20 @@ def next_window_drop(wallet: Wallet, today: str) -> str | None:
     return (datetime.fromisoformat(days[0]) + timedelta(days=TIER_WINDOW_DAYS)).strftime("%Y-%m-%d")
 
 
+def _soonest(moments, limit: int) -> list[tuple[str, int]]:
+    """(moment, points) pairs added up per moment, soonest first, at most `limit`."""
+    grouped: dict[str, int] = {}
+    for at, points in moments:
+        grouped[at] = grouped.get(at, 0) + points
+    return sorted(grouped.items())[:limit]
+
+
 def expiring(wallet: Wallet, limit: int = 10) -> list[dict]:
     """The next lots to expire, grouped by date, for the balance answer."""
-    grouped: dict[str, int] = {}
-    for at, points in wallet.lots:
-        grouped[at] = grouped.get(at, 0) + points
-    return [{"points": points, "expires_at": at} for at, points in sorted(grouped.items())[:limit]]
+    return [{"points": points, "expires_at": at} for at, points in _soonest(wallet.lots, limit)]
+
+
+def pending_releases(wallet: Wallet, limit: int = 10) -> list[dict]:
+    """The next holds to be released, grouped by moment, for the balance answer."""
+    return [{"points": points, "available_at": at}
+            for at, points in _soonest(((h[0], h[1]) for h in wallet.holds), limit)]

@@ -67,3 +67,32 @@ def test_points_expire_at_the_end_of_a_utc_day_so_a_days_awards_share_one_lot():
     wallet = w.credit(w.Wallet(), 5, expires_at=clock.expiry(morning, 30), earned_on=None)
     wallet = w.credit(wallet, 7, expires_at=clock.expiry(evening, 30), earned_on=None)
     assert wallet.lots == (("2026-03-31T23:59:59.999Z", 12),)
+
+
+def test_held_points_count_toward_nothing_until_released_then_earn_on_their_release_day():
+    # Given 40 points held until 1 Dec and 60 until 10 Dec, the first with an expiry
+    wallet = w.hold(w.Wallet(), 60, release_at="2026-12-10T23:59:59.999Z", key="b", expires_at=None)
+    wallet = w.hold(wallet, 40, release_at="2026-12-01T23:59:59.999Z", key="a", expires_at="2027-12-01T23:59:59.999Z")
+    assert (wallet.available, wallet.pending, wallet.lifetime_earned, wallet.earned) == (0, 100, 0, {})
+    assert w.next_due(wallet) == "2026-12-01T23:59:59.999Z"
+    # When the release runs on 2 Dec
+    wallet, released = w.release(wallet, datetime(2026, 12, 2, 0, 30, tzinfo=timezone.utc))
+    # Then only the first hold is available, as a lot, earned on 1 Dec; the other is still pending
+    assert released == 40
+    assert (wallet.available, wallet.pending, wallet.lifetime_earned) == (40, 60, 40)
+    assert wallet.lots == (("2027-12-01T23:59:59.999Z", 40),) and wallet.earned == {"2026-12-01": 40}
+    assert w.pending_releases(wallet) == [{"points": 60, "available_at": "2026-12-10T23:59:59.999Z"}]
+    assert w.next_due(wallet) == "2026-12-10T23:59:59.999Z"  # the release comes before the lot's expiry
+
+
+def test_unhold_removes_only_the_named_events_pending_points_and_never_more():
+    # Given two holds
+    wallet = w.hold(w.Wallet(), 50, release_at="2026-12-10T23:59:59.999Z", key="a", expires_at=None)
+    wallet = w.hold(wallet, 30, release_at="2026-12-10T23:59:59.999Z", key="b", expires_at=None)
+    # When 20 of a's are returned, then 80 more of a's
+    wallet, first = w.unhold(wallet, "a", 20)
+    wallet, second = w.unhold(wallet, "a", 80)
+    # Then 20 then the last 30 came off a; b is untouched; an unknown key removes nothing
+    assert (first, second) == (20, 30)
+    assert wallet.holds == (("2026-12-10T23:59:59.999Z", 30, "b", None),) and wallet.pending == 30
+    assert w.unhold(wallet, "zzz", 10) == (wallet, 0)

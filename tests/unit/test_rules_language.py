@@ -918,3 +918,13 @@ def test_condition_models_are_strict_and_deferred():
     with pytest.raises(ValidationError):
         EarnRule.model_validate({"event_type": "x", "points": "1"})
 
+
+
+def test_docs_example_goals():
+    workouts = [(f"2026-11-{day:02d}T08:00:00Z", {}, "workout") for day in (23, 24, 25, 26, 27, 28)]
+    assert doc_run(["workout-point", "five-workouts"], workouts) == [1, 1, 1, 1, 201, 1]
+    steps = [(f"2026-12-{day:02d}T20:00:00Z", {"steps": steps}, "steps")
+             for day, steps in [(1, 12000), (2, 4000), (2, 6500)] + [(day, 10000) for day in range(3, 9)]]
+    assert doc_run(["steps-streak"], steps) == [0, 0, 0, 0, 0, 0, 0, 300, 0]  # the 7th day in a row pays
+    modules = [(f"2026-11-{day:02d}T08:00:00Z", {}, "module_completed") for day in (1, 2, 3, 4)]
+    assert doc_run(["course-done"], modules) == [0, 0, 500, 0]

@@ -102,6 +102,9 @@ def _program_fields(body, unset: bool) -> dict:
     for name in ("earn_rules", "tiers"):
         if fields.get(name) is not None:
             fields[name] = [item.model_dump(exclude_none=True) for item in getattr(body, name)]
+    for tier in fields.get("tiers") or []:
+        if not tier.get("bonus_points"):
+            del tier["bonus_points"]  # stored and shown as the contract's tier unless a bonus is set
     return fields
 
 
@@ -174,6 +177,12 @@ def get_balance(call: Call):
           summary="A member's transactions, newest first", answer=s.TransactionList, paged=True)
 def list_transactions(call: Call):
     return members.transactions(call.org_id, *member_of(call), call.query)
+
+
+@endpoint(app, "GET", M + "/tier-history", roles=("admin", "analyst", "member"),
+          summary="A member's tier changes, newest first", answer=s.TierChangeList, paged=True)
+def tier_history(call: Call):
+    return members.tier_history(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", M + "/adjustments", roles=ADMIN, summary="Credit or debit a member by hand",

@@ -1,5 +1,5 @@
 """Manual credits and debits by an admin, each with its reason and Idempotency-Key."""
-from chalicelib import clock, ledger, members
+from chalicelib import clock, ledger, members, standing
 from chalicelib import wallet as wallets
 from chalicelib.transact import Tx
 
@@ -12,7 +12,7 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
     def attempt():
         program, member = members.require(org_id, program_id, external_id)
         now = clock.now()
-        now_iso, today = clock.iso(now), clock.day(now)
+        now_iso = clock.iso(now)
         wallet = ledger.wallet_of(member)
         expires_at = None
         if points > 0:
@@ -26,8 +26,8 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
         tx = Tx()
         wallet = ledger.settle_debt(member, wallet, entry, tx)
-        tier = members.current_tier(program, wallet, today)
-        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
+        wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
+        ledger.put_wallet(member, wallet, now_iso)
         entry.snapshot = members.balance_of(wallet, tier)
         ledger.append(member, entry, tx)
         return entry

@@ -7,7 +7,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | organisation | `ORG#{org_id}` | `ORG` | |
 | API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
-| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` when its tier may drop |
+| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` on the day its tier may drop (`tier_review`) |
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
@@ -16,6 +16,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
 | message delivery | `MSG#{subject}` | `DELIVERY#{channel}` | |
 | expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
+| tier change (history) | `MBR#{program_id}#{external_id}` | `TIER#{created_at}#{version}` | a member's tier history: query pk, sk begins_with `TIER#`, newest first |
 | job state | `JOB#{name}` | `STATE` | |
 
 A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
@@ -151,6 +152,7 @@ class ProgramItem(Item, discriminator="program"):
     campaigns = JSONAttribute(null=True)  # [{"id", "name", "starts_at", "ends_at", "budget_points", "earn_rules"}]
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
+    tier_policy = JSONAttribute(null=True)  # {"measure", "window_days", "grace_days", "downgrade", ...} (tiers.py)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -184,6 +186,9 @@ class MemberItem(Item, discriminator="member"):
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
     rule_counters = JSONAttribute(null=True, attr_name="rc")  # per-rule caps and first-time use (rules.py)
     tier = UnicodeAttribute(null=True)
+    tier_below_since = UnicodeAttribute(null=True, attr_name="tbs")  # the day its measure fell below its tier
+    tier_review = UnicodeAttribute(null=True, attr_name="trv")  # the day its tier may next fall (gsi3)
+    tiers_reached = JSONAttribute(null=True, attr_name="trc")  # tier names ever reached (bonuses paid once)
     given = JSONAttribute(null=True)  # recognition allowance used: {"YYYY-MM": points}, this month only
     referred_by = UnicodeAttribute(null=True)  # the referrer's external_id
     referral = UnicodeAttribute(null=True)  # "pending" until the qualifying event rewards it, then "rewarded"
@@ -194,6 +199,23 @@ class MemberItem(Item, discriminator="member"):
     @staticmethod
     def key(program_id: str, external_id: str) -> tuple[str, str]:
         return member_pk(program_id, external_id), "MEMBER"
+
+
+class TierChangeItem(Item, discriminator="tierchange"):
+    """One move of a member's tier, written in the same transaction as the member: its tier history."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    change = UnicodeAttribute()  # "up" or "down"
+    from_tier = UnicodeAttribute(null=True)
+    to_tier = UnicodeAttribute(null=True)
+    qualifying = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str, created_at: str, version: int) -> tuple[str, str]:
+        return member_pk(program_id, external_id), f"TIER#{created_at}#{version:08d}"
 
 
 def entry_pk(program_id: str, scope: str, idempotency_key: str) -> str:

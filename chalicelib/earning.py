@@ -1,7 +1,7 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
 from datetime import datetime
 
-from chalicelib import campaigns, clock, db, ledger, members, referrals, reversals, rules, tiers
+from chalicelib import campaigns, clock, db, ledger, members, referrals, reversals, rules, standing, tiers
 from chalicelib import wallet as wallets
 from chalicelib.transact import ConditionFailed, Retry, Tx
 
@@ -35,8 +35,8 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     """The program's rules (times the tier multiplier) plus any running campaign's (within its budget)."""
     now_iso, today = clock.iso(now), clock.day(now)
     properties = event.get("properties") or {}
-    wallet = wallets.prune_earned(ledger.wallet_of(member), today)
-    tier = members.current_tier(program, wallet, today)
+    wallet = ledger.wallet_of(member)
+    tier = standing.stored_tier(program, member)  # its benefits apply until the scheduled recalculation
     at = _moment(event, now)
     running = campaigns.active(program, at)
     rule_list = (program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)]
@@ -59,16 +59,20 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
             available_at = clock.expiry(now, held_days)
             wallet = wallets.hold(wallet, points, release_at=available_at, key=event["id"], expires_at=expires_at)
         else:
-            wallet = wallets.credit(wallet, points, expires_at=expires_at, earned_on=today)
+            wallet = wallets.credit(wallet, points, expires_at=expires_at,
+                                    earned_on=standing.window_day(program, today))
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
                              points=points, event_id=event["id"], expires_at=expires_at, available_at=available_at)
     entry = ledger.entry_for(member, posting, wallet.total, now_iso)
     amount = properties.get((program.clawback or {}).get("amount_property", "amount"))
-    if points and isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:
+    if isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:
         entry.basis = amount  # what a partial refund is measured against
+    quantity = standing.quantity_of(program, event["type"], properties)
+    if quantity:
+        wallet = wallets.qualify(wallet, today, quantity)
     wallet = ledger.settle_debt(member, wallet, entry, tx)
-    tier = members.current_tier(program, wallet, today)
-    ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
+    wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
+    ledger.put_wallet(member, wallet, now_iso)
     entry.snapshot = members.balance_of(wallet, tier)
     try:
         ledger.append(member, entry, tx)

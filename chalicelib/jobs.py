@@ -6,9 +6,9 @@ run retried after a crash, change each member once.
 """
 from datetime import datetime, timedelta
 
-from chalicelib import clock, db, ledger, members, notifications, redemptions
+from chalicelib import clock, db, ledger, notifications, redemptions, standing
 from chalicelib import wallet as wallets
-from chalicelib.transact import Replayed, Tx, save_or_retry, with_retries
+from chalicelib.transact import Replayed, Tx, with_retries
 
 OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
 REMINDER_DAYS = 7  # members are told this many days ahead that points expire
@@ -50,12 +50,15 @@ def expire_member(key: tuple[str, str], now: datetime) -> int:
         if member is None:
             return 0
         now_iso = clock.iso(now)
-        wallet, released = wallets.release(ledger.wallet_of(member), now)
+        toward_window = program is None or standing.counts_points(program)
+        wallet, released = wallets.release(ledger.wallet_of(member), now, toward_window=toward_window)
         wallet, points, last_due = wallets.expire(wallet, now)
         wallet, settled = wallets.settle_debt(wallet) if released else (wallet, 0)
         before = (member.gsi2pk, member.gsi3pk)
-        tier = members.current_tier(program, wallet, clock.day(now)) if released and program else None
-        ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else member.tier)
+        tx = Tx()
+        if released and program:  # released points may lift the tier at once
+            wallet, _ = standing.settle(program, member, wallet, now_iso, tx)
+        ledger.put_wallet(member, wallet, now_iso)
         # Keyed by the member's state: a later lot with the same date (a refund's) expires under its own key.
         state = f"{member.external_id}:{last_due}:{member.version}"
         entries = []
@@ -69,9 +72,9 @@ def expire_member(key: tuple[str, str], now: datetime) -> int:
             entries.append(ledger.entry_for(member, posting, wallet.total, now_iso))
         if not entries:
             if released or (member.gsi2pk, member.gsi3pk) != before:
-                save_or_retry(member)
+                tx.put("member", member)
+                tx.commit()
             return 0
-        tx = Tx()
         for extra in entries[1:]:
             tx.put(f"entry:{extra.pk}", extra, condition=db.EntryItem.pk.does_not_exist(), return_old=True)
         ledger.append(member, entries[0], tx)
@@ -126,19 +129,19 @@ def remind_expiring(now: datetime) -> int:
 
 
 def recalculate_member(key: tuple[str, str], now: datetime) -> bool:
-    """Bring the member's stored tier in line with its rolling window; True if it changed."""
+    """The scheduled recalculation of one member: a downgrade once its grace has passed, per the
+    program's policy (an upgrade already happened on the change that earned it); True if it changed."""
     def attempt() -> bool:
         program, member = _member(key)
         if member is None or program is None:
             return False
-        today = clock.day(now)
-        wallet = wallets.prune_earned(ledger.wallet_of(member), today)
-        tier = members.current_tier(program, wallet, today)
-        name = tier["name"] if tier else None
-        changed = name != member.tier
-        ledger.put_wallet(member, wallet, clock.iso(now), tier=name)
-        save_or_retry(member)
-        return changed
+        before = member.tier
+        tx = Tx()
+        wallet, _ = standing.settle(program, member, ledger.wallet_of(member), clock.iso(now), tx, scheduled=True)
+        ledger.put_wallet(member, wallet, clock.iso(now))
+        tx.put("member", member)
+        tx.commit()
+        return member.tier != before
 
     return with_retries(attempt)
 

@@ -15,7 +15,7 @@ from chalicelib import clock, db, ids
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, LaurelError
 from chalicelib.transact import Replayed, Tx, with_retries
-from chalicelib.wallet import Wallet, next_window_drop
+from chalicelib.wallet import Wallet
 
 
 def fingerprint(*parts: Any) -> str:
@@ -41,22 +41,22 @@ def new_member(org_id: str, program_id: str, external_id: str, now_iso: str) -> 
                          created_at=now_iso, updated_at=now_iso, lots=[], earned={})
 
 
-def _index_due_work(member: db.MemberItem, wallet: Wallet, today: str) -> None:
-    """Point the jobs' indexes at the next day this member's points expire or are released, or its tier may fall."""
+def _index_due_work(member: db.MemberItem, wallet: Wallet) -> None:
+    """Point the jobs' indexes at the next day this member's points expire or are released, and the day
+    its tier may fall (`tier_review`, kept by chalicelib.standing)."""
     shard = db.shard_of(member.pk)
     due = wallets.next_due(wallet)
     if due:
         member.gsi2pk, member.gsi2sk = f"DUE#{due[:10]}#{shard}", member.pk
     else:
         member.gsi2pk = member.gsi2sk = None
-    drop = next_window_drop(wallet, today) if member.tier else None
-    if drop:
-        member.gsi3pk, member.gsi3sk = f"TIER#{drop}#{shard}", member.pk
+    if member.tier_review:
+        member.gsi3pk, member.gsi3sk = f"TIER#{member.tier_review}#{shard}", member.pk
     else:
         member.gsi3pk = member.gsi3sk = None
 
 
-def put_wallet(member: db.MemberItem, wallet: Wallet, now_iso: str, *, tier: Optional[str]) -> None:
+def put_wallet(member: db.MemberItem, wallet: Wallet, now_iso: str) -> None:
     """Write a wallet into the member item, with the index entries of the work it makes due."""
     member.available, member.pending = wallet.available, wallet.pending
     member.lifetime_earned, member.lifetime_spent = wallet.lifetime_earned, wallet.lifetime_spent
@@ -64,9 +64,8 @@ def put_wallet(member: db.MemberItem, wallet: Wallet, now_iso: str, *, tier: Opt
     member.lots = [list(lot) for lot in wallet.lots]
     member.holds = [list(h) for h in wallet.holds] or None
     member.earned = wallet.earned
-    member.tier = tier
     member.updated_at = now_iso
-    _index_due_work(member, wallet, now_iso[:10])
+    _index_due_work(member, wallet)
 
 
 # --- entries -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Members of a program: their profile, balance, transactions and sessions."""
-from chalicelib import auth, clock, db, ledger, pagination, tiers
+from chalicelib import auth, clock, db, ledger, pagination, standing, tiers
 from chalicelib import wallet as wallets
 from chalicelib.errors import NotFound
 from chalicelib.transact import save_or_retry, with_retries
@@ -14,14 +14,15 @@ def balance_of(wallet: wallets.Wallet, tier: dict | None) -> dict:
     return balance
 
 
-def current_tier(program: db.ProgramItem, wallet: wallets.Wallet, today: str) -> dict | None:
-    """The tier the member's points earned in the last 365 days reach today."""
-    return tiers.tier_for(program.tiers or [], wallets.earned_in_window(wallet, today))
-
-
 def balance_view(member: db.MemberItem | None, program: db.ProgramItem) -> dict:
+    """The balance with the member's stored tier and its progress toward the next one."""
     wallet = ledger.wallet_of(member)
-    return balance_of(wallet, current_tier(program, wallet, ledger.today()))
+    balance = balance_of(wallet, standing.stored_tier(program, member))
+    if program.tiers:
+        balance["tier_progress"] = tiers.progress(
+            program.tiers, standing.policy(program), balance["tier"],
+            standing.measure(program, wallet, ledger.today()), member.tier_below_since if member else None)
+    return balance
 
 
 def view(member: db.MemberItem, program: db.ProgramItem) -> dict:
@@ -83,6 +84,13 @@ def transactions(org_id: str, program_id: str, external_id: str, query: dict) ->
     results = db.Item.gsi1.query(member_key, scan_index_forward=False, limit=pagination.limit_from(query),
                                  last_evaluated_key=pagination.decode(query, scope))
     return pagination.page(results, ledger.transaction_view, scope)
+
+
+def tier_history(org_id: str, program_id: str, external_id: str, query: dict) -> dict:
+    require(org_id, program_id, external_id)
+    scope = f"tier-history:{db.member_pk(program_id, external_id)}"
+    results = standing.history(program_id, external_id, pagination.limit_from(query), pagination.decode(query, scope))
+    return pagination.page(results, standing.change_view, scope)
 
 
 def open_session(org_id: str, program_id: str, external_id: str, ttl_seconds: int) -> dict:

@@ -9,7 +9,7 @@ def view(program: db.ProgramItem) -> dict:
             "locale": program.locale,
             "points_expiry_days": int(program.points_expiry_days) if program.points_expiry_days else None,
             "clawback": program.clawback, "referral": program.referral, "recognition": program.recognition,
-            "earn_rules": program.earn_rules or [], "tiers": program.tiers or [],
+            "earn_rules": program.earn_rules or [], "tiers": program.tiers or [], "tier_policy": program.tier_policy,
             "created_at": program.created_at, "updated_at": program.updated_at}
 
 

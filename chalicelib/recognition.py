@@ -4,7 +4,7 @@ The allowance is counted per calendar month (UTC) on the giver's item, so it res
 when the month turns and can never go below zero: the giver's and the receiver's items move in
 one transaction, under their versions, with the gift's Idempotency-Key as the entry's key.
 """
-from chalicelib import clock, db, ledger, members
+from chalicelib import clock, db, ledger, standing
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.transact import Tx
@@ -47,14 +47,15 @@ def give(org_id: str, program_id: str, giver_id: str, request: dict, idempotency
         giver.given = {month: int((giver.given or {}).get(month, 0)) + points}
         giver.updated_at = now_iso
         expires_at = clock.expiry(now, int(program.points_expiry_days)) if program.points_expiry_days else None
-        wallet = wallets.credit(ledger.wallet_of(receiver), points, expires_at=expires_at, earned_on=today)
-        tier = members.current_tier(program, wallet, today)
-        ledger.put_wallet(receiver, wallet, now_iso, tier=tier["name"] if tier else None)
+        wallet = wallets.credit(ledger.wallet_of(receiver), points, expires_at=expires_at,
+                                earned_on=standing.window_day(program, today))
+        tx = Tx()
+        wallet, _ = standing.settle(program, receiver, wallet, now_iso, tx)
+        ledger.put_wallet(receiver, wallet, now_iso)
         posting = ledger.Posting(scope="rcg", key=idempotency_key, fingerprint=fingerprint, kind="earn",
                                  points=points, reason=f"recognition from {giver_id}: {message}", expires_at=expires_at)
         entry = ledger.entry_for(receiver, posting, wallet.total, now_iso)
         entry.snapshot = {"from": giver_id, "message": message, "allowance_left": left - points}
-        tx = Tx()
         tx.put("member", giver)
         ledger.append(receiver, entry, tx)
         return entry

@@ -63,7 +63,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
             status="pending", delivery=request.get("delivery"), consumed=[list(lot) for lot in consumed],
             created_at=now_iso, updated_at=now_iso, gsi2pk=outbox_key(redemption_id), gsi2sk=now_iso)
-        ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
+        ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
                                  points=-points, redemption_id=redemption_id)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
@@ -115,7 +115,7 @@ def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
         now_iso = clock.iso(clock.now())
         wallet = wallets.restore(ledger.wallet_of(member), int(redemption.points), redemption.consumed,
                                  unspend=True, not_before=clock.expiry(clock.now(), 0))
-        ledger.put_wallet(member, wallet, now_iso, tier=member.tier)
+        ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
                                  points=int(redemption.points), redemption_id=redemption_id, reason=reason)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)

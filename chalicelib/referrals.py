@@ -8,7 +8,7 @@ import base64
 import hashlib
 import hmac
 
-from chalicelib import clock, db, ledger, members, settings
+from chalicelib import clock, db, ledger, members, settings, standing
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.transact import Tx, save_or_retry, with_retries
@@ -89,12 +89,12 @@ def reward_on(program: db.ProgramItem, member: db.MemberItem, event_type: str, n
         expires_at = clock.expiry(clock.parse(now_iso), int(program.points_expiry_days)) \
             if program.points_expiry_days else None
         wallet = wallets.credit(ledger.wallet_of(referrer), points, expires_at=expires_at,
-                                earned_on=now_iso[:10])
+                                earned_on=standing.window_day(program, now_iso[:10]))
         posting = ledger.Posting(scope="referral", key=member.external_id, fingerprint=member.external_id,
                                  kind="earn", points=points, reason="referral bonus", expires_at=expires_at)
         entry = ledger.entry_for(referrer, posting, wallet.total, now_iso)
-        tier = members.current_tier(program, wallet, now_iso[:10])
-        ledger.put_wallet(referrer, wallet, now_iso, tier=tier["name"] if tier else None)
+        wallet, _ = standing.settle(program, referrer, wallet, now_iso, tx)
+        ledger.put_wallet(referrer, wallet, now_iso)
         tx.put("referrer", referrer)
         tx.put("referral", entry, condition=db.EntryItem.pk.does_not_exist())
     return int(scheme.get("referee_points", 0))

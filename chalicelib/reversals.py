@@ -10,7 +10,7 @@ of one order can never take back more than it gave.
 import math
 from datetime import datetime
 
-from chalicelib import clock, db, ledger, members
+from chalicelib import clock, db, ledger, members, standing
 from chalicelib import wallet as wallets
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Retry, Tx
@@ -52,20 +52,21 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
     original = db.get(db.EntryItem, (db.entry_pk(program.program_id, "evt", target), "ENTRY"))
     if original is None or original.external_id != member.external_id or original.kind != "earn":
         raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
-    now_iso, today = clock.iso(now), clock.day(now)
+    now_iso = clock.iso(now)
     owed = _owed(original, properties, settings.get("amount_property", "amount"))
     wallet, unheld = wallets.unhold(ledger.wallet_of(member), target, owed)  # still in its return window
     earned_on = (original.available_at or original.created_at)[:10]  # the day it entered the tier window
     wallet, taken = wallets.claw_back(wallet, owed - unheld, earned_on=earned_on,
-                                      allow_debt=settings.get("allow_debt", False))
+                                      allow_debt=settings.get("allow_debt", False),
+                                      window=standing.clawed_window(program, original, owed - unheld))
     taken += unheld
-    tier = members.current_tier(program, wallet, today)
-    ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)
+    tx = Tx()
+    wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
+    ledger.put_wallet(member, wallet, now_iso)
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="reverse", points=-taken,
                              event_id=event["id"], reverses=target, reason=f"{event['type']} of {target}")
     entry = ledger.entry_for(member, posting, wallet.total, now_iso)
     entry.snapshot = members.balance_of(wallet, tier)
-    tx = Tx()
     if owed:
         tx.update("original", original, [db.EntryItem.reversed.add(owed)],
                   condition=db.EntryItem.reversed.does_not_exist()

@@ -128,8 +128,32 @@ class CampaignList(Answer):
 
 class Tier(Request):
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    min_points: Annotated[int, Field(ge=0, le=MAX_POINTS)]
+    min_points: Annotated[int, Field(ge=0, le=MAX_POINTS)] = Field(
+        description="The qualifying measure (points earned in the window, unless `tier_policy` says otherwise) "
+                    "that reaches this tier")
     multiplier: Annotated[float, Field(ge=1, le=10)] = 1.0
+    bonus_points: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        0, description="Points given once, the first time a member reaches this tier")
+
+
+class TierPolicy(Request):
+    """How members qualify for tiers and how they leave them (see docs/programs.md#tiers)."""
+
+    measure: Literal["points", "spend", "events"] = Field(
+        "points", description="What counts toward `min_points` in the window: points earned (the default), the sum "
+                              "of an event property (`spend_property`), or the number of events")
+    window_days: Annotated[int, Field(ge=1, le=1095)] = Field(365, description="The rolling window, in days")
+    spend_property: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        "amount", description="For `spend`: the event property summed")
+    event_types: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                                    Field(min_length=1, max_length=20)]] = Field(
+        None, description="For `spend` and `events`: only these event types count (all when absent)")
+    grace_days: Annotated[int, Field(ge=0, le=730)] = Field(
+        0, description="A member below its tier keeps it this many days before the scheduled recalculation "
+                       "moves it down")
+    downgrade: Literal["to_earned", "one_step"] = Field(
+        "to_earned", description="Down to the tier the measure reaches, or one tier at a time (each step after "
+                                 "another grace period)")
 
 
 def _check_tiers(tiers: Optional[list[Tier]]) -> Optional[list[Tier]]:
@@ -176,6 +200,7 @@ class ProgramCreate(Request):
     recognition: Optional[RecognitionScheme] = None
     earn_rules: EarnRules = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
+    tier_policy: Optional[TierPolicy] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -199,6 +224,7 @@ class ProgramUpdate(Request):
     recognition: Optional[RecognitionScheme] = None
     earn_rules: EarnRules = None
     tiers: Annotated[list[Tier], Field(max_length=20)] = None
+    tier_policy: Optional[TierPolicy] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -214,6 +240,7 @@ class Program(Answer):
     recognition: Optional[dict[str, Any]] = None
     earn_rules: list[dict[str, Any]]
     tiers: list[dict[str, Any]]
+    tier_policy: Optional[dict[str, Any]] = None
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -240,6 +267,31 @@ class Expiring(Answer):
     expires_at: Timestamp
 
 
+class TierProgress(Answer):
+    measure: Literal["points", "spend", "events"]
+    window_days: int
+    qualifying: float = Field(description="The measure in the window, today included")
+    next_tier: Optional[str]
+    needed: int = Field(description="What the measure still needs for `next_tier` (0 at the top)")
+    downgrade_from: Optional[str] = Field(
+        None, description="The member is below its tier: the scheduled recalculation may move it down from this day")
+
+
+class TierChange(Answer):
+    change: Literal["up", "down"]
+    from_: Optional[str] = Field(alias="from")
+    to: Optional[str]
+    qualifying: float
+    created_at: Timestamp
+
+    model_config = ConfigDict(**Answer.model_config, serialize_by_alias=True, populate_by_name=True)
+
+
+class TierChangeList(Answer):
+    items: list[TierChange]
+    next_cursor: Optional[str]
+
+
 class PendingRelease(Answer):
     points: int
     available_at: Timestamp
@@ -254,6 +306,8 @@ class Balance(Answer):
     expiring: list[Expiring]
     debt: int = Field(0, description="Points clawed back that the balance could not cover yet (clawback with "
                                      "allow_debt): new points pay it first")
+    tier_progress: Optional[TierProgress] = Field(
+        None, description="Present when the program has tiers: the qualifying measure and what the next tier needs")
     pending_releases: Optional[list[PendingRelease]] = Field(
         None, description="Present while points are pending (a rule's `pending_days` return window): the next "
                           "releases, soonest first. A refund or cancel of the event meanwhile removes them.")

@@ -100,12 +100,12 @@ def unhold(wallet: Wallet, key: str, points: int) -> tuple[Wallet, int]:
     return replace(wallet, pending=wallet.pending - removed, holds=tuple(holds)), removed
 
 
-def release(wallet: Wallet, now: datetime) -> tuple[Wallet, int]:
-    """Make the holds due by `now` available, earned on the day of their release (for the tier window)."""
+def release(wallet: Wallet, now: datetime, *, toward_window: bool = True) -> tuple[Wallet, int]:
+    """Make the holds due by `now` available, earned on the day of their release (for a points tier window)."""
     cutoff = clock.iso(now)
     released = 0
     for release_at, points, _, expires_at in (h for h in wallet.holds if h[0] <= cutoff):
-        wallet = credit(wallet, points, expires_at=expires_at, earned_on=release_at[:10])
+        wallet = credit(wallet, points, expires_at=expires_at, earned_on=release_at[:10] if toward_window else None)
         released += points
     return replace(wallet, pending=wallet.pending - released,
                    holds=tuple(h for h in wallet.holds if h[0] > cutoff)), released
@@ -119,17 +119,19 @@ def next_due(wallet: Wallet) -> str | None:
     return min(moments, default=None)
 
 
-def claw_back(wallet: Wallet, owed: int, *, earned_on: str | None, allow_debt: bool) -> tuple[Wallet, int]:
+def claw_back(wallet: Wallet, owed: int, *, earned_on: str | None, allow_debt: bool,
+              window: float | None = None) -> tuple[Wallet, int]:
     """Reverse `owed` earned points: take what is available; the rest becomes debt or is forgiven.
 
-    The points leave lifetime_earned and the tier window too, since they were never really earned.
-    Returns the wallet and the points actually taken now.
+    The points leave lifetime_earned, and `window` (the owed points, unless the tier measure is
+    another) leaves the tier window, since they were never really earned. Returns the wallet and
+    the points actually taken now.
     """
     taken = min(owed, wallet.available)
     wallet, _ = debit(wallet, taken, spend=False)
     earned = dict(wallet.earned)
     if earned_on in earned:
-        earned[earned_on] = max(0, earned[earned_on] - owed)
+        earned[earned_on] = max(0, earned[earned_on] - (owed if window is None else window))
     return replace(wallet, lifetime_earned=max(0, wallet.lifetime_earned - owed),
                    earned={day: p for day, p in earned.items() if p},
                    debt=wallet.debt + (owed - taken if allow_debt else 0)), taken
@@ -155,28 +157,35 @@ def expire(wallet: Wallet, now: datetime) -> tuple[Wallet, int, str | None]:
     return replace(wallet, available=wallet.available - points, lots=kept), points, due[-1][0]
 
 
-def window_start(today: str) -> str:
-    return (datetime.fromisoformat(today) - timedelta(days=TIER_WINDOW_DAYS - 1)).strftime("%Y-%m-%d")
+def window_start(today: str, days: int = TIER_WINDOW_DAYS) -> str:
+    return (datetime.fromisoformat(today) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
 
 
-def earned_in_window(wallet: Wallet, today: str) -> int:
-    """Points earned in the last 365 days, today included."""
-    start = window_start(today)
+def qualify(wallet: Wallet, day: str, amount: float) -> Wallet:
+    """Count `amount` of the program's tier measure (spend, events) on `day`, when it is not points."""
+    earned = dict(wallet.earned)
+    earned[day] = earned.get(day, 0) + amount
+    return replace(wallet, earned=earned)
+
+
+def earned_in_window(wallet: Wallet, today: str, days: int = TIER_WINDOW_DAYS) -> float:
+    """The tier measure (points earned, by default) in the last `days` days, today included."""
+    start = window_start(today, days)
     return sum(points for day, points in wallet.earned.items() if start <= day <= today)
 
 
-def prune_earned(wallet: Wallet, today: str) -> Wallet:
+def prune_earned(wallet: Wallet, today: str, days: int = TIER_WINDOW_DAYS) -> Wallet:
     """Forget days that have left the tier window, so the member item stays small."""
-    start = window_start(today)
+    start = window_start(today, days)
     return replace(wallet, earned={day: p for day, p in wallet.earned.items() if day >= start})
 
 
-def next_window_drop(wallet: Wallet, today: str) -> str | None:
-    """The first day on which points leave the tier window (when a tier may fall)."""
-    days = sorted(day for day in wallet.earned if day >= window_start(today))
-    if not days:
+def next_window_drop(wallet: Wallet, today: str, days: int = TIER_WINDOW_DAYS) -> str | None:
+    """The first day on which something leaves the tier window (when a tier may fall)."""
+    present = sorted(day for day in wallet.earned if day >= window_start(today, days))
+    if not present:
         return None
-    return (datetime.fromisoformat(days[0]) + timedelta(days=TIER_WINDOW_DAYS)).strftime("%Y-%m-%d")
+    return (datetime.fromisoformat(present[0]) + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 def _soonest(moments, limit: int) -> list[tuple[str, int]]:

@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 
+from chalicelib import clock, db, jobs
+
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 
 
@@ -48,7 +50,11 @@ def test_a_partial_refund_takes_back_its_share_and_never_more_than_was_earned(st
     assert quarter[1]["transactions"][0]["reverses"] == "order-1"
     assert rest[1]["points"] == -75 and nothing_left[1]["points"] == 0
     after = balance(api, program)
-    assert (after["available"], after["lifetime_earned"], after["tier"]) == (0, 0, None)
+    assert (after["available"], after["lifetime_earned"]) == (0, 0)
+    # And the tier it no longer earns goes on the scheduled recalculation (no grace in this program)
+    assert after["tier"] == "Silver" and after["tier_progress"]["downgrade_from"] == clock.day(clock.now())
+    jobs.recalculate_member(db.MemberItem.key(program["path"].rsplit("/", 1)[1], "ann"), clock.now())
+    assert balance(api, program)["tier"] is None
     total, items = ledger_sum(api, program)
     assert total == after["available"] + after["pending"]
     assert [t["kind"] for t in items] == ["reverse", "reverse", "earn"]

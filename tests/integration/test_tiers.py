@@ -1,0 +1,147 @@
+"""Tiers through the API and the scheduled recalculation: up at once with a bonus, down after the grace by
+policy, benefits applied to earning, history, progress, other measures, and two runs at once changing once."""
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from chalicelib import clock, db, jobs
+
+ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
+PER_EURO = {"property": "amount", "every": 100, "points": 1}
+LADDER = [{"name": "Silver", "min_points": 1000, "multiplier": 1.5, "bonus_points": 50},
+          {"name": "Gold", "min_points": 5000, "multiplier": 2.0, "bonus_points": 200}]
+
+
+def make_program(api, policy=None, tiers=LADDER, rules=None):
+    org = api.call("POST", "/v1/orgs", ROOT_KEY, {"name": f"Club {uuid.uuid4().hex[:6]}"})[1]
+    admin = org["admin_key"]["secret"]
+    body = {"name": "Club", "earn_rules": rules or [{"event_type": "purchase", "points_per": PER_EURO}],
+            "tiers": tiers, "clawback": {"event_types": ["refund"]}}
+    if policy:
+        body["tier_policy"] = policy
+    status, program = api.call("POST", "/v1/programs", admin, body)
+    assert status == 201, program
+    return {"id": program["id"], "admin": admin, "path": f"/v1/programs/{program['id']}"}
+
+
+def buy(api, program, event_id, amount, member="ann", kind="purchase"):
+    status, answer = api.call("POST", f"{program['path']}/events", program["admin"],
+                              {"id": event_id, "type": kind, "member": member, "properties": {"amount": amount}})
+    assert status == 201, answer
+    return answer
+
+
+def refund(api, program, event_id, reverses, member="ann", **properties):
+    status, answer = api.call("POST", f"{program['path']}/events", program["admin"], {
+        "id": event_id, "type": "refund", "member": member, "properties": {"reverses": reverses, **properties}})
+    assert status == 201, answer
+    return answer
+
+
+def balance(api, program, member="ann"):
+    return api.call("GET", f"{program['path']}/members/{member}/balance", program["admin"])[1]
+
+
+def history(api, program, member="ann"):
+    status, page = api.call("GET", f"{program['path']}/members/{member}/tier-history", program["admin"])
+    assert status == 200
+    return [(item["change"], item["from"], item["to"]) for item in page["items"]]
+
+
+def recalculate(program, days, member="ann"):
+    return jobs.recalculate_member(db.MemberItem.key(program["id"], member), clock.now() + timedelta(days=days))
+
+
+def test_an_upgrade_is_at_once_with_each_tier_bonus_once_and_history(stack, api):
+    # Given a ladder with bonuses
+    program = make_program(api)
+    # When one purchase crosses Silver and Gold at once, and another follows
+    first = buy(api, program, "o1", 600000)
+    second = buy(api, program, "o2", 10000)
+    # Then the member is Gold on that event, with both bonuses once; the next purchase earns Gold's double
+    assert first["balance"]["tier"] == "Gold" and first["points"] == 6000
+    assert second["points"] == 200
+    items = api.call("GET", f"{program['path']}/members/ann/transactions", program["admin"])[1]["items"]
+    bonuses = sorted((t["reason"], t["points"]) for t in items if (t.get("reason") or "").startswith("tier bonus"))
+    assert bonuses == [("tier bonus: Gold", 200), ("tier bonus: Silver", 50)]
+    now = balance(api, program)
+    assert now["available"] == 6000 + 250 + 200 == sum(t["points"] for t in items)
+    assert history(api, program) == [("up", None, "Gold")]
+    assert now["tier_progress"]["next_tier"] is None and now["tier_progress"]["qualifying"] == 6200
+
+
+def test_a_member_below_its_tier_keeps_it_and_its_benefits_through_the_grace(stack, api):
+    # Given 30 days of grace, and a Gold member whose purchase is refunded (the measure falls to nothing)
+    program = make_program(api, {"grace_days": 30})
+    buy(api, program, "o1", 500000)
+    refund(api, program, "r1", "o1")
+    # When it buys again during the grace, and the scheduled run comes before and after the grace
+    during = buy(api, program, "o2", 10000)
+    assert recalculate(program, 29) is False
+    progress = balance(api, program)["tier_progress"]
+    # Then it kept Gold and its double points; the run after 30 days moves it to the level earned (none)
+    assert during["points"] == 200 and balance(api, program)["tier"] == "Gold"
+    assert progress["downgrade_from"] == clock.day(clock.now() + timedelta(days=30))
+    assert recalculate(program, 30) is True
+    assert balance(api, program)["tier"] is None
+    assert history(api, program) == [("down", "Gold", None), ("up", None, "Gold")]
+
+
+def test_one_step_downgrades_a_tier_per_grace_period(stack, api):
+    # Given the one-step policy with 10 days of grace, and a Gold member who falls to nothing
+    program = make_program(api, {"grace_days": 10, "downgrade": "one_step"})
+    buy(api, program, "o1", 500000)
+    refund(api, program, "r1", "o1")
+    # When the scheduled run comes after 10 days, then after 20
+    assert recalculate(program, 10) is True
+    assert balance(api, program)["tier"] == "Silver"
+    assert recalculate(program, 15) is False  # Silver's own grace started on day 10
+    assert recalculate(program, 20) is True
+    # Then Gold → Silver → none, each recorded
+    assert history(api, program) == [("down", "Silver", None), ("down", "Gold", "Silver"), ("up", None, "Gold")]
+
+
+def test_spend_and_event_count_measures(stack, api):
+    # Given a program whose tiers count money spent on purchases, and one that counts visits
+    tiers = [{"name": "Regular", "min_points": 3}, {"name": "VIP", "min_points": 100000}]
+    spend = make_program(api, {"measure": "spend", "event_types": ["purchase"]}, tiers=tiers)
+    visits = make_program(api, {"measure": "events", "event_types": ["visit"]}, tiers=tiers,
+                          rules=[{"event_type": "visit", "points": 1}])
+    # When the spender spends 1,000.00 in two purchases (refunding half of the second), the visitor visits 3 times
+    buy(api, spend, "o1", 60000)
+    buy(api, spend, "o2", 40000)
+    assert balance(api, spend)["tier"] == "VIP"
+    refund(api, spend, "r2", "o2", amount=20000)
+    for n in range(3):
+        buy(api, visits, f"v{n}", 0, kind="visit")
+    # Then VIP is reached by spend (and the refund lowers the measure by the refunded share), Regular by visits
+    progress = balance(api, spend)["tier_progress"]
+    assert (progress["measure"], progress["qualifying"]) == ("spend", 80000)
+    assert (balance(api, visits)["tier"], balance(api, visits)["tier_progress"]["qualifying"]) == ("Regular", 3)
+
+
+def test_two_recalculations_at_once_change_the_member_once(stack, api):
+    # Given a Gold member who fell below it with no grace
+    program = make_program(api)
+    buy(api, program, "o1", 500000)
+    refund(api, program, "r1", "o1")
+    # When two runs recalculate it at the same moment
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: recalculate(program, 1), range(2)))
+    # Then exactly one changed it, and the history has one downgrade
+    assert sorted(results) == [False, True]
+    assert history(api, program) == [("down", "Gold", None), ("up", None, "Gold")]
+
+
+def test_the_daily_job_finds_only_members_due_for_review(stack, api):
+    # Given a member below Gold since today with 5 days of grace, and one comfortably in Silver
+    program = make_program(api, {"grace_days": 5})
+    buy(api, program, "o1", 500000)
+    refund(api, program, "r1", "o1")
+    buy(api, program, "o2", 200000, member="bob")
+    member = db.get(db.MemberItem, db.MemberItem.key(program["id"], "ann"))
+    bob = db.get(db.MemberItem, db.MemberItem.key(program["id"], "bob"))
+    # Then ann is indexed for review on the day its grace ends, bob on the day its points leave the window
+    assert member.gsi3pk.startswith(f"TIER#{clock.day(clock.now() + timedelta(days=5))}#")
+    assert bob.gsi3pk.startswith(f"TIER#{clock.day(clock.now() + timedelta(days=365))}#")

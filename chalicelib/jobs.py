@@ -15,14 +15,14 @@ REMINDER_DAYS = 7  # members are told this many days ahead that points expire
 
 
 def _due_members(prefix: str, job: str, now: datetime) -> list[tuple[str, str]]:
-    """Member keys indexed under `{prefix}#{day}#{shard}` for every day since the job's last run."""
+    """Member keys indexed under `{prefix}#{day}#{shard}` of gsi2 for every day since the job's last run."""
     state = db.get(db.JobStateItem, db.JobStateItem.key(job))
     today = clock.day(now)
     first = min(state.last_day, today) if state else clock.day(now - timedelta(days=1))
     keys = []
     for day in clock.days_between(first, today):
         for shard in range(db.SHARDS):
-            keys += db.index_keys("gsi2" if prefix == "DUE" else "gsi3", f"{prefix}#{day}#{shard}", 10_000)
+            keys += db.index_keys("gsi2", f"{prefix}#{day}#{shard}", 10_000)
     return keys
 
 
@@ -126,32 +126,6 @@ def remind_expiring(now: datetime) -> int:
             marker.save()
             sent += 1
     return sent
-
-
-def recalculate_member(key: tuple[str, str], now: datetime) -> bool:
-    """The scheduled recalculation of one member: a downgrade once its grace has passed, per the
-    program's policy (an upgrade already happened on the change that earned it); True if it changed."""
-    def attempt() -> bool:
-        program, member = _member(key)
-        if member is None or program is None:
-            return False
-        before = member.tier
-        tx = Tx()
-        wallet, _ = standing.settle(program, member, ledger.wallet_of(member), clock.iso(now), tx, scheduled=True)
-        ledger.put_wallet(member, wallet, clock.iso(now))
-        tx.put("member", member)
-        tx.commit()
-        return member.tier != before
-
-    return with_retries(attempt)
-
-
-def recalculate_tiers(now: datetime | None = None) -> dict:
-    now = now or clock.now()
-    keys = list(dict.fromkeys(_due_members("TIER", "tier_recalculation", now)))
-    changed = sum(recalculate_member(key, now) for key in keys)
-    _mark_done("tier_recalculation", now)
-    return {"members": len(keys), "changed": changed}
 
 
 def recover_redemptions(now: datetime | None = None) -> dict:

@@ -1,5 +1,5 @@
 """Loyalty programs: their earn rules, tiers and expiry policy."""
-from chalicelib import clock, db, ids, pagination
+from chalicelib import clock, db, ids, pagination, tier_review
 from chalicelib.errors import NotFound
 from chalicelib.transact import save_or_retry, with_retries
 
@@ -35,14 +35,22 @@ def list_(org_id: str, query: dict) -> dict:
 
 
 def update(org_id: str, program_id: str, changes: dict) -> dict:
-    """Changes apply to events from now on; entries already written keep what they earned."""
-    def attempt() -> dict:
-        program = load(org_id, program_id)
-        updated_at = program.updated_at
-        for name, value in changes.items():
-            setattr(program, name, value)
-        program.updated_at = clock.iso(clock.now())
-        save_or_retry(program, condition=db.ProgramItem.updated_at == updated_at)
-        return view(program)
+    """Changes apply to events from now on; entries already written keep what they earned.
 
-    return with_retries(attempt)
+    New tiers or a new tier policy place every member afresh: a sweep of the program's members
+    (upgrades at once, downgrades after the grace, as the scheduled run would).
+    """
+    program = with_retries(lambda: _update(org_id, program_id, changes))
+    if {"tiers", "tier_policy"} & changes.keys():
+        tier_review.sweep(program_id)
+    return view(program)
+
+
+def _update(org_id: str, program_id: str, changes: dict) -> db.ProgramItem:
+    program = load(org_id, program_id)
+    updated_at = program.updated_at
+    for name, value in changes.items():
+        setattr(program, name, value)
+    program.updated_at = clock.iso(clock.now())
+    save_or_retry(program, condition=db.ProgramItem.updated_at == updated_at)
+    return program

@@ -51,6 +51,10 @@ def fulfilment_max_receives() -> int:
     return int(os.environ.get("FULFILMENT_MAX_RECEIVES", "5"))
 
 
+def tier_review_queue_url() -> str:
+    return _required("TIER_REVIEW_QUEUE_URL")
+
+
 def notifications_topic_arn() -> str:
     return _required("NOTIFICATIONS_TOPIC_ARN")
 

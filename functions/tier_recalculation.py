@@ -1,5 +1,5 @@
-"""Scheduled: recalculate the tiers of members whose earnings leave the rolling window (daily)."""
-from chalicelib import jobs
+"""Scheduled (daily): plan the tier recalculation, one TierReviewQueue message per index partition due."""
+from chalicelib import tier_review
 from functions.schedule import scheduled
 
-handler = scheduled("tier recalculation", jobs.recalculate_tiers)
+handler = scheduled("tier recalculation planned", tier_review.plan)

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from chalicelib import clock, db, jobs
+from chalicelib import clock, db, tier_review
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 
@@ -53,7 +53,7 @@ def test_a_partial_refund_takes_back_its_share_and_never_more_than_was_earned(st
     assert (after["available"], after["lifetime_earned"]) == (0, 0)
     # And the tier it no longer earns goes on the scheduled recalculation (no grace in this program)
     assert after["tier"] == "Silver" and after["tier_progress"]["downgrade_from"] == clock.day(clock.now())
-    jobs.recalculate_member(db.MemberItem.key(program["path"].rsplit("/", 1)[1], "ann"), clock.now())
+    tier_review.recalculate_member(db.MemberItem.key(program["path"].rsplit("/", 1)[1], "ann"), clock.now())
     assert balance(api, program)["tier"] is None
     total, items = ledger_sum(api, program)
     assert total == after["available"] + after["pending"]

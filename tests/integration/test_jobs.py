@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import boto3
 
-from chalicelib import clock, db, jobs
+from chalicelib import clock, db, jobs, tier_review
 
 
 def earn(api, program, member, amount):
@@ -38,12 +38,13 @@ def test_tier_falls_when_earnings_leave_the_window(stack, api, program):
     # Given a member who reached Silver today
     earn(api, program, "tier-1", 120000)
     assert member_item(program, "tier-1").tier == "Silver"
-    # When the recalculation runs 365 days later
-    result = jobs.recalculate_tiers(clock.now() + timedelta(days=365))
-    # Then its stored tier is gone, and a second run changes nothing
-    assert result["changed"] >= 1
+    # When the daily schedule plans the recalculation 365 days later, and the review function runs it
+    planned = tier_review.plan(clock.now() + timedelta(days=365))
+    stack.pump("TierReviewFunction")
+    # Then one message per index shard of the day was sent, its stored tier is gone, and a rerun changes nothing
+    assert planned["segments"] >= db.SHARDS
     assert member_item(program, "tier-1").tier is None
-    assert jobs.recalculate_member(db.MemberItem.key(program["id"], "tier-1"), clock.now() + timedelta(days=365)) is False
+    assert tier_review.recalculate_member(db.MemberItem.key(program["id"], "tier-1"), clock.now() + timedelta(days=365)) is False
 
 
 def test_a_lost_fulfilment_send_is_recovered(stack, api, program):

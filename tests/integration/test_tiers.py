@@ -4,8 +4,11 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from unittest import mock
 
-from chalicelib import clock, db, jobs
+import boto3
+
+from chalicelib import clock, db, tier_review
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 PER_EURO = {"property": "amount", "every": 100, "points": 1}
@@ -50,7 +53,7 @@ def history(api, program, member="ann"):
 
 
 def recalculate(program, days, member="ann"):
-    return jobs.recalculate_member(db.MemberItem.key(program["id"], member), clock.now() + timedelta(days=days))
+    return tier_review.recalculate_member(db.MemberItem.key(program["id"], member), clock.now() + timedelta(days=days))
 
 
 def test_an_upgrade_is_at_once_with_each_tier_bonus_once_and_history(stack, api):
@@ -145,3 +148,24 @@ def test_the_daily_job_finds_only_members_due_for_review(stack, api):
     # Then ann is indexed for review on the day its grace ends, bob on the day its points leave the window
     assert member.gsi3pk.startswith(f"TIER#{clock.day(clock.now() + timedelta(days=5))}#")
     assert bob.gsi3pk.startswith(f"TIER#{clock.day(clock.now() + timedelta(days=365))}#")
+
+
+def test_new_tiers_sweep_every_member_through_parallel_segments_that_continue(stack, api):
+    # Given members earning 300, 1,200 and 6,000 under the ladder
+    program = make_program(api)
+    for member, amount in (("ann", 30000), ("bob", 120000), ("cy", 600000)):
+        buy(api, program, f"o-{member}", amount, member=member)
+    # When the program's tiers change so 250 reach Bronze and Silver needs 2,000, and the sweep runs with
+    # so little time per invocation that every page hands the rest on
+    status, _ = api.call("PATCH", program["path"], program["admin"], {"tiers": [
+        {"name": "Bronze", "min_points": 250}, {"name": "Silver", "min_points": 2000},
+        {"name": "Gold", "min_points": 5000}]})
+    items = boto3.client("dynamodb").scan(TableName=stack.env["LAUREL_TABLE"], Select="COUNT")["Count"]
+    scan_page = max(2, items // 40)  # a few pages per segment, however full the shared table is
+    with mock.patch.object(tier_review, "STOP_MARGIN_MS", 10**9), mock.patch.object(tier_review, "SCAN_PAGE", scan_page):
+        handled = stack.pump("TierReviewFunction", rounds=5000)
+    # Then ann went up to Bronze; bob, now below Silver in a program without grace, down to Bronze; cy stays Gold
+    assert status == 200 and handled > tier_review.SWEEP_SEGMENTS  # continuations were sent and consumed
+    tiers_now = {m: balance(api, program, m)["tier"] for m in ("ann", "bob", "cy")}
+    assert tiers_now == {"ann": "Bronze", "bob": "Bronze", "cy": "Gold"}
+    assert history(api, program, "ann") == [("up", None, "Bronze")]

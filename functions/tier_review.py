@@ -1,0 +1,28 @@
+"""Tier review from TierReviewQueue: one message is one index partition or one sweep segment.
+
+Batch size 1, so each invocation has its whole time for its segment; what is left when the time runs
+low continues in a new message (chalicelib/tier_review.py).
+"""
+# Imported before pydantic on purpose: see functions/partner_events.py.
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib import aws, settings, tier_review
+from chalicelib.observability import logger
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord, lambda_context) -> None:
+    counts, rest = tier_review.run(json.loads(record.body), lambda_context.get_remaining_time_in_millis)
+    if rest:
+        aws.client("sqs").send_message(QueueUrl=settings.tier_review_queue_url(), MessageBody=json.dumps(rest))
+    logger.info("tier review", extra={**counts, "continued": bool(rest)})
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -16,7 +16,7 @@ from chalicelib.webhooks import transport
 
 MAX_ENDPOINTS = 16  # per organisation: bounds the writes and messages of one event
 PREVIOUS_SECRET_LASTS = timedelta(hours=24)
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # what a secret starts with, not one  # nosec B105
 REQUIRED_FIELDS = ("url", "kinds", "enabled")
 
 

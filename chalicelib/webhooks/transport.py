@@ -35,6 +35,8 @@ class Outcome:
 
 def check_url(url: str) -> urllib.parse.SplitResult:
     """The URL's parts, if it is one webhooks may be sent to (a literal address is checked here too)."""
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise Refused("the URL must be ASCII without spaces (percent-encode the rest)")
     parts = urllib.parse.urlsplit(url)
     schemes = ("https", "http") if settings.local_webhooks() else ("https",)
     if parts.scheme not in schemes:

@@ -2,57 +2,17 @@
 machine that checks every signature as docs/webhooks.md tells receivers to: signed deliveries,
 retries after the receiver fails, the DLQ after the last try, and replays through the API."""
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from chalicelib import db, redemptions
-from chalicelib.webhooks import deliveries, events, signing
+from chalicelib.webhooks import deliveries, events
+from local.lambda_runtime import LambdaContext, load_handler
+from webhook_receiver import Receiver
 
 FUNCTION = "WebhookDeliveryFunction"
 W = "/v1/webhook-endpoints"
-
-
-class Receiver:
-    """An HTTP endpoint on a free port: verifies each request's signature, records it, and answers 500
-    to the first `failures` requests (or to all while `down`), 204 afterwards."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.secrets: list[str] = []  # any of them may sign
-        self.failures = 0
-        self.down = False
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                header = self.headers.get(signing.SIGNATURE_HEADER, "")
-                receiver.requests.append({
-                    "body": body, "event_id": self.headers.get(signing.EVENT_ID_HEADER),
-                    "delivery_id": self.headers.get(signing.DELIVERY_ID_HEADER), "path": self.path,
-                    "verified_with": [s for s in receiver.secrets if signing.verify(s, header, body, time.time())]})
-                failing = receiver.down or receiver.failures > 0
-                receiver.failures -= 1
-                self.send_response(500 if failing else 204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/laurel/hooks?source=test"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def bodies(self) -> list[dict]:
-        return [json.loads(request["body"]) for request in self.requests]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -359,3 +319,24 @@ def test_deliveries_are_listed_newest_first_a_page_at_a_time(stack, api, program
                               program["admin"])
     assert [d["id"] for d in first["items"] + second["items"]] == made[::-1]
     stack.pump(FUNCTION)
+
+
+def test_the_sample_batch_delivers_one_and_dead_letters_the_poison(stack, api, program, receiver):
+    # Given the sample batch, its first message naming a real ping's delivery
+    endpoint = register(api, program, receiver, kinds=["tier.changed"])
+    ping = api.call("POST", f"{W}/{endpoint['id']}/pings", program["admin"])[1]
+    event = json.loads((Path(__file__).resolve().parents[2] / "events" / "sqs_webhook_delivery.json").read_text())
+    for old, new in (("org_01jd0000000000000000000000", program["org_id"]),
+                     ("whe_01jd0000000000000000000000", endpoint["id"]), ("whd_01jd0000000000000000000000", ping["id"])):
+        event["Records"][0]["body"] = event["Records"][0]["body"].replace(old, new)
+    function = stack.deployment.functions[FUNCTION]
+    # When the delivery function takes it, and then the ping's own message comes from the queue
+    result = load_handler(function.handler)(event, LambdaContext(function))
+    stack.pump(FUNCTION)
+    # Then no record failed: the ping was delivered once (its own message found the try made), and the poison
+    # message is in the DLQ with its reason
+    assert result == {"batchItemFailures": []}
+    assert [r["delivery_id"] for r in receiver.requests] == [ping["id"]]
+    assert "not a webhook delivery message" in [
+        m["MessageAttributes"]["error"]["StringValue"] for m in stack.queue_messages(stack.env["WEBHOOKS_DLQ_URL"])
+        if m["Body"] == "not a webhook message"]

@@ -3,6 +3,7 @@ the retry schedule, derived ids and secrets, and the payload guard."""
 import hashlib
 import hmac
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,25 @@ def test_an_endpoint_secret_is_derived_from_its_id_and_salt_apart_from_api_keys(
     assert secret.removeprefix("whsec_") != auth.key_secret("org_1", "whe_1", salt).split(".")[2]  # another purpose
 
 
+def _documented_verify():
+    """The receiver's `verify` as docs/webhooks.md prints it."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    block = text.split("<!-- receiver-snippet:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    return namespace["verify"]
+
+
+def test_the_receivers_snippet_in_the_docs_decides_as_laurel_does():
+    documented = _documented_verify()
+    signed = signing.header([SECRET, "whsec_old"], NOW, BODY)
+    cases = [(SECRET, signed, BODY, NOW), ("whsec_old", signed, BODY, NOW + 299), (SECRET, signed, BODY, NOW + 301),
+             (SECRET, signed, BODY + b" ", NOW), ("whsec_x", signed, BODY, NOW), (SECRET, f"t={NOW}", BODY, NOW),
+             (SECRET, signed.replace(f"t={NOW}", f"t={NOW},t={NOW}"), BODY, NOW)]
+    assert [documented(*case) for case in cases] == [signing.verify(*case) for case in cases]
+    assert [documented(*case) for case in cases] == [True, True, False, False, False, False, False]
+
+
 # --- which URLs -----------------------------------------------------------------------------
 
 @pytest.fixture
@@ -92,7 +112,8 @@ def test_a_public_https_url_is_accepted(deployed, url):
     "https://user:pass@example.com/", "https://example.com/#frag", "https://example.com:99999/",
     "https://127.0.0.1/", "https://10.0.0.8/", "https://192.168.1.1/", "https://169.254.169.254/latest/meta-data",
     "https://[::1]/", "https://[::ffff:127.0.0.1]/", "https://[fe80::1]/", "https://0.0.0.0/", "https://100.64.0.1/",
-    "https://localhost/", "https://api.localhost/", "https://224.0.0.1/"])
+    "https://localhost/", "https://api.localhost/", "https://224.0.0.1/", "https://example.com/a b",
+    "https://example.com/\r\nX-Injected: 1", "https://exämple.com/"])
 def test_a_url_that_is_not_https_to_a_public_address_is_refused(deployed, url):
     with pytest.raises(transport.Refused):
         transport.check_url(url)

@@ -20,6 +20,7 @@ from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
 from chalicelib.web import ENDPOINTS, Call, endpoint, install
+from chalicelib.webhooks import deliveries, endpoints, events
 
 app = Chalice(app_name="laurel")
 install(app)
@@ -31,6 +32,9 @@ MEMBER_READERS = ("admin", "store", "analyst", "member")
 CATALOG_READERS = ("admin", "store", "analyst", "member")
 P = "/v1/programs/{program_id}"
 M = P + "/members/{external_id}"
+W = "/v1/webhook-endpoints"
+E = W + "/{endpoint_id}"
+D = E + "/deliveries/{delivery_id}"
 
 
 def program_of(call: Call) -> str:
@@ -289,3 +293,66 @@ def get_redemption(call: Call):
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
                            external_id=principal.external_id if principal.kind == "member" else None,
                            show_secrets=principal.kind == "member" or principal.role == "admin")
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+@endpoint(app, "POST", W, roles=ADMIN, summary="Register a webhook endpoint (its signing secret is shown once)",
+          body=s.WebhookEndpointCreate, answer=s.WebhookEndpointCreated, status=201)
+def create_webhook_endpoint(call: Call):
+    return endpoints.create(call.org_id, call.body.model_dump())
+
+
+@endpoint(app, "GET", W, roles=ADMIN, summary="The organisation's webhook endpoints, without secrets",
+          answer=s.WebhookEndpointList, paged=True)
+def list_webhook_endpoints(call: Call):
+    return endpoints.list_(call.org_id, call.query)
+
+
+@endpoint(app, "GET", E, roles=ADMIN, summary="A webhook endpoint", answer=s.WebhookEndpoint)
+def get_webhook_endpoint(call: Call):
+    return endpoints.get(call.org_id, call.params["endpoint_id"])
+
+
+@endpoint(app, "PATCH", E, roles=ADMIN, summary="Change a webhook endpoint: URL, kinds, program, enabled",
+          body=s.WebhookEndpointUpdate, answer=s.WebhookEndpoint)
+def update_webhook_endpoint(call: Call):
+    return endpoints.update(call.org_id, call.params["endpoint_id"], call.body.model_dump(exclude_unset=True))
+
+
+@endpoint(app, "DELETE", E, roles=ADMIN, summary="Delete a webhook endpoint (nothing more is sent to it)",
+          status=204)
+def delete_webhook_endpoint(call: Call):
+    endpoints.delete(call.org_id, call.params["endpoint_id"])
+
+
+@endpoint(app, "POST", E + "/secret", roles=ADMIN,
+          summary="Rotate the signing secret (the new one is shown once; the old one also signs for 24 h)",
+          answer=s.WebhookSecret, status=201)
+def rotate_webhook_secret(call: Call):
+    return endpoints.rotate_secret(call.org_id, call.params["endpoint_id"])
+
+
+@endpoint(app, "POST", E + "/pings", roles=ADMIN, summary="Send a signed webhook.ping to test the receiver",
+          answer=s.WebhookDelivery, status=202)
+def ping_webhook_endpoint(call: Call):
+    return events.ping(call.org_id, call.params["endpoint_id"])
+
+
+@endpoint(app, "GET", E + "/deliveries", roles=ADMIN, summary="The endpoint's deliveries, newest first",
+          answer=s.WebhookDeliveryList, paged=True)
+def list_webhook_deliveries(call: Call):
+    return deliveries.list_(call.org_id, call.params["endpoint_id"], call.query)
+
+
+@endpoint(app, "GET", D, roles=ADMIN, summary="A webhook delivery: its status, tries and body",
+          answer=s.WebhookDelivery)
+def get_webhook_delivery(call: Call):
+    return deliveries.get(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
+
+
+@endpoint(app, "POST", D + "/replay", roles=ADMIN,
+          summary="Send a delivered or failed delivery again (same event id: receivers dedupe)",
+          answer=s.WebhookDelivery, status=202, also=(409,))
+def replay_webhook_delivery(call: Call):
+    return deliveries.replay(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])

@@ -3,7 +3,8 @@
 Secrets are never stored. An API key's secret is `{org_id}.{key_id}.{token}`, where the token is
 derived as HMAC(signing key, key id + salt): the table keeps only the secret's SHA-256 (checked on
 every call) and the salt, so a stolen table reveals no secret, while the partner queue can still
-re-derive a key's secret to verify the HMAC signature of a message. Member sessions are
+re-derive a key's secret to verify the HMAC signature of a message. Webhook endpoints' signing
+secrets are derived the same way (`derived_token`), so the table holds none of them either. Member sessions are
 HMAC-signed and carry their expiry, so checking one costs no database read.
 """
 import base64
@@ -64,9 +65,17 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
+def derived_token(purpose: str, owner_id: str, salt: str) -> str:
+    """HMAC(signing key, purpose, owner id + salt): a secret nobody stores, re-derivable only by this deployment.
+
+    `purpose` keeps the secrets of different uses apart (an API key's, a webhook endpoint's).
+    """
+    return _b64(_mac(purpose, f"{owner_id}:{salt}"))
+
+
 def key_secret(org_id: str, key_id: str, salt: str) -> str:
     """The key's secret, re-derivable only with the deployment's signing key."""
-    return f"{org_id}.{key_id}.{_b64(_mac('api-key', f'{key_id}:{salt}'))}"
+    return f"{org_id}.{key_id}.{derived_token('api-key', key_id, salt)}"
 
 
 class _KeyCache:

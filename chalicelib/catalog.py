@@ -1,19 +1,31 @@
-"""The rewards catalog: rewards, their stock, and the gift-card codes behind it."""
+"""The rewards catalog: rewards, their stock, and the gift-card codes behind it.
+
+A redemption that leaves fewer than a reward's `low_stock_threshold` in stock announces it to the
+webhook endpoints (`reward.low_stock`), once: the announcement is latched on the reward until a
+restock (codes added, stock set) lifts it.
+"""
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, db, ids, pagination, programs
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
+from chalicelib.webhooks import events
 
 CODES_PER_TRANSACTION = 99  # plus the stock update: DynamoDB's limit is 100 items
 REQUIRED_FIELDS = ("name", "cost", "active")
+LOW_STOCK_THRESHOLD = 10  # a reward's own, unless it sets one
 
 
 def view(reward: db.RewardItem) -> dict:
     return {"id": reward.reward_id, "type": reward.reward_type, "name": reward.name,
             "description": reward.description, "cost": int(reward.cost), "value": reward.value,
             "stock": None if reward.stock is None else int(reward.stock), "active": reward.active,
+            "low_stock_threshold": low_stock_threshold(reward),
             "created_at": reward.created_at, "updated_at": reward.updated_at}
+
+
+def low_stock_threshold(reward: db.RewardItem) -> int:
+    return LOW_STOCK_THRESHOLD if reward.low_stock_threshold is None else int(reward.low_stock_threshold)
 
 
 def load(org_id: str, program_id: str, reward_id: str) -> db.RewardItem:
@@ -61,6 +73,8 @@ def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     actions = [getattr(db.RewardItem, name).set(value) if value is not None else getattr(db.RewardItem, name).remove()
                for name, value in changes.items()]
     actions.append(db.RewardItem.updated_at.set(clock.iso(clock.now())))
+    if "stock" in changes:
+        actions.append(db.RewardItem.low_stock_since.remove())  # a restock: the next low stock is news again
     try:
         reward.update(actions=actions, condition=db.RewardItem.org_id == org_id)
     except UpdateError as error:
@@ -100,10 +114,30 @@ def _add_chunk(reward: db.RewardItem, codes: list[str], keys: dict) -> int:
                                gsi2pk=f"CODEPOOL#{reward.reward_id}", gsi2sk=sk)
             tx.put(f"code:{code}", item, condition=db.CodeItem.pk.does_not_exist())
         tx.update("reward", db.RewardItem(reward.pk, reward.sk),
-                  [db.RewardItem.stock.add(len(codes)), db.RewardItem.updated_at.set(now_iso)])
+                  [db.RewardItem.stock.add(len(codes)), db.RewardItem.updated_at.set(now_iso),
+                   db.RewardItem.low_stock_since.remove()])
         try:
             tx.commit()
             return len(codes)
         except ConditionFailed as failed:
             codes = [code for code in codes if f"code:{code}" != failed.label]
     return 0
+
+
+def announce_low_stock(reward: db.RewardItem, quantity: int) -> None:
+    """After a redemption of `quantity` took from `reward` (as read before it): if fewer than the threshold
+    are left and that was not announced since the last restock, latch it and tell the webhook endpoints."""
+    threshold = low_stock_threshold(reward)
+    if reward.stock is None or reward.low_stock_since or reward.stock - quantity >= threshold:
+        return
+    now_iso = clock.iso(clock.now())
+    try:
+        reward.update(actions=[db.RewardItem.low_stock_since.set(now_iso)],
+                      condition=db.RewardItem.low_stock_since.does_not_exist() & (db.RewardItem.stock < threshold))
+    except UpdateError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return  # announced by a concurrent redemption, or restocked meanwhile
+        raise
+    events.emit(reward.org_id, reward.program_id, "reward.low_stock", {"reward": {
+        "id": reward.reward_id, "type": reward.reward_type, "name": reward.name, "stock": int(reward.stock),
+        "low_stock_threshold": threshold}}, event_key=f"{reward.reward_id}:{now_iso}", occurred_at=now_iso)

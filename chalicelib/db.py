@@ -18,6 +18,8 @@ Access patterns (pk / sk, and the overloaded indexes):
 | expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
 | tier change (history) | `MBR#{program_id}#{external_id}` | `TIER#{created_at}#{version}` | a member's tier history: query pk, sk begins_with `TIER#`, newest first |
 | job state | `JOB#{name}` | `STATE` | |
+| webhook endpoint | `ORG#{org_id}` | `WHE#{endpoint_id}` | endpoints of an org: query pk, sk begins_with `WHE#` |
+| webhook delivery | `WHE#{endpoint_id}` | `WHD#{delivery_id}` | an endpoint's deliveries, newest first: query pk backwards (ids are time-ordered) |
 
 A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
 new inside the same transaction that moves the balance: no separate idempotency round trip.
@@ -278,6 +280,8 @@ class RewardItem(Item, discriminator="reward"):
     value = JSONAttribute(null=True)
     stock = NumberAttribute(null=True)  # None: unlimited
     active = BooleanAttribute(default=True)
+    low_stock_threshold = NumberAttribute(null=True)  # None: catalog.LOW_STOCK_THRESHOLD
+    low_stock_since = UnicodeAttribute(null=True)  # set when low stock was announced, cleared by a restock
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -345,6 +349,55 @@ class ReminderItem(Item, discriminator="reminder"):
     @staticmethod
     def key(program_id: str, external_id: str, day: str) -> tuple[str, str]:
         return member_pk(program_id, external_id), f"REMIND#{day}"
+
+
+class WebhookEndpointItem(Item, discriminator="webhook_endpoint"):
+    """Where an organisation wants events sent. Its signing secret is derived from `salt`, never stored;
+    after a rotation the previous salt still signs until `previous_salt_expires_at`."""
+
+    org_id = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    kinds = JSONAttribute()
+    program_id = UnicodeAttribute(null=True)  # None: every program of the organisation
+    description = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute()
+    salt = UnicodeAttribute()
+    previous_salt = UnicodeAttribute(null=True)
+    previous_salt_expires_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(org_id: str, endpoint_id: str) -> tuple[str, str]:
+        return f"ORG#{org_id}", f"WHE#{endpoint_id}"
+
+
+class WebhookDeliveryItem(Item, discriminator="webhook_delivery"):
+    """One event for one endpoint: the exact body sent, and how its tries went (chalicelib/webhooks)."""
+
+    delivery_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    body = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending, retrying, delivered or failed
+    attempts = NumberAttribute(default=0)  # every try, replays included
+    tries = NumberAttribute(default=0)  # tries of the current round
+    replays = NumberAttribute(default=0)  # rounds started by a replay
+    claim = UnicodeAttribute(null=True)  # the SQS message that made the current try
+    last_status_code = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(endpoint_id: str, delivery_id: str) -> tuple[str, str]:
+        return f"WHE#{endpoint_id}", f"WHD#{delivery_id}"
 
 
 class JobStateItem(Item, discriminator="job"):

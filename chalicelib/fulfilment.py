@@ -1,7 +1,9 @@
-"""Fulfilling a redemption: assign gift-card codes or mark the reward delivered, then tell the member.
+"""Fulfilling a redemption: assign gift-card codes or mark the reward delivered, then tell the member
+and the organisation's webhook endpoints.
 
 Safe to run any number of times for the same redemption: every step is a conditional move from
-one status to the next, and the notification is marked sent once published.
+one status to the next, and the notification is marked sent once published. Until then each run
+announces the redemption again, which finds the deliveries it made and adds none.
 """
 from chalicelib import db, notifications, redemptions
 from chalicelib.errors import Contention, NotFound
@@ -24,6 +26,7 @@ def fulfil(redemption_id: str) -> str:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)
     if redemption.status == "fulfilled" and not redemption.notified:
+        redemptions.announce(redemption)
         notifications.reward_delivered(redemption, redemptions.member_of(redemption))
         redemption.update(actions=[db.RedemptionItem.notified.set(True)])
     return redemption.status

@@ -3,15 +3,17 @@
 Taking the points, reserving the stock and writing the redemption is one transaction. The
 fulfilment message is sent after it; if that send is lost, the recovery job finds the
 redemption through its outbox index entry (gsi2 `OUTBOX#...`) and sends it again, so every
-redemption reaches a final status.
+redemption reaches a final status. Each move to a final status is announced to the organisation's
+webhook endpoints (`announce`), and a redemption that leaves a reward low on stock says so too.
 """
 import json
 
-from chalicelib import aws, clock, db, ids, ledger, settings
+from chalicelib import aws, catalog, clock, db, ids, ledger, settings
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
 from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retries
+from chalicelib.webhooks import events
 
 SECRET_FIELDS = ("code", "codes")  # shown to admins and to the member's own session only
 
@@ -35,6 +37,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
     """Take the points and reserve the stock atomically; 409 takes nothing."""
     fingerprint = ledger.fingerprint("redeem", external_id, request)
     reward_id, quantity = request["reward_id"], request.get("quantity", 1)
+    taken = {}  # the reward as the committed attempt read it
 
     def attempt():
         program_key = db.ProgramItem.key(org_id, program_id)
@@ -77,12 +80,17 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             ledger.append(member, entry, tx)
         except ConditionFailed as failed:  # the stock or the reward moved on: decide again on fresh data
             raise Retry() from failed
+        taken["reward"] = reward
         return entry
 
     result, replayed = ledger.idempotent(program_id, "rdm", idempotency_key, fingerprint, attempt,
                                          lambda entry: entry.snapshot)
     if not replayed:
         enqueue_fulfilment(org_id, program_id, result["id"])
+        try:
+            catalog.announce_low_stock(taken["reward"], quantity)
+        except Exception:  # noqa: BLE001 - an alert, not the redemption: the caller's answer stands
+            log.warning("low stock announcement failed", extra={"reward_id": reward_id})
     return result, replayed
 
 
@@ -102,12 +110,22 @@ def load(org_id: str, program_id: str, redemption_id: str) -> db.RedemptionItem:
     return redemption
 
 
+def announce(redemption: db.RedemptionItem) -> list[str]:
+    """Tell the webhook endpoints where a redemption stands now: ids and statuses, never its code."""
+    return events.emit(redemption.org_id, redemption.program_id, "redemption.status_changed", {"redemption": {
+        "id": redemption.redemption_id, "member": redemption.external_id, "reward_id": redemption.reward_id,
+        "reward_type": redemption.reward_type, "quantity": int(redemption.quantity),
+        "points": int(redemption.points), "status": redemption.status, "created_at": redemption.created_at,
+        "updated_at": redemption.updated_at}},
+        event_key=f"{redemption.redemption_id}:{redemption.status}", occurred_at=redemption.updated_at)
+
+
 def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
     """Mark a pending redemption failed and give its points back, once; False if it was not pending."""
-    def attempt() -> bool:
+    def attempt() -> db.RedemptionItem | None:
         redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
         if redemption is None or redemption.status != "pending":
-            return False
+            return None
         member_key = db.MemberItem.key(redemption.program_id, redemption.external_id)
         reward_key = db.RewardItem.key(redemption.program_id, redemption.reward_id)
         found = db.get_many(member_key, reward_key)
@@ -131,12 +149,20 @@ def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
         try:
             ledger.append(member, entry, tx)
         except ConditionFailed:
-            return False  # someone else finished it first
+            return None  # someone else finished it first
         except Replayed:
-            return False
-        return True
+            return None
+        redemption.status, redemption.updated_at = "failed", now_iso
+        return redemption
 
-    return with_retries(attempt)
+    failed = with_retries(attempt)
+    if failed is None:
+        return False
+    try:
+        announce(failed)
+    except Exception:  # noqa: BLE001 - the refund stands; this was the message's last try, nothing retries it
+        log.warning("redemption announcement failed", extra={"redemption_id": redemption_id})
+    return True
 
 
 def mark_fulfilled(redemption: db.RedemptionItem, fulfillment: dict, tx: Tx | None = None) -> bool:

@@ -61,3 +61,25 @@ def notifications_topic_arn() -> str:
 
 def email_sender() -> str:
     return os.environ.get("EMAIL_SENDER", "rewards@example.com")
+
+
+def webhooks_queue_url() -> str:
+    return _required("WEBHOOKS_QUEUE_URL")
+
+
+def webhooks_dlq_url() -> str:
+    return _required("WEBHOOKS_DLQ_URL")
+
+
+def webhooks_max_receives() -> int:
+    return int(os.environ.get("WEBHOOKS_MAX_RECEIVES", "5"))
+
+
+def webhooks_backoff_scale() -> float:
+    """Multiplies every webhook retry delay: 1 deployed, 0 in tests that want the retries at once."""
+    return float(os.environ.get("WEBHOOKS_BACKOFF_SCALE", "1"))
+
+
+def local_webhooks() -> bool:
+    """Local stack and tests only: webhook endpoints may be plain http and on private or loopback addresses."""
+    return os.environ.get("LAUREL_LOCAL_WEBHOOKS") == "1"

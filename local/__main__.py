@@ -48,6 +48,8 @@ def _serve(stopping: threading.Event) -> None:
         deployment = deploy(template.load(), parameters, REGION)
         os.environ.update(deployment.environment)
         os.environ["LAUREL_ROOT_KEY"] = root_key
+        # A receiver on this machine (http://127.0.0.1:...) may get webhooks here, never when deployed.
+        os.environ.setdefault("LAUREL_LOCAL_WEBHOOKS", "1")
         if os.environ.get("EMAIL_SENDER"):
             verify_email_sender(REGION, os.environ["EMAIL_SENDER"])
         log.info("created %d function(s), %d queue consumer(s), %d schedule(s) from %s",

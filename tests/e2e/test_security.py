@@ -323,8 +323,14 @@ def _example(schema: dict):
 
 CAMPAIGN = {"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-02-01T00:00:00Z",
             "earn_rules": [{"event_type": "probe", "points": 1}]}
+W = "/v1/webhook-endpoints"
+E = W + "/{endpoint_id}"
+# Disabled: its deliveries fail at once, without a request leaving the machine.
+WEBHOOK = {"url": "https://example.com/laurel-webhooks", "kinds": ["reward.low_stock"], "enabled": False}
 MAKERS = {  # a path parameter beyond the contract's -> the operation that makes one, and its body
     "campaign_id": (f"POST {P}/campaigns", lambda t: {"name": "Campaign", **CAMPAIGN}),
+    "endpoint_id": (f"POST {W}", lambda t: WEBHOOK),
+    "delivery_id": (f"POST {E}/pings", lambda t: None),  # after endpoint_id: it pings that endpoint
 }
 SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold these values)
     "POST /v1/orgs": lambda t: {"name": "Security probe"},
@@ -344,6 +350,8 @@ SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold thes
     f"POST {M}/recognitions": lambda t: {"to": "m2", "points": 1, "message": "probe"},
     f"POST {P}/campaigns": lambda t: {"name": "Probe", **CAMPAIGN},
     f"PATCH {P}/campaigns/{{campaign_id}}": lambda t: {"active": False},
+    f"POST {W}": lambda t: WEBHOOK,
+    f"PATCH {E}": lambda t: {"description": "probe"},
 }
 
 
@@ -379,6 +387,7 @@ def snapshot(world: World, tenant: Tenant) -> dict:
              *[(url(op, tenant.ids()), "analyst" if "analyst" in op.roles else "admin") for op in lists]]
     state = {path: world.g.call("GET", path, tenant.keys[role]).body for path, role in reads}
     state["keys"] = world.g.call("GET", "/v1/api-keys?limit=100", tenant.admin).body
+    state["webhook endpoints"] = world.g.call("GET", f"{W}?limit=100", tenant.admin).body
     return state
 
 
@@ -485,6 +494,8 @@ def test_a_role_listed_gets_past_authorisation(world, op):
         if "key_id" in op.params:  # revoke a throwaway key, not one another test names
             made = world.g.call("POST", "/v1/api-keys", world.a.admin, {"name": "throwaway", "role": "store"})
             values["key_id"] = made.body["id"]
+        if op.label == f"DELETE {E}":  # likewise, delete a throwaway webhook endpoint
+            values["endpoint_id"] = world.g.call("POST", W, world.a.admin, WEBHOOK).body["id"]
         reply = send(world, op, world.a.credential(role, world.root), values=values, codes_allowed=True)
         assert reply.status not in (401, 403), f"as {role}: {reply}"
         assert reply.status != 400, f"as {role}: the sample body is refused: add a valid one to SAMPLES: {reply}"

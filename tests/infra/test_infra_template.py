@@ -101,7 +101,7 @@ def test_every_queue_dead_letters_into_a_dlq_that_keeps_messages_two_weeks(sourc
     dlqs = {referenced(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in sources.values()}
     # Then every work queue redrives after 5 receives into its own DLQ
     assert set(sources) == {"PartnerEventsQueue", "FulfilmentQueue", "EmailQueue", "SmsQueue", "ImportsQueue",
-                            "TierReviewQueue"}
+                            "TierReviewQueue", "WebhooksQueue"}
     assert len(dlqs) == len(sources) and set(queues) == set(sources) | dlqs
     assert all(p["RedrivePolicy"]["maxReceiveCount"] == 5 for p in sources.values())
     # and DLQs keep messages the longest SQS allows, everything encrypted
@@ -116,7 +116,8 @@ def test_handlers_know_the_redrive_limits(source_template):
     queues = source_template["Resources"]
     # Then the settings equal the queues' maxReceiveCount
     for setting, queue in (("PARTNER_EVENTS_MAX_RECEIVES", "PartnerEventsQueue"),
-                           ("FULFILMENT_MAX_RECEIVES", "FulfilmentQueue")):
+                           ("FULFILMENT_MAX_RECEIVES", "FulfilmentQueue"),
+                           ("WEBHOOKS_MAX_RECEIVES", "WebhooksQueue")):
         redrive = queues[queue]["Properties"]["RedrivePolicy"]
         assert environment[setting] == str(redrive["maxReceiveCount"])
 

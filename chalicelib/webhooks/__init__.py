@@ -1,0 +1,14 @@
+"""Outbound webhooks: organisations register HTTPS endpoints and get signed events, retried until delivered.
+
+- `events.emit` is the one function the domain calls when something happened;
+- `endpoints`: registration, the kinds each endpoint wants, its derived signing secret;
+- `deliveries`: one item per event and endpoint, its tries, replays, and the try itself;
+- `signing`: the `Laurel-Signature` header, and `verify` as a receiver should check it;
+- `transport`: the HTTP POST, to public addresses only.
+
+See docs/webhooks.md. This module imports nothing, so `schemas` can name the kinds cheaply.
+"""
+
+# The kinds an endpoint may subscribe to (a ping, `webhook.ping`, goes to one endpoint on request).
+KINDS = ("redemption.status_changed", "tier.changed", "points.expiring", "reward.low_stock")
+PING = "webhook.ping"

@@ -225,6 +225,37 @@ def recognise(call: Call):
     return (200 if replayed else 201), result
 
 
+# --- member imports --------------------------------------------------------------------------
+# chalicelib.import_jobs is imported by these routes only: it loads the import function's module,
+# which no other route needs at cold start.
+
+@endpoint(app, "POST", P + "/imports", roles=ADMIN,
+          summary="A presigned URL to upload a CSV or JSON-lines file of members; it is imported once uploaded",
+          body=s.ImportCreate, answer=s.ImportUpload, status=201)
+def create_import(call: Call):
+    from chalicelib import import_jobs
+
+    return import_jobs.upload(call.org_id, call.params["program_id"], call.body.file_name, call.body.size)
+
+
+@endpoint(app, "GET", P + "/imports", roles=ADMIN, summary="The program's member imports, newest first",
+          answer=s.ImportList, paged=True,
+          query=(("key", "Only the imports of this uploaded object (the key POST .../imports answered)"),))
+def list_imports(call: Call):
+    from chalicelib import import_jobs
+
+    return import_jobs.list_(call.org_id, call.params["program_id"], call.query)
+
+
+@endpoint(app, "GET", P + "/imports/{import_id}", roles=ADMIN,
+          summary="A member import's status and counts; once finished, a URL of its per-row report",
+          answer=s.Import)
+def get_import(call: Call):
+    from chalicelib import import_jobs
+
+    return import_jobs.get(call.org_id, call.params["program_id"], call.params["import_id"])
+
+
 # --- events ----------------------------------------------------------------------------------
 
 @endpoint(app, "POST", P + "/events", roles=("admin", "partner"), summary="Record an event and award its points",

@@ -1,4 +1,5 @@
-"""`python -m bench` (`make bench`): DynamoDB cost per operation, handler import time, artifact size.
+"""`python -m bench` (`make bench`): DynamoDB cost per operation, handler import time, artifact size,
+member import throughput.
 
 Prints each figure next to its target (✓ met, ✗ missed) and writes them all to build/bench.json.
 It is a report: a missed target still exits 0; a figure that could not be measured exits 1.
@@ -32,6 +33,7 @@ BALANCE_MAX_REQUESTS = 1
 IMPORT_MAX_RATIO = 1.5
 MAX_ZIPPED_MB = 25
 MAX_UNZIPPED_MB = 60
+IMPORT_ROWS = 20_000  # D's default sample; --import-rows 100000 runs the issue's full file (~14 minutes)
 
 OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
     "earn_http": ("earn over HTTP", "earn"),
@@ -54,9 +56,10 @@ def log(message: str) -> None:
 
 
 class Bench:
-    def __init__(self, runs: int, package_runs: int) -> None:
+    def __init__(self, runs: int, package_runs: int, import_rows: int = IMPORT_ROWS) -> None:
         self.runs = runs
         self.package_runs = package_runs  # 0: skip the package setting
+        self.import_rows = import_rows  # 0: skip section D
         self.checks: list[Check] = []
         self.errors: dict[str, str] = {}
         self.data: dict[str, Any] = {}
@@ -214,6 +217,29 @@ class Bench:
             table(["function", "zipped MB", "unzipped MB", "parts: zipped/unzipped MB"], rows, "lrrl"),
         ])
 
+    # ------------------------------------------------------------------------ D
+
+    def member_import(self) -> str:
+        from bench import member_import
+
+        result = member_import.run(self.import_rows)
+        self.data["member_import"] = result
+        limit = member_import.LAMBDA_LIMIT_SECONDS
+        for key in ("import", "resync"):
+            self.checks.append(Check("D", f"member_import.{key}.seconds_for_100k",
+                                     result[key]["projected_seconds_for_100k"], limit, " s"))
+        full = self.import_rows >= member_import.ROWS
+        ran = (f"   ran: {self.import_rows:,} rows, the full file" if full else
+               f"   ran: {self.import_rows:,} rows, a sample (100k figures extrapolated from it; "
+               f"--import-rows {member_import.ROWS} runs the full file, ~14 min)")
+        return "\n".join([
+            "D. Member import: a CSV through S3's notification, the imports queue and MemberImportFunction",
+            ran,
+            member_import.render(result),
+            (f"   target: {member_import.ROWS:,} rows within one invocation's {limit} s (wall time on moto,"
+             " the conservative figure), for the import and the re-sync alike."),
+        ])
+
     # ------------------------------------------------------------------------ all
 
     def run(self) -> int:
@@ -222,6 +248,8 @@ class Bench:
         self.section("C", "C. deployment size", self.sizes)
         self.section("B", "B. import time", self.imports)
         self.section("A", "A. DynamoDB per operation", self.dynamodb)
+        if self.import_rows:
+            self.section("D", "D. member import", self.member_import)
         seconds = time.perf_counter() - started
         met = sum(check.ok for check in self.checks)
         summary = (f"{met} of {len(self.checks)} targets met {OK}" if met == len(self.checks)
@@ -231,7 +259,7 @@ class Bench:
             summary += f"; not measured: {', '.join(sorted(self.errors))} {MISSED}"
         now = datetime.now(UTC)
         print(f"Laurel bench, {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {seconds:.0f} s\n")
-        print("\n\n".join(self.text[key] for key in ("A", "B", "C")))
+        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D") if key in self.text))
         print(f"\n{summary}")
         BUILD.mkdir(exist_ok=True)
         output = BUILD / "bench.json"
@@ -250,9 +278,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="fresh interpreters per module, dev setting (default 9)")
     parser.add_argument("--package-runs", type=int, default=5,
                         help="fresh interpreters per module from the unzipped artifacts (default 5, 0 skips)")
+    parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS,
+                        help=f"rows of section D's member import (default {IMPORT_ROWS:,}; 100000 is the full"
+                             " file, ~14 min; 0 skips it)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    return Bench(max(1, args.runs), max(0, args.package_runs)).run()
+    return Bench(max(1, args.runs), max(0, args.package_runs), max(0, args.import_rows)).run()
 
 
 if __name__ == "__main__":

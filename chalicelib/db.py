@@ -11,7 +11,8 @@ Access patterns (pk / sk, and the overloaded indexes):
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
-| reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk |
+| reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |
+| member import job (chalicelib/member_import.py) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
 | message delivery | `MSG#{subject}` | `DELIVERY#{channel}` | |

@@ -3,6 +3,7 @@
 Requests are strict (no type coercion, unknown fields refused) so a client's mistake is a 400
 that names the field, never a silent guess.
 """
+import re
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
@@ -600,4 +601,68 @@ class WebhookDelivery(Answer):
 
 class WebhookDeliveryList(Answer):
     items: list[WebhookDelivery]
+    next_cursor: Optional[str]
+
+
+# --- member imports ------------------------------------------------------------------------
+
+IMPORT_FILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,192}\.(csv|jsonl|ndjson|CSV|JSONL|NDJSON)$"
+MAX_IMPORT_BYTES = 1024 ** 3  # a 100,000-member file is ~10 MB; S3 takes up to 5 GB in one PUT
+
+
+class ImportCreate(Request):
+    file_name: Annotated[str, Field(
+        examples=["members.csv"], json_schema_extra={"pattern": IMPORT_FILE_NAME},
+        description="At most 200 characters of A-Z a-z 0-9 . _ - ending in .csv, .jsonl or .ndjson (its format)")]
+    size: Optional[Annotated[int, Field(ge=1, le=MAX_IMPORT_BYTES, description=(
+        "The file's exact size in bytes: the upload URL then takes exactly that many"))]] = None
+
+    @field_validator("file_name")
+    @classmethod
+    def _file_name(cls, value: str) -> str:
+        # Checked here rather than with `pattern`, for a message a person can act on.
+        if not re.fullmatch(IMPORT_FILE_NAME, value):
+            raise ValueError("must be at most 200 characters of A-Z a-z 0-9 . _ - (not starting with . _ -), "
+                             "ending in .csv, .jsonl or .ndjson")
+        return value
+
+
+class ImportUpload(Answer):
+    key: Annotated[str, Field(description="The object the file becomes; GET .../imports?key= finds its import")]
+    upload_url: Annotated[str, Field(description="A presigned S3 URL: PUT the file's bytes to it, as they are")]
+    method: Literal["PUT"]
+    headers: Annotated[dict[str, str], Field(description="Headers the PUT must carry (Content-Length with size)")]
+    expires_at: Timestamp
+
+
+class ImportCounts(Answer):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
+class ImportFailure(Answer):
+    code: str
+    message: str
+
+
+class Import(Answer):
+    id: str
+    file: str
+    key: str
+    status: Literal["running", "done", "failed"]
+    counts: ImportCounts
+    report_key: Optional[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Optional[Timestamp]
+    error: Optional[ImportFailure] = None
+    report_url: Annotated[Optional[str], Field(description="Once finished: a presigned URL of the per-row report")] = None
+    report_expires_at: Optional[Timestamp] = None
+
+
+class ImportList(Answer):
+    items: list[Import]
     next_cursor: Optional[str]

@@ -40,6 +40,7 @@ class Endpoint:
     idempotent: bool = False  # requires an Idempotency-Key header
     paged: bool = False  # takes ?limit= and ?cursor=
     also: tuple[int, ...] = ()  # other statuses it answers (a replay's 200, a 409), for the document
+    query: tuple[tuple[str, str], ...] = ()  # other query parameters it reads: (name, description)
 
 
 @dataclass
@@ -104,8 +105,8 @@ def _answer(endpoint: Endpoint, result: Any) -> Response:
 def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
              body: Optional[type[BaseModel]] = None, answer: Optional[type[BaseModel]] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
-             also: tuple[int, ...] = ()) -> Callable:
-    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also)
+             also: tuple[int, ...] = (), query: tuple[tuple[str, str], ...] = ()) -> Callable:
+    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query)
     ENDPOINTS.append(spec)
 
     def register(function: Callable[[Call], Any]) -> Callable:

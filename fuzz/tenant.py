@@ -1,6 +1,8 @@
 """The objects the fuzzer's path parameters point at, made through the public API like any client would."""
+import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import requests
 
@@ -31,6 +33,8 @@ class Tenant:
 
 
 CAMPAIGNS = ("POST", "/v1/programs/{program_id}/campaigns")
+IMPORTS = ("POST", "/v1/programs/{program_id}/imports")
+IMPORT_SECONDS = 60
 
 
 def make_tenant(base_url: str, root_key: str, document: dict | None = None) -> Tenant:
@@ -79,6 +83,19 @@ def make_tenant(base_url: str, root_key: str, document: dict | None = None) -> T
         extra["campaign_id"] = call("POST", f"{p}/campaigns", admin, {
             "name": "Double week", "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z",
             "earn_rules": [{"event_type": "purchase", "points": 10}]})["id"]
+    if IMPORTS[1] in document["paths"] and IMPORTS[0].lower() in document["paths"][IMPORTS[1]]:
+        # A file through the upload URL, as an integrator sends it; its import is made by the import function.
+        body = f"external_id,name\n{member},Ada\n".encode()
+        upload = call("POST", f"{p}/imports", admin, {"file_name": "members.csv", "size": len(body)})
+        put = session.put(upload["upload_url"], data=body, headers=upload["headers"], timeout=30)
+        if put.status_code != 200:
+            raise SetupError(f"PUT to the import upload URL answered {put.status_code}: {put.text[:500]}")
+        deadline = time.monotonic() + IMPORT_SECONDS
+        while not (imports := call("GET", f"{p}/imports?key={quote(upload['key'], safe='')}", admin)["items"]):
+            if time.monotonic() > deadline:
+                raise SetupError(f"the uploaded file's import did not start within {IMPORT_SECONDS} s")
+            time.sleep(0.2)
+        extra["import_id"] = imports[0]["id"]
     return Tenant(org_id=org["id"], admin_key=admin, store_key=keys["store"]["secret"],
                   analyst_key=keys["analyst"]["secret"], partner_key=keys["partner"]["secret"],
                   program_id=program["id"], member=member, reward_id=reward["id"], redemption_id=redemption["id"],

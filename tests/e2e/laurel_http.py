@@ -51,3 +51,34 @@ def new_tenant(http: Http, root_key: str) -> dict:
     assert program.status == 201, program
     return {"org_id": org.body["id"], "admin": admin, "program_id": program.body["id"],
             "path": f"/v1/programs/{program.body['id']}"}
+
+
+def upload_import(http, admin: str, program_path: str, file_name: str, body: bytes) -> dict:
+    """What an integrator without AWS credentials does: ask for an upload URL, PUT the file to it as is.
+    `http` is an Http, or anything with its `call`. Answers POST .../imports' answer."""
+    import requests
+
+    upload = http.call("POST", f"{program_path}/imports", admin, {"file_name": file_name, "size": len(body)})
+    assert upload.status == 201, upload
+    put = requests.put(upload.body["upload_url"], data=body, headers=upload.body["headers"], timeout=30)
+    assert put.status_code == 200, f"PUT to the upload URL: {put.status_code} {put.text[:300]}"
+    return upload.body
+
+
+def finished_import(http, admin: str, program_path: str, key: str, timeout: float = 60) -> dict:
+    """The import of an uploaded object once it has finished (it appears when the import function
+    starts it): GET .../imports?key= until then, then GET .../imports/{id}, with its report's URL."""
+    import time
+    from urllib.parse import quote
+
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = http.call("GET", f"{program_path}/imports?key={quote(key, safe='')}", admin)
+        assert listed.status == 200, listed
+        jobs = [job for job in listed.body["items"] if job["status"] != "running"]
+        if jobs:
+            reply = http.call("GET", f"{program_path}/imports/{jobs[0]['id']}", admin)
+            assert reply.status == 200, reply
+            return reply.body
+        assert time.monotonic() < deadline, f"no finished import of {key} within {timeout} s: {listed.body}"
+        time.sleep(0.2)

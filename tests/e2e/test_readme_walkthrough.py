@@ -7,10 +7,10 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def walkthrough() -> str:
+def walkthrough(name: str = "walkthrough") -> str:
     text = README.read_text()
-    match = re.search(r"<!-- walkthrough:[^>]*-->\s*```sh\n(.*?)```", text, re.S)
-    assert match, "the README lost its walk-through block"
+    match = re.search(rf"<!-- {name}:[^>]*-->\s*```sh\n(.*?)```", text, re.S)
+    assert match, f"the README lost its {name} block"
     return match.group(1)
 
 
@@ -27,3 +27,18 @@ def test_the_readme_walkthrough_works_as_printed(stack):
     assert "12" in lines and "112" in lines
     assert '"status": "fulfilled"' in run.stdout and "PASTRY-000" in run.stdout
     assert '"kind": "redeem"' in run.stdout
+
+
+def test_the_readme_import_walkthrough_works_as_printed(stack, tmp_path):
+    # Given the import block, pasted after the first one (it uses its admin key and program)
+    env = {**os.environ, "LAUREL": stack.base_url, "ROOT": stack.root_key}
+    script = walkthrough() + walkthrough("import walkthrough")
+    # When bash runs them in an empty folder (the block writes members.csv)
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True,
+                         timeout=180, cwd=tmp_path)
+    # Then the file was imported and its report read, as the README says
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert '{"status":"done","counts":{"rows":2,"created":1,"updated":0,"unchanged":0,"rejected":1}}' in lines
+    assert lines[-1].startswith('{"line":3,"errors":[{"field":"external_id",'), lines[-1]
+    assert "emp 2" not in run.stdout

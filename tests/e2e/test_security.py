@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from laurel_http import Http, Reply
+from laurel_http import Http, Reply, finished_import, upload_import
 
 
 def _document() -> dict:
@@ -253,6 +253,9 @@ def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
         if op is not None:
             made = _ok(g.call(op.method, url(op, tenant.ids()), admin, body(tenant)))
             tenant.extra[name] = made.body["id"]
+    if any(op.label == IMPORT for op in OPERATIONS):  # an import is made by uploading a file, not by one call
+        upload = upload_import(g, admin, path, "members.csv", f"external_id,name\nm3,Member three {label}\n".encode())
+        tenant.extra["import_id"] = finished_import(g, admin, path, upload["key"])["id"]
     return tenant
 
 
@@ -332,6 +335,7 @@ MAKERS = {  # a path parameter beyond the contract's -> the operation that makes
     "endpoint_id": (f"POST {W}", lambda t: WEBHOOK),
     "delivery_id": (f"POST {E}/pings", lambda t: None),  # after endpoint_id: it pings that endpoint
 }
+IMPORT = f"GET {P}/imports/{{import_id}}"  # its import_id is made in _make_tenant
 SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold these values)
     "POST /v1/orgs": lambda t: {"name": "Security probe"},
     "POST /v1/api-keys": lambda t: {"name": "probe", "role": "store"},

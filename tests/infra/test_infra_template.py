@@ -232,18 +232,23 @@ def test_imports_bucket_is_private_expiring_and_notifies_only_the_imports_queue(
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def s3_grants(source_template, function: str) -> dict[str, list[str]]:
+    """A function's S3 actions, each with the resources it is allowed on (Fn::Sub text or GetAtt attribute)."""
+    (policy,) = functions(source_template)[function]["Policies"]
+    grants: dict[str, list[str]] = {}
+    for statement in policy["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in (a for a in actions if str(a).startswith("s3:")):
+            assert statement["Effect"] == "Allow"
+            grants[action] = sorted(r["Fn::Sub"] if "Fn::Sub" in r else r["Fn::GetAtt"][1] for r in resources)
+    return grants
+
+
 def test_member_import_reads_imports_and_writes_reports_only(source_template):
     """The import function may read what admins drop and write what they read back, nothing else."""
     # Given the import function's S3 statements
-    (policy,) = functions(source_template)["MemberImportFunction"]["Policies"]
-    s3 = [s for s in policy["Statement"] if any(str(a).startswith("s3:") for a in
-                                                  ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
-    grants = {}
-    for statement in s3:
-        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            grants[action] = sorted(r["Fn::Sub"] if "Fn::Sub" in r else r["Fn::GetAtt"][1] for r in resources)
+    grants = s3_grants(source_template, "MemberImportFunction")
     # Then it reads imports/ and its own work/, writes reports/ and work/, and may only list (to tell a
     # deleted file from a forbidden one)
     assert grants == {
@@ -252,3 +257,15 @@ def test_member_import_reads_imports_and_writes_reports_only(source_template):
         "s3:PutObject": ["${ImportsBucket.Arn}/reports/*", "${ImportsBucket.Arn}/work/*"],
         "s3:ListBucket": ["Arn"],
     }
+
+
+def test_the_api_may_sign_uploads_to_imports_and_downloads_of_reports_only(source_template):
+    """A presigned URL can do what its signer may: the API signs PUTs of new files and GETs of reports,
+    so its role may do exactly that (never read a member file, nor touch work/)."""
+    assert s3_grants(source_template, "ApiFunction") == {
+        "s3:PutObject": ["${ImportsBucket.Arn}/imports/*"],
+        "s3:GetObject": ["${ImportsBucket.Arn}/reports/*"],
+    }
+    # and it knows the bucket (a setting every function gets)
+    assert referenced(source_template["Globals"]["Function"]["Environment"]["Variables"]["IMPORTS_BUCKET"]) == (
+        "ImportsBucket")

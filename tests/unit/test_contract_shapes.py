@@ -44,4 +44,42 @@ def test_the_openapi_document_is_valid_and_covers_every_endpoint():
     validate(document)
     operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
     assert operations == {(endpoint.method, endpoint.path) for endpoint in ENDPOINTS}
-    assert len(operations) == 43
+    assert len(operations) == 46
+
+
+@pytest.mark.parametrize("name", ["members.csv", "HRMS_2024-06.01.CSV", "crm.jsonl", "crm.NDJSON", "a.csv",
+                                  "x" * 193 + ".ndjson"])
+def test_an_import_file_name_is_taken(name):
+    assert parse_body(json.dumps({"file_name": name}).encode(), schemas.ImportCreate).file_name == name
+
+
+@pytest.mark.parametrize("name", ["members.xlsx", "members", ".csv", "-members.csv", "a/b.csv", "../b.csv",
+                                  "my members.csv", "membres-é.csv", "members.csv\n", "x" * 194 + ".ndjson", ""])
+def test_an_import_file_name_that_is_not_a_plain_csv_or_jsonl_name_is_refused_with_the_rule(name):
+    with pytest.raises(ValidationFailed) as failed:
+        parse_body(json.dumps({"file_name": name}).encode(), schemas.ImportCreate)
+    assert failed.value.details["field"] == "file_name"
+    assert ".csv, .jsonl or .ndjson" in failed.value.message
+
+
+def test_every_import_file_name_taken_is_one_the_import_function_reads():
+    from chalicelib import member_import
+
+    suffixes = {suffix for suffix in member_import.FORMATS}
+    for suffix in suffixes:
+        assert parse_body(json.dumps({"file_name": f"m{suffix}"}).encode(), schemas.ImportCreate)
+    assert set(schemas.IMPORT_FILE_NAME.rsplit("(", 1)[1].split(")")[0].lower().split("|")) == {
+        suffix.lstrip(".") for suffix in suffixes}
+
+
+@pytest.mark.parametrize("size", [0, -1, 1024 ** 3 + 1, "10", 1.5, True])
+def test_an_import_size_must_be_a_whole_number_of_bytes_up_to_a_gibibyte(size):
+    with pytest.raises(ValidationFailed) as failed:
+        parse_body(json.dumps({"file_name": "m.csv", "size": size}).encode(), schemas.ImportCreate)
+    assert failed.value.details["field"] == "size"
+
+
+def test_the_import_list_documents_its_key_filter():
+    document = openapi.document(ENDPOINTS)
+    parameters = document["paths"]["/v1/programs/{program_id}/imports"]["get"]["parameters"]
+    assert {"limit", "cursor", "key"} <= {parameter["name"] for parameter in parameters}

@@ -6,9 +6,10 @@ run retried after a crash, change each member once.
 """
 from datetime import datetime, timedelta
 
-from chalicelib import clock, db, ledger, notifications, redemptions, standing
+from chalicelib import clock, db, ledger, notifications, redemptions, standing, tier_notices
 from chalicelib import wallet as wallets
 from chalicelib.transact import Replayed, Tx, with_retries
+from chalicelib.webhooks import events
 
 OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
 REMINDER_DAYS = 7  # members are told this many days ahead that points expire
@@ -98,8 +99,10 @@ def remind_expiring(now: datetime) -> int:
     """Tell members, once per date, of points expiring in the next REMINDER_DAYS days.
 
     Members are found through the expiry index (their soonest lot's day), so a run reads only the
-    members with something about to expire. The notice is published before it is marked, and
-    delivery sends once per member, date and channel, so a crash in between never loses it.
+    members with something about to expire. The notice (a message on the member's channels, and the
+    `points.expiring` webhook event) is sent before it is marked; delivery sends once per member, date
+    and channel, and the event is keyed by member and date, so a crash in between never loses it
+    nor tells it twice.
     """
     horizon = now + timedelta(days=REMINDER_DAYS)
     keys = []
@@ -109,9 +112,9 @@ def remind_expiring(now: datetime) -> int:
     sent = 0
     for key in dict.fromkeys(keys):
         program, member = _member(key)
-        channels = notifications.channels_of(member, None) if member else []
-        if not channels or program is None:
+        if member is None or program is None:
             continue
+        channels = notifications.channels_of(member, None)
         due = [lot for lot in wallets.expiring(ledger.wallet_of(member), limit=REMINDER_DAYS + 1)
                if clock.iso(now) < lot["expires_at"] <= clock.iso(horizon)]
         for lot in due:
@@ -123,9 +126,19 @@ def remind_expiring(now: datetime) -> int:
             notifications.publish("points_expiring", channels, {
                 "org_id": member.org_id, "program_id": member.program_id, "external_id": member.external_id,
                 "day": day, "points": lot["points"], "currency": program.currency_name})
+            events.emit(member.org_id, member.program_id, "points.expiring",
+                        {"member": {"external_id": member.external_id}, "points": lot["points"],
+                         "expires_at": lot["expires_at"]},
+                        event_key=f"{member.external_id}:{day}", occurred_at=f"{day}T00:00:00.000Z")
             marker.save()
             sent += 1
     return sent
+
+
+def recover_outboxes(now: datetime | None = None) -> dict:
+    """Every 5 minutes: what a crash left unsent (fulfilment of pending redemptions, tier notices)."""
+    now = now or clock.now()
+    return {**recover_redemptions(now), "tier_notices": tier_notices.recover(now)}
 
 
 def recover_redemptions(now: datetime | None = None) -> dict:

@@ -2,7 +2,7 @@
 reaches, a downgrade only on the scheduled recalculation, each change recorded in the member's tier
 history in the same transaction as the member (so it happens, and is told, once).
 """
-from chalicelib import clock, db, ledger, tiers
+from chalicelib import clock, db, ledger, tier_notices, tiers
 from chalicelib import wallet as wallets
 from chalicelib.transact import Tx
 from chalicelib.wallet import Wallet
@@ -50,7 +50,9 @@ def settle(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, now_i
             *db.TierChangeItem.key(member.program_id, member.external_id, now_iso, int(member.version or 0)),
             org_id=member.org_id, program_id=member.program_id, external_id=member.external_id,
             change=standing.change, from_tier=member.tier, to_tier=name, qualifying=qualifying, created_at=now_iso)
+        tier_notices.outbox(change)
         tx.put("tier-change", change, condition=db.TierChangeItem.pk.does_not_exist())
+        tx.after(lambda: tier_notices.announce(change))
         wallet = _bonuses(program, member, wallet, standing.reached, now_iso, tx)
     member.tier, member.tier_below_since = name, standing.below_since
     if standing.below_since:

@@ -41,6 +41,12 @@ class Tx:
 
     def __init__(self):
         self._ops: dict[str, list] = {"check": [], "delete": [], "put": [], "update": []}
+        self._after: list[Callable[[], None]] = []
+
+    def after(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the transaction has committed (never if it fails): for prompt side
+        effects whose own outbox entry is in the transaction, so a crash before it loses nothing."""
+        self._after.append(callback)
 
     def put(self, label: str, model, condition=None, return_old: bool = False) -> None:
         """`label` names the item in failures: "member" (a version race: retry), "entry:<pk>" (the
@@ -72,6 +78,8 @@ class Tx:
             if failed:
                 raise _failed(*failed[0]) from error
             raise Retry() from error
+        for callback in self._after:
+            callback()
 
 
 def _failed(label: str, reason) -> Exception:

@@ -1,5 +1,6 @@
-"""Scheduled: re-send fulfilment for redemptions whose first send was lost (every 5 minutes)."""
+"""Scheduled (every 5 minutes): send what a crash left in an outbox: fulfilment of redemptions whose
+first send was lost, and tier-change notices."""
 from chalicelib import jobs
 from functions.schedule import scheduled
 
-handler = scheduled("redemption recovery", jobs.recover_redemptions)
+handler = scheduled("outbox recovery", jobs.recover_outboxes)

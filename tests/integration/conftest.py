@@ -107,3 +107,20 @@ def program(api):
         "tiers": [{"name": "Silver", "min_points": 1000, "multiplier": 1.25}]})
     assert status == 201
     return {"org_id": org["id"], "admin": admin, "id": created["id"], "path": f"/v1/programs/{created['id']}"}
+
+
+@pytest.fixture
+def local_webhooks(monkeypatch):
+    """What the local stack sets: a receiver on 127.0.0.1 over http, and retries without waiting."""
+    monkeypatch.setenv("LAUREL_LOCAL_WEBHOOKS", "1")
+    monkeypatch.setenv("WEBHOOKS_BACKOFF_SCALE", "0")
+
+
+@pytest.fixture
+def receiver(local_webhooks):
+    """A webhook receiver on this machine that verifies every signature (tests/webhook_receiver.py)."""
+    from webhook_receiver import Receiver
+
+    running = Receiver()
+    yield running
+    running.stop()

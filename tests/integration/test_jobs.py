@@ -1,7 +1,9 @@
 """Scheduled jobs: driven by the index entries the ledger writes, safe to run twice."""
+import json
 from datetime import timedelta
 
 import boto3
+from test_webhooks import register
 
 from chalicelib import clock, db, jobs, tier_review
 
@@ -86,3 +88,19 @@ def test_members_are_told_once_a_week_ahead_that_points_expire(stack, api, progr
     mine = [m for m in sent if "remind-1@example.com" in m.destinations["ToAddresses"]][before:]
     assert len(mine) == 1
     assert "300" in mine[0].subject and expires_at.strftime("%Y-%m-%d") in mine[0].body and "scadono" in mine[0].body
+
+
+def test_points_about_to_expire_are_told_once_as_a_webhook_even_without_channels(stack, api, program, receiver):
+    # Given an endpoint for expiring points, and a member with no email or phone whose points expire
+    register(api, program, receiver, kinds=("points.expiring",))
+    earned = earn(api, program, "hook-1", 30000)
+    expires_at = clock.parse(earned["transactions"][0]["expires_at"])
+    # When the hourly job runs twice within the reminder window, and the webhook function runs
+    jobs.expire_points(expires_at - timedelta(days=3))
+    jobs.expire_points(expires_at - timedelta(days=3, minutes=-5))
+    stack.pump("WebhookDeliveryFunction")
+    # Then the receiver was told once, signed, with the points and the moment, and nothing personal
+    told = [json.loads(r["body"]) for r in receiver.requests]
+    assert [event["data"] for event in told] == [
+        {"member": {"external_id": "hook-1"}, "points": 300, "expires_at": earned["transactions"][0]["expires_at"]}]
+    assert told[0]["type"] == "points.expiring" and receiver.requests[0]["verified_with"]

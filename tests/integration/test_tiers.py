@@ -1,5 +1,6 @@
 """Tiers through the API and the scheduled recalculation: up at once with a bonus, down after the grace by
 policy, benefits applied to earning, history, progress, other measures, and two runs at once changing once."""
+import json
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -7,8 +8,10 @@ from datetime import timedelta
 from unittest import mock
 
 import boto3
+from test_webhooks import register
 
-from chalicelib import clock, db, tier_review
+from chalicelib import clock, db, jobs, tier_review
+from chalicelib.webhooks import events
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 PER_EURO = {"property": "amount", "every": 100, "points": 1}
@@ -169,3 +172,24 @@ def test_new_tiers_sweep_every_member_through_parallel_segments_that_continue(st
     tiers_now = {m: balance(api, program, m)["tier"] for m in ("ann", "bob", "cy")}
     assert tiers_now == {"ann": "Bronze", "bob": "Bronze", "cy": "Gold"}
     assert history(api, program, "ann") == [("up", None, "Bronze")]
+
+
+def test_a_tier_change_is_told_once_as_a_signed_webhook_even_after_a_crash(stack, api, receiver):
+    # Given an endpoint for tier changes, and a moment where telling fails after the change was written
+    program = make_program(api)
+    register(api, program, receiver, kinds=("tier.changed",))
+    with mock.patch.object(events, "emit", side_effect=ConnectionError("queue unreachable")):
+        buy(api, program, "o1", 120000)  # Silver: the change is committed, its notice left in the outbox
+    buy(api, program, "o2", 500000)  # Gold: told at once
+    stack.pump("WebhookDeliveryFunction")
+    told = [json.loads(r["body"])["data"]["member"] for r in receiver.requests]
+    assert told == [{"external_id": "ann", "tier": "Gold", "previous_tier": "Silver"}]
+    # When the recovery job runs after its grace period, twice
+    first = jobs.recover_outboxes(clock.now() + timedelta(minutes=3))
+    second = jobs.recover_outboxes(clock.now() + timedelta(minutes=4))
+    stack.pump("WebhookDeliveryFunction")
+    # Then the Silver change is told once more, signed, and nothing is told twice
+    assert (first["tier_notices"], second["tier_notices"]) == (1, 0)
+    told = sorted((r["event_id"], json.loads(r["body"])["data"]["member"]["tier"]) for r in receiver.requests)
+    assert sorted(tier for _, tier in told) == ["Gold", "Silver"] and len({e for e, _ in told}) == 2
+    assert all(r["verified_with"] for r in receiver.requests)

@@ -9,24 +9,9 @@ import pytest
 from chalicelib import db, redemptions
 from chalicelib.webhooks import deliveries, events
 from local.lambda_runtime import LambdaContext, load_handler
-from webhook_receiver import Receiver
 
 FUNCTION = "WebhookDeliveryFunction"
 W = "/v1/webhook-endpoints"
-
-
-@pytest.fixture
-def local_webhooks(monkeypatch):
-    """What the local stack sets: a receiver on 127.0.0.1 over http, and retries without waiting."""
-    monkeypatch.setenv("LAUREL_LOCAL_WEBHOOKS", "1")
-    monkeypatch.setenv("WEBHOOKS_BACKOFF_SCALE", "0")
-
-
-@pytest.fixture
-def receiver(local_webhooks):
-    running = Receiver()
-    yield running
-    running.stop()
 
 
 def register(api, program, receiver, kinds=("redemption.status_changed",), **fields):

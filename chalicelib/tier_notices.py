@@ -1,0 +1,45 @@
+"""Telling of tier changes once: each tier change item is its own outbox entry (sparse gsi2
+`TIERNOTICE#{shard}` / created_at) until its notice is sent, so a crash between the change and the
+notice delays it to the recovery job's next run (every 5 minutes) and never loses it.
+
+The notice is the `tier.changed` webhook event, keyed by the change, so sending it again (a
+recovery racing a prompt send) adds no delivery.
+"""
+from datetime import datetime, timedelta
+
+from chalicelib import clock, db
+from chalicelib.observability import logger as log
+from chalicelib.webhooks import events
+
+GRACE = timedelta(minutes=2)  # younger notices are still being sent by the change's own request
+
+
+def outbox(change: db.TierChangeItem) -> None:
+    """Mark a new change as not yet told (before it is written)."""
+    change.gsi2pk, change.gsi2sk = f"TIERNOTICE#{db.shard_of(change.pk)}", change.created_at
+
+
+def announce(change: db.TierChangeItem) -> bool:
+    """Send the change's notice and take it out of the outbox; False (logged) if it must wait for recovery."""
+    try:
+        events.emit(change.org_id, change.program_id, "tier.changed",
+                    {"member": {"external_id": change.external_id, "tier": change.to_tier,
+                                "previous_tier": change.from_tier}},
+                    event_key=f"{change.external_id}:{change.sk}", occurred_at=change.created_at)
+        change.update(actions=[db.TierChangeItem.gsi2pk.remove(), db.TierChangeItem.gsi2sk.remove()])
+        return True
+    except Exception:  # noqa: BLE001 - the change is committed; its outbox entry makes recovery send it
+        log.exception("tier notice deferred to recovery", extra={"program_id": change.program_id})
+        return False
+
+
+def recover(now: datetime) -> int:
+    """Send the notices older than the grace that are still in the outbox."""
+    cutoff = clock.iso(now - GRACE)
+    sent = 0
+    for shard in range(db.SHARDS):
+        for key in db.index_keys("gsi2", f"TIERNOTICE#{shard}", 1000, sort_before=cutoff):
+            change = db.get(db.TierChangeItem, key, consistent=False)
+            if change is not None and change.gsi2pk and announce(change):
+                sent += 1
+    return sent

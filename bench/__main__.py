@@ -34,6 +34,7 @@ IMPORT_MAX_RATIO = 1.5
 MAX_ZIPPED_MB = 25
 MAX_UNZIPPED_MB = 60
 IMPORT_ROWS = 20_000  # D's default sample; --import-rows 100000 runs the full file (~14 minutes)
+TIER_MEMBERS = 100_000  # E: the scale (1% of them change tier)
 
 OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
     "earn_http": ("earn over HTTP", "earn"),
@@ -56,10 +57,12 @@ def log(message: str) -> None:
 
 
 class Bench:
-    def __init__(self, runs: int, package_runs: int, import_rows: int = IMPORT_ROWS) -> None:
+    def __init__(self, runs: int, package_runs: int, import_rows: int = IMPORT_ROWS,
+                 tier_members: int = TIER_MEMBERS) -> None:
         self.runs = runs
         self.package_runs = package_runs  # 0: skip the package setting
         self.import_rows = import_rows  # 0: skip section D
+        self.tier_members = tier_members  # 0: skip section E
         self.checks: list[Check] = []
         self.errors: dict[str, str] = {}
         self.data: dict[str, Any] = {}
@@ -240,6 +243,18 @@ class Bench:
              " the conservative figure), for the import and the re-sync alike."),
         ])
 
+    # ------------------------------------------------------------------------ E
+
+    def tier_recalculation(self) -> str:
+        from bench import tier_recalculation
+
+        result = tier_recalculation.run(self.tier_members)
+        self.data["tier_recalculation"] = result
+        self.checks.append(Check("E", "tier_recalculation.scheduled_requests",
+                                 result["scheduled"]["dynamodb_requests_total"],
+                                 result["target_requests"] + tier_recalculation.CONSTANT, ""))
+        return tier_recalculation.render(result)
+
     # ------------------------------------------------------------------------ all
 
     def run(self) -> int:
@@ -250,6 +265,8 @@ class Bench:
         self.section("A", "A. DynamoDB per operation", self.dynamodb)
         if self.import_rows:
             self.section("D", "D. member import", self.member_import)
+        if self.tier_members:
+            self.section("E", "E. tier recalculation", self.tier_recalculation)
         seconds = time.perf_counter() - started
         met = sum(check.ok for check in self.checks)
         summary = (f"{met} of {len(self.checks)} targets met {OK}" if met == len(self.checks)
@@ -259,7 +276,7 @@ class Bench:
             summary += f"; not measured: {', '.join(sorted(self.errors))} {MISSED}"
         now = datetime.now(UTC)
         print(f"Laurel bench, {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {seconds:.0f} s\n")
-        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D") if key in self.text))
+        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E") if key in self.text))
         print(f"\n{summary}")
         BUILD.mkdir(exist_ok=True)
         output = BUILD / "bench.json"
@@ -281,9 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS,
                         help=f"rows of section D's member import (default {IMPORT_ROWS:,}; 100000 is the full"
                              " file, ~14 min; 0 skips it)")
+    parser.add_argument("--tier-members", type=int, default=TIER_MEMBERS,
+                        help=f"members of section E's tier recalculation (default {TIER_MEMBERS:,}; 0 skips it)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    return Bench(max(1, args.runs), max(0, args.package_runs), max(0, args.import_rows)).run()
+    return Bench(max(1, args.runs), max(0, args.package_runs), max(0, args.import_rows),
+                 max(0, args.tier_members)).run()
 
 
 if __name__ == "__main__":

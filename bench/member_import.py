@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import hashlib
 import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.client
@@ -151,10 +153,10 @@ def _pass(name: str, body: bytes, stack: dict, counter: Counter) -> dict:
     }
 
 
-def run(rows: int = ROWS) -> dict:
-    """Deploy on moto, import `rows` rows then re-sync them, and answer the figures of both passes."""
+@contextlib.contextmanager
+def deployed() -> Iterator[tuple[Any, Any]]:
+    """The stack deployed from infra/template.yaml on moto in this process, and its Lambda runtime."""
     _environment()
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     from moto import mock_aws
 
     from local import atomic_dynamodb
@@ -169,10 +171,17 @@ def run(rows: int = ROWS) -> dict:
         deployment = resources.deploy(template.load(), parameters, REGION)
         os.environ.update(deployment.environment)
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        from chalicelib import aws, orgs, programs
+        from chalicelib import aws
 
         aws.reset()
-        runtime = Runtime(deployment, retry_seconds=0)
+        yield deployment, Runtime(deployment, retry_seconds=0)
+
+
+def run(rows: int = ROWS) -> dict:
+    """Deploy on moto, import `rows` rows then re-sync them, and answer the figures of both passes."""
+    with deployed() as (deployment, runtime):
+        from chalicelib import orgs, programs
+
         poller = next(p for p in runtime.pollers if p.trigger.function.logical_id == FUNCTION)
         while poller.poll_once():  # S3's test event, sent when the bucket was configured
             pass

@@ -5,6 +5,9 @@ notice delays it to the recovery job's next run (every 5 minutes) and never lose
 The notice is the `tier.changed` webhook event, keyed by the change, so sending it again (a
 recovery racing a prompt send) adds no delivery.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from chalicelib import clock, db
@@ -19,6 +22,23 @@ def outbox(change: db.TierChangeItem) -> None:
     change.gsi2pk, change.gsi2sk = f"TIERNOTICE#{db.shard_of(change.pk)}", change.created_at
 
 
+_told: ContextVar[list | None] = ContextVar("tier_notices_told", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Within this block (a batch job), take told changes out of the outbox 25 at a time at the end."""
+    token = _told.set([])
+    try:
+        yield
+    finally:
+        told = _told.get()
+        _told.reset(token)
+        with db.TierChangeItem.batch_write() as batch:
+            for change in told:
+                batch.save(change)  # the whole (immutable) item again, without its outbox entry
+
+
 def announce(change: db.TierChangeItem) -> bool:
     """Send the change's notice and take it out of the outbox; False (logged) if it must wait for recovery."""
     try:
@@ -26,7 +46,12 @@ def announce(change: db.TierChangeItem) -> bool:
                     {"member": {"external_id": change.external_id, "tier": change.to_tier,
                                 "previous_tier": change.from_tier}},
                     event_key=f"{change.external_id}:{change.sk}", occurred_at=change.created_at)
-        change.update(actions=[db.TierChangeItem.gsi2pk.remove(), db.TierChangeItem.gsi2sk.remove()])
+        told = _told.get()
+        if told is None:
+            change.update(actions=[db.TierChangeItem.gsi2pk.remove(), db.TierChangeItem.gsi2sk.remove()])
+        else:
+            change.gsi2pk = change.gsi2sk = None
+            told.append(change)
         return True
     except Exception:  # noqa: BLE001 - the change is committed; its outbox entry makes recovery send it
         log.exception("tier notice deferred to recovery", extra={"program_id": change.program_id})

@@ -12,8 +12,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from chalicelib import aws, clock, db, ledger, settings, standing
+from chalicelib import aws, clock, db, ledger, settings, standing, tier_notices
 from chalicelib.transact import Retry, Tx, with_retries
+from chalicelib.webhooks import endpoints
 
 JOB = "tier_recalculation"
 SWEEP_SEGMENTS = 8  # parallel Scan segments of a sweep
@@ -52,6 +53,11 @@ def _send(bodies: list[dict]) -> None:
 
 def run(body: dict, remaining_ms: Callable[[], int]) -> tuple[dict, Optional[dict]]:
     """Work through one message; returns its counts and, if time ran low, the message that continues it."""
+    with endpoints.remembered(), tier_notices.batched():
+        return _run(body, remaining_ms)
+
+
+def _run(body: dict, remaining_ms: Callable[[], int]) -> tuple[dict, Optional[dict]]:
     now = clock.parse(body["at"])
     counts = {"members": 0, "changed": 0}
     programs: dict = {}
@@ -104,9 +110,11 @@ def recalculate_member(key: tuple[str, str], now: datetime, member: Optional[db.
         program = programs[program_key]
         if program is None:
             return False
-        before, now_iso = item.tier, clock.iso(now)
+        before, now_iso = (item.tier, item.tier_below_since, item.tier_review), clock.iso(now)
         tx = Tx()
         wallet, _ = standing.settle(program, item, ledger.wallet_of(item), now_iso, tx, scheduled=True)
+        if (item.tier, item.tier_below_since, item.tier_review) == before:
+            return False  # nothing to write: a sweep costs no write for a member whose standing holds
         ledger.put_wallet(item, wallet, now_iso)
         tx.put("member", item)
         try:
@@ -114,6 +122,6 @@ def recalculate_member(key: tuple[str, str], now: datetime, member: Optional[db.
         except Retry:
             preloaded.clear()
             raise
-        return item.tier != before
+        return item.tier != before[0]
 
     return with_retries(attempt)

@@ -5,6 +5,9 @@ The secret is `whsec_` + HMAC(signing key, endpoint id + salt), derived as API-k
 the previous salt for a day, and deliveries are signed with both meanwhile, so a receiver can swap
 secrets without missing an event.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
@@ -120,8 +123,30 @@ def rotate_secret(org_id: str, endpoint_id: str) -> dict:
     return {"id": endpoint_id, "secret": secret(endpoint_id, salt), "previous_secret_expires_at": expires_at}
 
 
+_remembered: ContextVar[dict | None] = ContextVar("webhook_endpoints_remembered", default=None)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Within this block (one batch job's run), read each organisation's endpoints once, not per event."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _of_org(org_id: str) -> list[db.WebhookEndpointItem]:
+    memo = _remembered.get()
+    if memo is not None and org_id in memo:
+        return memo[org_id]
+    found = list(db.WebhookEndpointItem.query(f"ORG#{org_id}", db.WebhookEndpointItem.sk.startswith("WHE#")))
+    if memo is not None:
+        memo[org_id] = found
+    return found
+
+
 def subscribed(org_id: str, program_id: str | None, kind: str) -> list[db.WebhookEndpointItem]:
     """The organisation's enabled endpoints that want this kind of event from this program."""
-    found = db.WebhookEndpointItem.query(f"ORG#{org_id}", db.WebhookEndpointItem.sk.startswith("WHE#"))
-    return [endpoint for endpoint in found
+    return [endpoint for endpoint in _of_org(org_id)
             if endpoint.enabled and kind in endpoint.kinds and endpoint.program_id in (None, program_id)]

@@ -98,7 +98,7 @@ MUST = {
 }
 # Added by the project beyond API.md's table: member self-service (referrals, peer recognition), where
 # API.md says "nothing else"; and an order webhook, one more way for a partner to send events.
-MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions"}
+MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions", f"GET {M}/tier-history"}
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
 MAY = {
     "root": MUST["root"],

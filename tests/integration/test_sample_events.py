@@ -87,7 +87,8 @@ def test_fulfilment_and_email_samples_deliver_a_redemption(stack, api, program):
     # Then the redemption is fulfilled and the email was recorded as sent once
     assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"
     from chalicelib import db
-    record = db.get(db.DeliveryItem, db.DeliveryItem.key(redemption["id"], "email"))
+    record = db.get(db.DeliveryItem, db.DeliveryItem.key(program["id"], "member-42", f"reward_delivered:{redemption['id']}",
+                                                         "email"))
     assert record.status == "sent" and record.provider_message_id
 
 

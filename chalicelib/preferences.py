@@ -6,7 +6,7 @@ link, and off for SMS until the member opts in, as carriers expect. Separately, 
 replied STOP gets no SMS at all until it replies START (the inbound SMS function).
 """
 from chalicelib import auth, clock, db, members
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import NotFound
 
 DEFAULTS = {"email": {"transactional": True, "marketing": True},
             "sms": {"transactional": True, "marketing": False}}
@@ -70,8 +70,8 @@ def unsubscribe_token(org_id: str, program_id: str, external_id: str) -> str:
 def _member_of(token: str) -> tuple[db.ProgramItem, db.MemberItem]:
     text = auth.read_link_token(UNSUBSCRIBE, token) if len(token) <= 1024 else None
     parts = text.split("\n") if text else []
-    if len(parts) != 3:
-        raise ValidationFailed("This unsubscribe link is not valid.", {"field": "token"})
+    if len(parts) != 3:  # not a link this deployment made: nothing to find
+        raise NotFound("This unsubscribe link is not valid.")
     program, member = members.load(*parts)
     if member is None:
         raise NotFound("No such member.")

@@ -657,7 +657,7 @@ class BroadcastCreate(Request):
 
 
 class BroadcastCounts(Answer):
-    members: int = Field(description="Members in the segment reached so far")
+    members: int = Field(description="Members of the segment found so far (reachable or not)")
     targeted: int = Field(description="Messages published to them (one per channel they have)")
     sent: int
     suppressed: int

@@ -28,7 +28,7 @@ SAMPLE_UNSUBSCRIBE_URL = "https://rewards.example.com/v1/unsubscribe/sample"
 def kind_of(name: str) -> message_kinds.Kind:
     kind = message_kinds.KINDS.get(name)
     if kind is None:
-        raise NotFound(f"No message kind {name[:64]!r}; the kinds are {', '.join(message_kinds.KINDS)}.")
+        raise NotFound(f"No such message kind; the kinds are {', '.join(message_kinds.KINDS)}.")
     return kind
 
 
@@ -65,7 +65,7 @@ def get(org_id: str, program_id: str, kind: str, locale: str) -> dict:
     """The program's template, or else the built-in one that locale falls back to."""
     programs.load(org_id, program_id)
     kind, locale = kind_of(kind).name, _locale(locale)
-    item = db.get(db.TemplateItem, db.TemplateItem.key(program_id, kind, locale), consistent=False)
+    item = db.get(db.TemplateItem, db.TemplateItem.key(program_id, kind, locale))
     return _view(item) if item else _builtin_view(kind, locale)
 
 

@@ -4,17 +4,22 @@ from chalice import Chalice
 from chalicelib import (
     adjustments,
     auth,
+    broadcasts,
     campaigns,
     catalog,
     clock,
+    delivery_records,
     earning,
     members,
     orders,
     orgs,
+    preferences,
     programs,
     recognition,
     redemptions,
     referrals,
+    template_store,
+    unsubscribe_pages,
 )
 from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
@@ -35,6 +40,8 @@ M = P + "/members/{external_id}"
 W = "/v1/webhook-endpoints"
 E = W + "/{endpoint_id}"
 D = E + "/deliveries/{delivery_id}"
+T = P + "/templates/{kind}/{locale}"
+FORMS = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def program_of(call: Call) -> str:
@@ -387,3 +394,89 @@ def get_webhook_delivery(call: Call):
           answer=s.WebhookDelivery, status=202, also=(409,))
 def replay_webhook_delivery(call: Call):
     return deliveries.replay(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
+
+
+# --- communications --------------------------------------------------------------------------
+
+@endpoint(app, "GET", P + "/templates", roles=READERS, summary="The program's own message templates",
+          answer=s.TemplateList, paged=True)
+def list_templates(call: Call):
+    return template_store.list_(call.org_id, call.params["program_id"], call.query)
+
+
+@endpoint(app, "GET", T, roles=READERS,
+          summary="The program's template for a kind and locale, or else the built-in one that locale gets",
+          answer=s.Template)
+def get_template(call: Call):
+    return template_store.get(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
+
+
+@endpoint(app, "PUT", T, roles=ADMIN,
+          summary="Write the program's template for a kind and locale (201 created, 200 replaced); a placeholder "
+                  "the kind lacks is a 400", body=s.TemplateUpsert, answer=s.Template, status=201, also=(200,))
+def put_template(call: Call):
+    view, created = template_store.put(call.org_id, call.params["program_id"], call.params["kind"],
+                                       call.params["locale"], call.body.model_dump(exclude_none=True))
+    return (201 if created else 200), view
+
+
+@endpoint(app, "DELETE", T, roles=ADMIN, summary="Remove the program's template: the built-in one applies again",
+          status=204)
+def delete_template(call: Call):
+    template_store.delete(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
+
+
+@endpoint(app, "POST", T + "/preview", roles=ADMIN,
+          summary="A template (the draft sent, else the one in use) filled with sample values, and its SMS segments",
+          body=s.TemplateDraft, answer=s.TemplatePreview)
+def preview_template(call: Call):
+    return template_store.preview(call.org_id, call.params["program_id"], call.params["kind"],
+                                  call.params["locale"], call.body.model_dump(exclude_none=True))
+
+
+@endpoint(app, "GET", M + "/preferences", roles=("admin", "member"),
+          summary="What the member receives: email and SMS, transactional and marketing", answer=s.Preferences)
+def get_preferences(call: Call):
+    return preferences.get(call.org_id, *member_of(call))
+
+
+@endpoint(app, "PUT", M + "/preferences", roles=("admin", "member"),
+          summary="Change what the member receives (fields left out keep their value)", body=s.PreferencesUpdate,
+          answer=s.Preferences)
+def put_preferences(call: Call):
+    return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
+
+
+@endpoint(app, "GET", M + "/messages", roles=READERS,
+          summary="The member's messages, newest first: kind, channel and status, never text or address",
+          answer=s.MessageList, paged=True)
+def list_messages(call: Call):
+    return delivery_records.list_(call.org_id, *member_of(call), call.query)
+
+
+@endpoint(app, "POST", P + "/broadcasts", roles=ADMIN,
+          summary="Announce something to a segment of the members, in paced batches", body=s.BroadcastCreate,
+          answer=s.Broadcast, status=202, idempotent=True)
+def create_broadcast(call: Call):
+    view, replayed = broadcasts.create(call.org_id, call.params["program_id"], call.body.model_dump(mode="json"),
+                                       call.idempotency_key)
+    return (200 if replayed else 202), view
+
+
+@endpoint(app, "GET", P + "/broadcasts/{broadcast_id}", roles=READERS, summary="A broadcast's progress and counts",
+          answer=s.Broadcast)
+def get_broadcast(call: Call):
+    return broadcasts.get(call.org_id, call.params["program_id"], call.params["broadcast_id"])
+
+
+@endpoint(app, "GET", "/v1/unsubscribe/{token}", roles=(),
+          summary="The page an email's unsubscribe link opens (HTML): it asks, and changes nothing")
+def unsubscribe_page(call: Call):
+    return unsubscribe_pages.ask(*preferences.unsubscribe_page(call.params["token"]))
+
+
+@endpoint(app, "POST", "/v1/unsubscribe/{token}", roles=(),
+          summary="Unsubscribe from marketing email, without a key (the link's own page, or one-click; HTML)",
+          content_types=FORMS)
+def unsubscribe(call: Call):
+    return unsubscribe_pages.done(*preferences.unsubscribe(call.params["token"]))

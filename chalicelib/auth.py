@@ -55,6 +55,23 @@ def _mac(label: str, message: str) -> bytes:
     return hmac.new(settings.signing_key(), f"{label}:{message}".encode(), hashlib.sha256).digest()
 
 
+def link_token(label: str, text: str) -> str:
+    """`text` and its HMAC in one URL-safe token, for links Laurel hands out (checked without a read)."""
+    body = _b64(text.encode())
+    return f"{body}.{_b64(_mac(label, body))}"
+
+
+def read_link_token(label: str, token: str) -> Optional[str]:
+    """The text a link token carries, or None if this deployment did not sign it for `label`."""
+    body, _, signature = token.partition(".")
+    try:
+        if hmac.compare_digest(_unb64(signature), _mac(label, body)):
+            return _unb64(body).decode()
+    except (ValueError, TypeError):  # not base64, not UTF-8 (UnicodeDecodeError is a ValueError)
+        pass
+    return None
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -15,7 +15,12 @@ Access patterns (pk / sk, and the overloaded indexes):
 | member import job (chalicelib/member_import.py) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
-| message delivery | `MSG#{subject}` | `DELIVERY#{channel}` | |
+| message delivery | `MSG#{program_id}#{external_id}` | `{subject}#{channel}` | gsi1 `MSG#{program_id}#{external_id}` / `{created_at}#{subject}#{channel}`: a member's messages, newest first (keys and `created_at` projected; the records are read by key) |
+| member's message preferences | `MBR#{program_id}#{external_id}` | `PREFS` | |
+| phone that replied STOP | `PHONE#{sha256(phone)}` | `OPTOUT` | |
+| message template | `PRG#{program_id}` | `TPL#{kind}#{locale}` | a kind's templates: query pk, sk begins_with `TPL#{kind}#`; all: `TPL#` |
+| broadcast | `PRG#{program_id}` | `BRD#{broadcast_id}` | |
+| broadcast idempotency key | `PRG#{program_id}` | `BRDKEY#{Idempotency-Key}` | |
 | expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
 | tier change (history) | `MBR#{program_id}#{external_id}` | `TIER#{created_at}#{version}` | a member's tier history: query pk, sk begins_with `TIER#`, newest first |
 | job state | `JOB#{name}` | `STATE` | |
@@ -24,6 +29,14 @@ Access patterns (pk / sk, and the overloaded indexes):
 
 A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
 new inside the same transaction that moves the balance: no separate idempotency round trip.
+
+The members of a program have no index of their own: the two rare sweeps of them, a broadcast and
+the tier review after a program's tiers change (chalicelib/tier_review.py, in parallel segments),
+find them with a paginated Scan filtered to the program's members (with a cursor checkpointed in
+the broadcast item, or handed on in the next message). That reads the whole table once per sweep,
+which costs cents per million items, and in exchange member writes stay exactly as they are (an
+index keyed by program would cost an index write per member write, or a write path that only some
+creations take). Scan is granted to those two functions only.
 """
 import hashlib
 import os
@@ -152,6 +165,7 @@ class ProgramItem(Item, discriminator="program"):
     clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
     referral = JSONAttribute(null=True)  # {"qualifying_event", "referrer_points", "referee_points"}
     recognition = JSONAttribute(null=True)  # {"monthly_allowance", "max_per_gift"}
+    messaging = JSONAttribute(null=True)  # {"quiet_hours", "time_zone", "sms_max_segments"} (messaging.py)
     campaigns = JSONAttribute(null=True)  # [{"id", "name", "starts_at", "ends_at", "budget_points", "earn_rules"}]
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
@@ -326,20 +340,112 @@ class RedemptionItem(Item, discriminator="redemption"):
         return f"RDM#{redemption_id}", "REDEMPTION"
 
 
+def messages_pk(program_id: str, external_id: str) -> str:
+    return f"MSG#{program_id}#{external_id}"
+
+
 class DeliveryItem(Item, discriminator="delivery"):
     """One message to one member on one channel: sent once however often it is asked for.
 
-    `subject` names what the message is about: a redemption id, or a member and a date.
+    `subject` names what the message is about (message_kinds.Kind.subject). `status`: `sending`
+    (claimed by a delivery function), `queued` (to be tried again), `deferred` (quiet hours, until
+    `deferred_until`), `sent`, `suppressed` or `failed` (with `reason`).
     """
 
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    kind = UnicodeAttribute()
     status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
+    deferred_until = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     ttl = TTLAttribute(null=True)
 
     @staticmethod
-    def key(subject: str, channel: str) -> tuple[str, str]:
-        return f"MSG#{subject}", f"DELIVERY#{channel}"
+    def key(program_id: str, external_id: str, subject: str, channel: str) -> tuple[str, str]:
+        return messages_pk(program_id, external_id), f"{subject}#{channel}"
+
+
+class PreferencesItem(Item, discriminator="prefs"):
+    """What a member wants to receive, per channel and category; unset means the default (preferences.py)."""
+
+    email_transactional = BooleanAttribute(null=True)
+    email_marketing = BooleanAttribute(null=True)
+    sms_transactional = BooleanAttribute(null=True)
+    sms_marketing = BooleanAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(program_id: str, external_id: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), "PREFS"
+
+
+class PhoneOptOutItem(Item, discriminator="optout"):
+    """A phone number that replied STOP: no SMS reaches it until it replies START."""
+
+    opted_out_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(phone: str) -> tuple[str, str]:
+        return f"PHONE#{hashlib.sha256(phone.encode()).hexdigest()}", "OPTOUT"
+
+
+class TemplateItem(Item, discriminator="template"):
+    """A program's own template for one kind and locale: `email` {subject, html, text}, `sms` {text}."""
+
+    program_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    locale = UnicodeAttribute()
+    email = JSONAttribute(null=True)
+    sms = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, kind: str, locale: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"TPL#{kind}#{locale}"
+
+
+class BroadcastItem(Item, discriminator="broadcast"):
+    """A message to a segment of a program's members, sent a slice at a time (broadcasts.py)."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    broadcast_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    content = JSONAttribute(null=True)  # {locale: {"title", "body"}}
+    segment = JSONAttribute(null=True)  # {"tiers", "attributes", "active_within_days"}
+    channels = JSONAttribute()
+    status = UnicodeAttribute()  # queued, running, done
+    slice = NumberAttribute(default=0)  # the slice the next worker message must name
+    cursor = JSONAttribute(null=True)  # where the members' scan goes on
+    members = NumberAttribute(default=0)
+    targeted = NumberAttribute(default=0)
+    sent = NumberAttribute(default=0)
+    suppressed = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    fingerprint = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(program_id: str, broadcast_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"BRD#{broadcast_id}"
+
+
+class BroadcastKeyItem(Item, discriminator="broadcast_key"):
+    """Which broadcast an Idempotency-Key made, so a repeated POST starts nothing new."""
+
+    broadcast_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, idempotency_key: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"BRDKEY#{idempotency_key}"
 
 
 class ReminderItem(Item, discriminator="reminder"):

@@ -1,133 +1,212 @@
-"""Delivering one notification on one channel: compose it in the member's language, send it once.
+"""Delivering one notification on one channel: decide, compose in the member's language, send once.
 
-A delivery record (conditional put) makes a redelivered queue message a no-op once the message
-was sent; a send that failed part-way may be retried by the queue.
+For each message from the channel's queue:
+1. its record (delivery_records.py): a message already sent or suppressed sends nothing more;
+2. suppressed, with the reason, when the member has no address on the channel (`no_address`),
+   has turned the kind's category off (`opted_out`), its phone replied STOP (`sms_stop`), or a
+   marketing email could carry no unsubscribe link (`no_unsubscribe_link`);
+3. deferred when the kind may wait and it is the member's quiet hours (messaging.py): the message
+   goes back on the channel's queue with a delay (at most SQS's 900 s, as often as needed);
+4. otherwise composed (templates.py) and handed to SES or SNS. A permanent refusal is recorded
+   `failed` and not retried; any other failure is retried by the queue, and recorded `failed` on
+   the last try (the message then waits in the channel's DLQ).
 """
-from datetime import timedelta
+import math
+from dataclasses import dataclass
+from datetime import datetime
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import PutError
 
-from chalicelib import aws, clock, db, redemptions, settings
+from chalicelib import (
+    aws,
+    clock,
+    db,
+    delivery_records,
+    message_kinds,
+    messaging,
+    preferences,
+    settings,
+    templates,
+)
 from chalicelib.errors import NotFound
 from chalicelib.observability import logger as log
-from chalicelib.transact import error_code
 
-STALE_CLAIM = timedelta(minutes=5)  # a "sending" claim older than this died with its Lambda
+MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
 PERMANENT_SEND_ERRORS = {"MessageRejected", "InvalidParameter", "InvalidParameterValue",
                          "MailFromDomainNotVerified", "InvalidPhoneNumber"}
-
-TEMPLATES = {
-    "en": {"greeting": "Hi {name},",
-           "reward_delivered": ("Your reward is here: {reward}", "your reward \"{reward}\" has been delivered."),
-           "code": "Your code: {code}",
-           "points_expiring": ("{points} {currency} expire on {day}",
-                               "{points} of your {currency} expire on {day}. Use them before then!")},
-    "it": {"greeting": "Ciao {name},",
-           "reward_delivered": ("Il tuo premio è arrivato: {reward}", "il tuo premio \"{reward}\" è stato consegnato."),
-           "code": "Il tuo codice: {code}",
-           "points_expiring": ("{points} {currency} scadono il {day}",
-                               "{points} dei tuoi {currency} scadono il {day}. Usali prima di allora!")},
-    "es": {"greeting": "Hola {name}:",
-           "reward_delivered": ("Tu recompensa ha llegado: {reward}", "tu recompensa \"{reward}\" ha sido entregada."),
-           "code": "Tu código: {code}",
-           "points_expiring": ("{points} {currency} caducan el {day}",
-                               "{points} de tus {currency} caducan el {day}. ¡Úsalos antes!")},
-}
+SMS_TYPES = {"transactional": "Transactional", "marketing": "Promotional"}
 
 
-def compose(locale: str | None, name: str | None, kind: str, values: dict, code: str | None = None) -> dict:
-    """Subject and text of one message kind, in the member's language (English when unknown)."""
-    words = TEMPLATES.get((locale or "en")[:2], TEMPLATES["en"])
-    subject, body = words[kind]
-    lines = [words["greeting"].format(name=name or "").replace(" ,", ",").replace(" :", ":"), body.format(**values)]
-    if code:
-        lines.append(words["code"].format(code=code))
-    return {"subject": subject.format(**values), "text": "\n".join(lines)}
+@dataclass
+class Message:
+    """A queued notification and everything it needs, read in one BatchGetItem."""
+
+    kind: message_kinds.Kind
+    channel: str
+    payload: dict
+    program: db.ProgramItem
+    member: db.MemberItem
+    prefs: db.PreferencesItem | None
+    record: db.DeliveryItem | None
+    about: db.RedemptionItem | db.BroadcastItem | None
+
+    @property
+    def key(self) -> dict:
+        return {"program_id": self.member.program_id, "external_id": self.member.external_id,
+                "subject": self.kind.subject(self.payload), "channel": self.channel}
+
+    @property
+    def broadcast(self) -> db.BroadcastItem | None:
+        return self.about if isinstance(self.about, db.BroadcastItem) else None
 
 
-def _claim(subject: str, channel: str) -> bool:
-    """Record that this message is being sent; False if it was sent already or is being sent now."""
-    now = clock.now()
-    record = db.DeliveryItem(*db.DeliveryItem.key(subject, channel), status="sending",
-                             updated_at=clock.iso(now))
-    stale = clock.iso(now - STALE_CLAIM)
-    try:
-        record.save(condition=db.DeliveryItem.pk.does_not_exist() | (db.DeliveryItem.status == "failed")
-                    | ((db.DeliveryItem.status == "sending") & (db.DeliveryItem.updated_at < stale)))
-    except PutError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+def load(channel: str, kind: message_kinds.Kind, payload: dict) -> Message:
+    program_id, external_id = payload["program_id"], payload["external_id"]
+    keys = {"program": db.ProgramItem.key(payload["org_id"], program_id),
+            "member": db.MemberItem.key(program_id, external_id),
+            "prefs": db.PreferencesItem.key(program_id, external_id),
+            "record": db.DeliveryItem.key(program_id, external_id, kind.subject(payload), channel)}
+    if "redemption_id" in payload:
+        keys["about"] = db.RedemptionItem.key(payload["redemption_id"])
+    elif "broadcast_id" in payload:
+        keys["about"] = db.BroadcastItem.key(program_id, payload["broadcast_id"])
+    found = db.get_many(*keys.values())
+    items = {name: found.get(key) for name, key in keys.items()}
+    if not isinstance(items["program"], db.ProgramItem) or not isinstance(items["member"], db.MemberItem):
+        raise NotFound("No such program or member.")
+    if "about" in keys and items["about"] is None:
+        raise NotFound("What the message is about no longer exists.")
+    return Message(kind, channel, payload, items["program"], items["member"], items["prefs"], items["record"],
+                   items.get("about"))
 
 
-def _finish(subject: str, channel: str, status: str, provider_message_id: str | None) -> None:
-    record = db.DeliveryItem(*db.DeliveryItem.key(subject, channel), status=status,
-                             provider_message_id=provider_message_id, updated_at=clock.iso(clock.now()))
-    record.save()
+def _text(value) -> str:
+    return "" if value is None else str(int(value) if isinstance(value, float) and value.is_integer() else value)
 
 
-def _send(channel: str, address: str, message: dict) -> str:
+def _content(broadcast: db.BroadcastItem, member_locale: str | None, program_locale: str) -> dict:
+    """A broadcast's title and body in the member's language, else the program's, else English, else any."""
+    content = broadcast.content or {}
+    for locale in templates.candidates(member_locale, program_locale):
+        if locale in content:
+            return content[locale]
+    return next(iter(content.values()), {})
+
+
+def values_of(message: Message) -> dict:
+    """The kind's placeholders filled from the payload, the member, the program and what it is about."""
+    member, program, about = message.member, message.program, message.about
+    values = {"name": member.name or "", "program": program.name, "currency": program.currency_name}
+    values.update({name: _text(message.payload[name]) for name in message.kind.values if name in message.payload})
+    if isinstance(about, db.RedemptionItem):
+        values["reward"] = about.reward_name
+        if message.kind.name == "reward_delivered":
+            values["code"] = (about.fulfillment or {}).get("code") or ""
+    elif isinstance(about, db.BroadcastItem):
+        values.update({name: _text(value) for name, value in _content(about, member.locale, program.locale).items()})
+    return values
+
+
+def address_of(message: Message) -> str | None:
+    own = (message.about.delivery if isinstance(message.about, db.RedemptionItem) else None) or {}
+    if message.channel == "email":
+        return own.get("email") or message.member.email
+    return own.get("phone") or message.member.phone
+
+
+def unsubscribe_url(member: db.MemberItem) -> str | None:
+    base = settings.public_api_url()
+    token = preferences.unsubscribe_token(member.org_id, member.program_id, member.external_id)
+    return f"{base}/v1/unsubscribe/{token}" if base else None
+
+
+def suppression(message: Message, address: str | None) -> str | None:
+    """Why the message must not go out, or None."""
+    if not address:
+        return "no_address"
+    if not preferences.allows(message.prefs, message.channel, message.kind.category):
+        return "opted_out"
+    if message.channel == "sms" and preferences.stopped(address):
+        return "sms_stop"
+    if message.channel == "email" and message.kind.category == "marketing" and not settings.public_api_url():
+        return "no_unsubscribe_link"
+    return None
+
+
+def _send(channel: str, address: str, content: dict, category: str) -> str:
     if channel == "email":
         answer = aws.client("ses").send_email(
             Source=settings.email_sender(), Destination={"ToAddresses": [address]},
-            Message={"Subject": {"Data": message["subject"], "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": message["text"], "Charset": "UTF-8"}}})
+            Message={"Subject": {"Data": content["subject"], "Charset": "UTF-8"},
+                     "Body": {"Text": {"Data": content["text"], "Charset": "UTF-8"},
+                              "Html": {"Data": content["html"], "Charset": "UTF-8"}}})
     else:
         answer = aws.client("sns").publish(
-            PhoneNumber=address, Message=f"{message['subject']}\n{message['text']}",
-            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}})
+            PhoneNumber=address, Message=content["text"],
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": SMS_TYPES[category]}})
     return answer["MessageId"]
 
 
-def _deliver(channel: str, subject: str, address: str | None, message: dict) -> str:
-    """Send once per subject and channel; a provider's permanent refusal is recorded, not retried."""
-    if not address:
-        return "no_address"
-    if not _claim(subject, channel):
+def _defer(channel: str, body: str, until: datetime, now: datetime) -> None:
+    delay = min(MAX_DELAY_SECONDS, math.ceil((until - now).total_seconds()))
+    aws.client("sqs").send_message(QueueUrl=settings.delivery_queue_url(channel), MessageBody=body,
+                                   DelaySeconds=max(0, delay))
+
+
+def deliver(channel: str, body: dict, raw: str, receive_count: int) -> str:
+    """Deliver one queued message (`raw`: its body as queued); returns what happened."""
+    kind = message_kinds.KINDS.get(body.get("kind"))
+    if kind is None or message_kinds.missing_fields(kind, body):
+        log.warning("notification dropped: unknown kind or missing fields", extra={"kind": str(body.get("kind"))})
+        return "dropped"
+    message = load(channel, kind, body)
+    now = clock.now()
+    if not delivery_records.claimable(message.record, now):
+        if message.record.status == "sending":
+            raise delivery_records.Busy("This message is being sent by another worker.")
         return "duplicate"
+    record, key, broadcast = message.record, message.key, message.broadcast
+    address = address_of(message)
+    reason = suppression(message, address)
+    if reason:
+        delivery_records.write(record, key, kind.name, "suppressed", reason=reason, broadcast=broadcast)
+        return "suppressed"
+    settings_ = messaging.settings_of(message.program)
+    until = messaging.quiet_until(now, messaging.zone_of(message.member, settings_),
+                                  settings_["quiet_hours"]) if kind.deferrable else None
+    if until:
+        delivery_records.write(record, key, kind.name, "deferred", deferred_until=clock.iso(until))
+        _defer(channel, raw, until, now)
+        return "deferred"
+    content = templates.compose(
+        channel, kind.name, message.program, message.member.locale, values_of(message),
+        unsubscribe_url=unsubscribe_url(message.member) if kind.category == "marketing" else None,
+        max_segments=int(settings_["sms_max_segments"]))
+    claim = delivery_records.write(record, key, kind.name, "sending")
     try:
-        provider_id = _send(channel, address, message)
+        provider_id = _send(channel, address, content, kind.category)
     except ClientError as error:
-        permanent = error.response["Error"]["Code"] in PERMANENT_SEND_ERRORS
-        _finish(subject, channel, "rejected" if permanent else "failed", None)
-        if permanent:
-            log.warning("delivery rejected", extra={"channel": channel, "subject": subject,
-                                                    "error_code": error.response["Error"]["Code"]})
+        code = error.response["Error"]["Code"]
+        if code in PERMANENT_SEND_ERRORS:
+            delivery_records.write(claim, key, kind.name, "failed", reason=f"rejected: {code}", broadcast=broadcast)
+            log.warning("delivery rejected", extra={"channel": channel, "kind": kind.name, "error_code": code})
             return "rejected"
+        _give_back(claim, key, kind.name, code, receive_count, broadcast)
         raise
-    except Exception:
+    except Exception as error:
         # A timeout or a lost connection: the provider may or may not have it. Release the claim so the
         # queue's retry sends it (at least once) rather than dropping it as a duplicate.
-        _finish(subject, channel, "failed", None)
+        _give_back(claim, key, kind.name, type(error).__name__, receive_count, broadcast)
         raise
-    _finish(subject, channel, "sent", provider_id)
+    delivery_records.write(claim, key, kind.name, "sent", provider_message_id=provider_id, broadcast=broadcast)
     return "sent"
 
 
-def _address(member: db.MemberItem, channel: str, delivery: dict | None = None) -> str | None:
-    delivery = delivery or {}
-    return (delivery.get("email") or member.email) if channel == "email" else (delivery.get("phone") or member.phone)
-
-
-def deliver_reward(channel: str, redemption_id: str) -> str:
-    """Send the 'reward delivered' message on one channel; returns what happened."""
-    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-    if redemption is None:
-        raise NotFound(f"No redemption {redemption_id}.")
-    member = redemptions.member_of(redemption)
-    code = (redemption.fulfillment or {}).get("code")
-    message = compose(member.locale, member.name, "reward_delivered", {"reward": redemption.reward_name}, code)
-    return _deliver(channel, redemption_id, _address(member, channel, redemption.delivery), message)
-
-
-def deliver_expiry_reminder(channel: str, notice: dict) -> str:
-    """Send 'N points expire on D' on one channel, once per member and date."""
-    member = db.get(db.MemberItem, db.MemberItem.key(notice["program_id"], notice["external_id"]))
-    if member is None:
-        raise NotFound("No such member.")
-    values = {"points": notice["points"], "day": notice["day"], "currency": notice.get("currency") or "points"}
-    message = compose(member.locale, member.name, "points_expiring", values)
-    subject = f"{member.pk}#EXPIRY#{notice['day']}"
-    return _deliver(channel, subject, _address(member, channel), message)
+def _give_back(claim: db.DeliveryItem, key: dict, kind: str, error: str, receive_count: int,
+               broadcast: db.BroadcastItem | None) -> None:
+    """A send that failed: queued for the queue's retry, or failed for good on its last try."""
+    if receive_count >= settings.notifications_max_receives():
+        delivery_records.write(claim, key, kind, "failed", reason=f"gave up after {receive_count} tries: {error}",
+                               broadcast=broadcast)
+    else:
+        delivery_records.write(claim, key, kind, "queued", reason=f"retrying after {error}")

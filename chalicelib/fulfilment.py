@@ -3,11 +3,14 @@ and the organisation's webhook endpoints.
 
 Safe to run any number of times for the same redemption: every step is a conditional move from
 one status to the next, and the notification is marked sent once published. Until then each run
-announces the redemption again, which finds the deliveries it made and adds none.
+announces the redemption again, which finds the deliveries it made and adds none. A redemption that
+failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
 from chalicelib import db, notifications, redemptions
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
+
+FINAL = ("fulfilled", "failed")  # the statuses a member is told of
 
 
 class CodesMissing(Contention):
@@ -25,11 +28,23 @@ def fulfil(redemption_id: str) -> str:
         else:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)
-    if redemption.status == "fulfilled" and not redemption.notified:
-        redemptions.announce(redemption)
-        notifications.reward_delivered(redemption, redemptions.member_of(redemption))
-        redemption.update(actions=[db.RedemptionItem.notified.set(True)])
+    _tell(redemption)
     return redemption.status
+
+
+def _tell(redemption: db.RedemptionItem) -> None:
+    if redemption.status in FINAL and not redemption.notified:
+        if redemption.status == "fulfilled":  # a failure is announced by the refund that makes it
+            redemptions.announce(redemption)
+        notifications.redemption_outcome(redemption, redemptions.member_of(redemption))
+        redemption.update(actions=[db.RedemptionItem.notified.set(True)])
+
+
+def tell(redemption_id: str) -> None:
+    """Tell the member the redemption's final status, if it has not been told (after a refund)."""
+    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+    if redemption is not None:
+        _tell(redemption)
 
 
 def _assign_codes(redemption: db.RedemptionItem) -> bool:
@@ -49,9 +64,9 @@ def _assign_codes(redemption: db.RedemptionItem) -> bool:
 
 
 def untold(redemption_id: str) -> bool:
-    """Fulfilled, but the member has not been told yet (the notification could not be published)."""
+    """Final, but the member has not been told yet (the notification could not be published)."""
     redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-    return redemption is not None and redemption.status == "fulfilled" and not redemption.notified
+    return redemption is not None and redemption.status in FINAL and not redemption.notified
 
 
 def give_up(redemption_id: str, error: Exception) -> bool:

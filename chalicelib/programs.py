@@ -1,5 +1,5 @@
 """Loyalty programs: their earn rules, tiers and expiry policy."""
-from chalicelib import clock, db, ids, pagination, tier_review
+from chalicelib import clock, db, ids, messaging, pagination, tier_review
 from chalicelib.errors import NotFound
 from chalicelib.transact import save_or_retry, with_retries
 
@@ -9,6 +9,7 @@ def view(program: db.ProgramItem) -> dict:
             "locale": program.locale,
             "points_expiry_days": int(program.points_expiry_days) if program.points_expiry_days else None,
             "clawback": program.clawback, "referral": program.referral, "recognition": program.recognition,
+            "messaging": messaging.settings_of(program),
             "earn_rules": program.earn_rules or [], "tiers": program.tiers or [], "tier_policy": program.tier_policy,
             "created_at": program.created_at, "updated_at": program.updated_at}
 

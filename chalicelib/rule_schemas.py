@@ -266,6 +266,9 @@ def _timezone(value: str) -> str:
     return value
 
 
+TimeZone = Annotated[str, Field(pattern=TIMEZONE, max_length=64, examples=["Europe/Rome"]), AfterValidator(_timezone)]
+
+
 RuleTimestamp = Annotated[str, Field(max_length=40, json_schema_extra={"format": "date-time"}),
                           AfterValidator(_timestamp)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

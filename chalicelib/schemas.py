@@ -4,11 +4,11 @@ Requests are strict (no type coercion, unknown fields refused) so a client's mis
 that names the field, never a silent guess.
 """
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer  # noqa: F401 (part of the contract's shapes)
+from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer, TimeZone, _timezone  # noqa: F401 (part of the contract's shapes)
 from chalicelib.webhooks import KINDS
 from chalicelib.wire import (  # noqa: F401
     MAX_POINTS,
@@ -192,6 +192,32 @@ class RecognitionScheme(Request):
     max_per_gift: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
 
+class QuietHours(Request):
+    """A window of the member's local day in which non-urgent messages wait (it may span midnight)."""
+
+    start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["21:00"])]
+    end: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["08:00"])]
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if self.start == self.end:
+            raise ValueError("start and end must differ (null turns quiet hours off)")
+        return self
+
+
+class Messaging(Request):
+    """When and how the program's messages go out (docs/notifications.md)."""
+
+    quiet_hours: Optional[QuietHours] = Field(
+        QuietHours(start="21:00", end="08:00"),
+        description="Points, tier, expiry and marketing messages wait for its end in the member's time zone; "
+                    "null: none")
+    time_zone: Optional[TimeZone] = Field(
+        None, description="For members without a `time_zone` attribute (none: such members are never held)")
+    sms_max_segments: Annotated[int, Field(ge=1, le=10)] = Field(
+        3, description="An SMS longer than this many segments is cut, with an ellipsis")
+
+
 class ProgramCreate(Request):
     name: Name
     currency_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
@@ -200,6 +226,7 @@ class ProgramCreate(Request):
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
     recognition: Optional[RecognitionScheme] = None
+    messaging: Optional[Messaging] = None
     earn_rules: EarnRules = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
     tier_policy: Optional[TierPolicy] = None
@@ -224,6 +251,7 @@ class ProgramUpdate(Request):
     clawback: Optional[Clawback] = None
     referral: Optional[ReferralScheme] = None
     recognition: Optional[RecognitionScheme] = None
+    messaging: Optional[Messaging] = None
     earn_rules: EarnRules = None
     tiers: Annotated[list[Tier], Field(max_length=20)] = None
     tier_policy: Optional[TierPolicy] = None
@@ -240,6 +268,7 @@ class Program(Answer):
     clawback: Optional[dict[str, Any]] = None
     referral: Optional[dict[str, Any]] = None
     recognition: Optional[dict[str, Any]] = None
+    messaging: dict[str, Any] = Field(description="Quiet hours, default time zone and SMS length, defaults filled in")
     earn_rules: list[dict[str, Any]]
     tiers: list[dict[str, Any]]
     tier_policy: Optional[dict[str, Any]] = None
@@ -259,9 +288,20 @@ class MemberUpsert(Request):
     phone: Optional[Phone] = None
     name: Optional[Name] = None
     locale: Optional[Locale] = None
-    attributes: Optional[dict[str, Any]] = None
+    attributes: Optional[dict[str, Any]] = Field(
+        None, description="Free-form; `time_zone`, if given, must be an IANA name (quiet hours use it)")
 
     _attributes = field_validator("attributes")(small_object)
+
+    @field_validator("attributes")
+    @classmethod
+    def _time_zone(cls, attributes: Optional[dict]) -> Optional[dict]:
+        zone = (attributes or {}).get("time_zone")
+        if zone is not None and not isinstance(zone, str):
+            raise ValueError("time_zone must be an IANA time zone name such as Europe/Rome")
+        if zone is not None:
+            _timezone(zone)
+        return attributes
 
 
 class Expiring(Answer):
@@ -564,6 +604,114 @@ class WebhookEndpoint(Answer):
     program_id: Optional[str]
     description: Optional[str]
     enabled: bool
+
+
+# --- communications ------------------------------------------------------------------------
+
+MessageKind = Literal["welcome", "points_earned", "reward_delivered", "redemption_status", "tier_up", "tier_down",
+                      "points_expiring", "campaign_announcement"]
+Channel = Literal["email", "sms"]
+
+
+class EmailTemplate(Request):
+    """Placeholders are `{name}` (only those of the kind); `{{` and `}}` are literal braces."""
+
+    subject: Annotated[str, Field(min_length=1, max_length=300, examples=["You earned {points} {currency}"])]
+    html: Annotated[str, Field(min_length=1, max_length=100_000,
+                               examples=["<p>Hi {name}, you earned <b>{points}</b> {currency}.</p>"])]
+    text: Annotated[str, Field(min_length=1, max_length=20_000, examples=["Hi {name}, you earned {points} {currency}."])]
+
+
+class SmsTemplate(Request):
+    text: Annotated[str, Field(min_length=1, max_length=1600, examples=["{program}: +{points} {currency}"])]
+
+
+class TemplateDraft(Request):
+    email: Optional[EmailTemplate] = None
+    sms: Optional[SmsTemplate] = None
+
+
+class TemplateUpsert(TemplateDraft):
+    """A program's own template for one kind and locale: email, SMS or both (the other falls back)."""
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.email is None and self.sms is None:
+            raise ValueError("give an email template, an SMS template or both")
+        return self
+
+
+class Template(Answer):
+    kind: MessageKind
+    locale: str
+    source: Literal["program", "builtin"] = Field(description="The program's own, or the built-in one members of "
+                                                              "this locale get without it")
+    email: Optional[dict[str, str]]
+    sms: Optional[dict[str, str]]
+    updated_at: Optional[Timestamp]
+
+
+class TemplateList(Answer):
+    items: list[Template]
+    next_cursor: Optional[str]
+
+
+class EmailPreview(Answer):
+    subject: str
+    html: str
+    text: str
+
+
+class SmsPreview(Answer):
+    text: str
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    characters: int
+
+
+class TemplatePreview(Answer):
+    email: EmailPreview
+    sms: SmsPreview
+
+
+class ChannelChoices(Request):
+    model_config = ConfigDict(**Request.model_config, json_schema_extra=_absent_means_unchanged)
+
+    transactional: bool = Field(None, description="Rewards, redemptions, points, tiers, expiry (absent: unchanged)")
+    marketing: bool = Field(None, description="Broadcasts (absent: unchanged)")
+
+
+class PreferencesUpdate(Request):
+    email: Optional[ChannelChoices] = None
+    sms: Optional[ChannelChoices] = None
+
+
+class EmailChoices(Answer):
+    transactional: bool
+    marketing: bool
+
+
+class SmsChoices(EmailChoices):
+    stopped: bool = Field(description="The member's phone replied STOP: no SMS until it replies START")
+
+
+class Preferences(Answer):
+    email: EmailChoices
+    sms: SmsChoices
+    updated_at: Optional[Timestamp]
+
+
+class MessageRecord(Answer):
+    """What became of one message: never its text or its address."""
+
+    kind: MessageKind
+    channel: Channel
+    subject: str = Field(description="What the message is about (its kind and the ids it names)")
+    status: Literal["queued", "deferred", "sent", "suppressed", "failed"]
+    reason: Optional[str] = Field(description="Why it was suppressed or failed (no_address, opted_out, sms_stop, "
+                                              "no_unsubscribe_link; a provider's error)")
+    provider_message_id: Optional[str]
+    deferred_until: Optional[Timestamp]
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -666,3 +814,66 @@ class Import(Answer):
 class ImportList(Answer):
     items: list[Import]
     next_cursor: Optional[str]
+
+
+class MessageList(Answer):
+    items: list[MessageRecord]
+    next_cursor: Optional[str]
+
+
+class BroadcastContent(Request):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    body: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Segment(Request):
+    """Members who match every condition given (none: all the program's members)."""
+
+    tiers: Optional[Annotated[list[Optional[Annotated[str, Field(min_length=1, max_length=64)]]],
+                              Field(min_length=1, max_length=20)]] = Field(
+        None, description="Tier names; null in the list: members below every tier")
+    attributes: Optional[dict[Annotated[str, Field(min_length=1, max_length=64)],
+                              Union[Annotated[str, Field(max_length=200)], int, float, bool]]] = Field(
+        None, description="Member attributes equal to these values")
+    active_within_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = Field(
+        None, description="Members whose record changed (an earn, a redemption, a profile change) in this many days")
+
+    _attributes = field_validator("attributes")(lambda value: small_object(value, 10))
+
+
+class BroadcastCreate(Request):
+    kind: Literal["campaign_announcement"] = "campaign_announcement"
+    content: Optional[Annotated[dict[Locale, BroadcastContent], Field(min_length=1, max_length=20)]] = Field(
+        None, description="Title and body per locale, for the {title} and {body} of the campaign_announcement "
+                          "template; without it the program's own template says everything")
+    segment: Optional[Segment] = None
+    channels: Annotated[list[Channel], Field(min_length=1, max_length=2)] = ["email", "sms"]
+
+    @field_validator("channels")
+    @classmethod
+    def _unique(cls, channels: list[str]) -> list[str]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("channels must be unique")
+        return channels
+
+
+class BroadcastCounts(Answer):
+    members: int = Field(description="Members of the segment found so far (reachable or not)")
+    targeted: int = Field(description="Messages published to them (one per channel they have)")
+    sent: int
+    suppressed: int
+    failed: int
+    pending: int = Field(description="Targeted, not sent, suppressed or failed yet (queued or deferred)")
+
+
+class Broadcast(Answer):
+    id: str
+    kind: Literal["campaign_announcement"]
+    status: Literal["queued", "running", "done"]
+    segment: dict[str, Any]
+    channels: list[Channel]
+    content_locales: list[str]
+    counts: BroadcastCounts
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Optional[Timestamp]

@@ -83,3 +83,27 @@ def webhooks_backoff_scale() -> float:
 def local_webhooks() -> bool:
     """Local stack and tests only: webhook endpoints may be plain http and on private or loopback addresses."""
     return os.environ.get("LAUREL_LOCAL_WEBHOOKS") == "1"
+
+
+def notifications_max_receives() -> int:
+    """maxReceiveCount of the email and SMS queues: the delivery recognises its last try by it."""
+    return int(os.environ.get("NOTIFICATIONS_MAX_RECEIVES", "5"))
+
+
+def delivery_queue_url(channel: str) -> str:
+    """The channel's own queue, where a message deferred by quiet hours goes back with a delay."""
+    return _required("EMAIL_QUEUE_URL" if channel == "email" else "SMS_QUEUE_URL")
+
+
+def public_api_url() -> str:
+    """The API's public base URL, for the unsubscribe links in emails ("" when not configured)."""
+    return os.environ.get("PUBLIC_API_URL", "").rstrip("/")
+
+
+def broadcast_queue_url() -> str:
+    return _required("BROADCAST_QUEUE_URL")
+
+
+def broadcast_sends_per_second() -> float:
+    """Members a broadcast publishes to per second: at most this many sends per second on each channel."""
+    return float(os.environ.get("BROADCAST_SENDS_PER_SECOND", "10"))

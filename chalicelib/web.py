@@ -41,6 +41,7 @@ class Endpoint:
     paged: bool = False  # takes ?limit= and ?cursor=
     also: tuple[int, ...] = ()  # other statuses it answers (a replay's 200, a 409), for the document
     query: tuple[tuple[str, str], ...] = ()  # other query parameters it reads: (name, description)
+    content_types: tuple[str, ...] = ("application/json",)  # request bodies Chalice lets through
 
 
 @dataclass
@@ -94,6 +95,8 @@ def _idempotency_key(headers) -> str:
 
 
 def _answer(endpoint: Endpoint, result: Any) -> Response:
+    if isinstance(result, Response):  # a page for people (the unsubscribe link), made by the route itself
+        return result
     status, data = result if isinstance(result, tuple) else (endpoint.status, result)
     if status == 204:
         return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
@@ -105,8 +108,9 @@ def _answer(endpoint: Endpoint, result: Any) -> Response:
 def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
              body: Optional[type[BaseModel]] = None, answer: Optional[type[BaseModel]] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
-             also: tuple[int, ...] = (), query: tuple[tuple[str, str], ...] = ()) -> Callable:
-    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query)
+             also: tuple[int, ...] = (), query: tuple[tuple[str, str], ...] = (),
+             content_types: tuple[str, ...] = ("application/json",)) -> Callable:
+    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query, content_types)
     ENDPOINTS.append(spec)
 
     def register(function: Callable[[Call], Any]) -> Callable:
@@ -134,7 +138,7 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
                 return error_response(LaurelError("Something went wrong on our side; try again later."))
 
         view.__name__ = function.__name__
-        app.route(path, methods=[method])(view)
+        app.route(path, methods=[method], content_types=list(content_types))(view)
         return function
 
     return register

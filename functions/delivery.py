@@ -5,7 +5,7 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import delivery
+from chalicelib import delivery, queues
 from chalicelib.observability import logger
 
 
@@ -15,15 +15,8 @@ def consumer(channel: str):
 
     def record_handler(record: SQSRecord) -> None:
         message = json.loads(record.body)
-        kind = message.get("kind")
-        if kind == "reward_delivered":
-            outcome = delivery.deliver_reward(channel, message["redemption_id"])
-        elif kind == "points_expiring":
-            outcome = delivery.deliver_expiry_reminder(channel, message)
-        else:
-            logger.warning("unknown notification kind dropped", extra={"kind": kind})
-            return
-        logger.info("delivery", extra={"channel": channel, "kind": kind, "outcome": outcome})
+        outcome = delivery.deliver(channel, message, record.body, queues.receive_count(record))
+        logger.info("delivery", extra={"channel": channel, "kind": str(message.get("kind")), "outcome": outcome})
 
     @logger.inject_lambda_context
     def handler(event: dict, context) -> dict:

@@ -1,4 +1,4 @@
-"""Fulfilment from SQS: assign codes or mark delivered, tell the member; on the last try, refund."""
+"""Fulfilment from SQS: assign codes or mark delivered, tell the member; on the last try, refund and tell."""
 import json
 
 # Imported before pydantic on purpose: see functions/partner_events.py.
@@ -25,8 +25,10 @@ def record_handler(record: SQSRecord) -> None:
         refunded = fulfilment.give_up(redemption_id, error)
         logger.warning("fulfilment failed for good", extra={"redemption_id": redemption_id, "refunded": refunded,
                                                             "error": type(error).__name__})
-        if not refunded and fulfilment.untold(redemption_id):
-            raise  # fulfilled, but telling the member keeps failing: let the queue keep it in its DLQ
+        if fulfilment.untold(redemption_id):
+            # Refunded now, or fulfilled but telling the member kept failing: tell it; if that fails too,
+            # the raise lets the queue keep the message in its DLQ, from where a redrive tells it.
+            fulfilment.tell(redemption_id)
         return
     logger.info("fulfilment", extra={"redemption_id": redemption_id, "status": status})
 

@@ -61,6 +61,8 @@ def explanation(failure: Failure) -> str | None:
             return "integers are strict: 5.0 is refused where the schema's integer allows it"
         if "gift card's stock is the number of its codes" in message:
             return "API.md: a gift card's stock is its number of unused codes"
+        if field == "content" and "campaign_announcement template" in message:
+            return "a broadcast needs content, or the program's own campaign_announcement template"
         if "cannot be cleared" in message:
             return "PATCH: a required field cannot be set to null (the schema allows null: it means 'unchanged')"
         if "Value error, " in message:  # the models' own validators: rules across fields or values

@@ -25,7 +25,7 @@ class Tenant:
     spare_key_id: str  # DELETE /v1/api-keys/{key_id} revokes this one, never a key the fuzzer uses
     session: str  # the member's session token
     keys: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, str] = field(default_factory=dict)  # ids beyond the contract's (campaign_id, ...)
+    extra: dict[str, str] = field(default_factory=dict)  # ids beyond the contract's (campaign_id, kind, ...)
 
     def path_parameters(self) -> dict[str, str]:
         return {"program_id": self.program_id, "external_id": self.member, "reward_id": self.reward_id,
@@ -35,6 +35,7 @@ class Tenant:
 CAMPAIGNS = ("POST", "/v1/programs/{program_id}/campaigns")
 IMPORTS = ("POST", "/v1/programs/{program_id}/imports")
 IMPORT_SECONDS = 60
+BROADCASTS = ("POST", "/v1/programs/{program_id}/broadcasts")
 
 
 def make_tenant(base_url: str, root_key: str, document: dict | None = None) -> Tenant:
@@ -96,6 +97,12 @@ def make_tenant(base_url: str, root_key: str, document: dict | None = None) -> T
                 raise SetupError(f"the uploaded file's import did not start within {IMPORT_SECONDS} s")
             time.sleep(0.2)
         extra["import_id"] = imports[0]["id"]
+    if "/v1/programs/{program_id}/templates/{kind}/{locale}" in document["paths"]:
+        extra.update(kind="points_earned", locale="en")  # names, not ids: the same in every program
+    if BROADCASTS[1] in document["paths"] and BROADCASTS[0].lower() in document["paths"][BROADCASTS[1]]:
+        extra["broadcast_id"] = call("POST", f"{p}/broadcasts", admin, {
+            "content": {"en": {"title": "Fuzz", "body": "A broadcast to point at"}}, "channels": ["email"]},
+            headers={"Idempotency-Key": "fuzz-broadcast"})["id"]
     return Tenant(org_id=org["id"], admin_key=admin, store_key=keys["store"]["secret"],
                   analyst_key=keys["analyst"]["secret"], partner_key=keys["partner"]["secret"],
                   program_id=program["id"], member=member, reward_id=reward["id"], redemption_id=redemption["id"],

@@ -44,7 +44,8 @@ def _serve(stopping: threading.Event) -> None:
     started: list = [emulator]
     try:
         # The secrets go in as the template's parameters, as `sam deploy --parameter-overrides` would.
-        parameters = {"RootKeyHash": hashlib.sha256(root_key.encode()).hexdigest(), "SigningKey": signing_key}
+        parameters = {"RootKeyHash": hashlib.sha256(root_key.encode()).hexdigest(), "SigningKey": signing_key,
+                      "PublicApiUrl": f"http://{HOST}:{api_port}"}
         deployment = deploy(template.load(), parameters, REGION)
         os.environ.update(deployment.environment)
         os.environ["LAUREL_ROOT_KEY"] = root_key

@@ -2,6 +2,7 @@
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 import requests
@@ -101,3 +102,29 @@ def test_a_failed_fulfilment_gives_the_points_back(http, stack, tenant):
     assert http.call("GET", f"{path}/members/sam/balance", admin).body["available"] == 500
     kinds = [t["kind"] for t in http.call("GET", f"{path}/members/sam/transactions", admin).body["items"]]
     assert kinds == ["refund", "redeem", "adjust"]
+
+
+def test_a_broadcast_reaches_its_segment_and_its_unsubscribe_link_works_without_a_key(http, stack, tenant):
+    path, admin = tenant["path"], tenant["admin"]
+    for name, lists in (("uma", "news"), ("vic", "none")):
+        http.call("PUT", f"{path}/members/{name}", admin, {"email": f"{name}@example.com", "name": name.title(),
+                                                           "attributes": {"list": lists}})
+    started = http.call("POST", f"{path}/broadcasts", admin,
+                        {"content": {"en": {"title": "Hello from the club", "body": "News for you."}},
+                         "segment": {"attributes": {"list": "news"}}}, headers={"Idempotency-Key": "news-1"})
+    assert started.status == 202
+    assert stack.drain(timeout=60)
+    # The segment got it, with the link to this API's unsubscribe page; the others nothing
+    outbox = sent(stack)
+    (email,) = [e for e in outbox["emails"] if "uma@example.com" in e["to"]]
+    assert email["subject"] == "Hello from the club" and not [e for e in outbox["emails"] if "vic@example.com" in e["to"]]
+    link = re.search(r'href="([^"]+)"', email["body"])[1]
+    assert link.startswith(f"{stack.base_url}/v1/unsubscribe/")
+    done = http.call("GET", f"{path}/broadcasts/{started.body['id']}", admin).body
+    assert done["status"] == "done" and done["counts"]["sent"] == 1
+    # Following it: a page that asks, then its button unsubscribes
+    page = requests.get(link, timeout=10)
+    assert page.status_code == 200 and 'method="post"' in page.text
+    assert requests.post(link, data={}, timeout=10).status_code == 200
+    prefs = http.call("GET", f"{path}/members/uma/preferences", admin).body
+    assert prefs["email"] == {"transactional": True, "marketing": False}

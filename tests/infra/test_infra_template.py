@@ -62,10 +62,22 @@ def test_functions_handlers_and_triggers_are_those_of_the_architecture(source_te
             assert events == [{"Type": "Schedule", "Properties": {"Schedule": ticked(trigger)[0]}}]
         else:
             queue, response_type = ticked(trigger)
+            concurrency = re.search(r"at most (\d+) at once", trigger)
             assert events == [{"Type": "SQS", "Properties": {
                 "Queue": {"Fn::GetAtt": [queue, "Arn"]},
                 "BatchSize": int(re.search(r"batch (\d+)", trigger)[1]),
-                "FunctionResponseTypes": [response_type]}}]
+                "FunctionResponseTypes": [response_type],
+                **({"ScalingConfig": {"MaximumConcurrency": int(concurrency[1])}} if concurrency else {})}}]
+
+
+def test_broadcasts_pace_for_as_many_slices_as_may_run_at_once(source_template):
+    """Each slice publishes at BROADCAST_SENDS_PER_SECOND / WORKERS, so the total holds only if no more run."""
+    from chalicelib import broadcasts
+
+    # Given the broadcast function's queue trigger
+    (event,) = functions(source_template)["BroadcastFunction"]["Events"].values()
+    # Then at most WORKERS slices run at once
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == broadcasts.WORKERS
 
 
 def test_table_indexes_are_those_of_the_architecture(source_template):
@@ -101,7 +113,7 @@ def test_every_queue_dead_letters_into_a_dlq_that_keeps_messages_two_weeks(sourc
     dlqs = {referenced(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in sources.values()}
     # Then every work queue redrives after 5 receives into its own DLQ
     assert set(sources) == {"PartnerEventsQueue", "FulfilmentQueue", "EmailQueue", "SmsQueue", "ImportsQueue",
-                            "TierReviewQueue", "WebhooksQueue"}
+                            "TierReviewQueue", "WebhooksQueue", "BroadcastQueue", "InboundSmsQueue"}
     assert len(dlqs) == len(sources) and set(queues) == set(sources) | dlqs
     assert all(p["RedrivePolicy"]["maxReceiveCount"] == 5 for p in sources.values())
     # and DLQs keep messages the longest SQS allows, everything encrypted
@@ -117,7 +129,8 @@ def test_handlers_know_the_redrive_limits(source_template):
     # Then the settings equal the queues' maxReceiveCount
     for setting, queue in (("PARTNER_EVENTS_MAX_RECEIVES", "PartnerEventsQueue"),
                            ("FULFILMENT_MAX_RECEIVES", "FulfilmentQueue"),
-                           ("WEBHOOKS_MAX_RECEIVES", "WebhooksQueue")):
+                           ("WEBHOOKS_MAX_RECEIVES", "WebhooksQueue"),
+                           ("NOTIFICATIONS_MAX_RECEIVES", "EmailQueue"), ("NOTIFICATIONS_MAX_RECEIVES", "SmsQueue")):
         redrive = queues[queue]["Properties"]["RedrivePolicy"]
         assert environment[setting] == str(redrive["maxReceiveCount"])
 
@@ -152,8 +165,9 @@ def test_table_is_retained_recoverable_and_encrypted(source_template):
 
 def test_notifications_fan_out_by_channel_from_the_topic_only(source_template):
     """Each delivery queue gets its channel's notifications, and nobody else may write to it."""
-    # Given the subscriptions and the policies of the queues subscribed
-    subscriptions = resources_of(source_template, "AWS::SNS::Subscription").values()
+    # Given the notifications topic's subscriptions and the policies of the queues subscribed
+    subscriptions = [s for s in resources_of(source_template, "AWS::SNS::Subscription").values()
+                     if s["Properties"]["TopicArn"] == {"Ref": "NotificationsTopic"}]
     subscribed = {referenced(s["Properties"]["Endpoint"]) for s in subscriptions}
     policies = [p for p in resources_of(source_template, "AWS::SQS::QueuePolicy").values()
                 if {referenced(q) for q in p["Properties"]["Queues"]} & subscribed]
@@ -169,6 +183,32 @@ def test_notifications_fan_out_by_channel_from_the_topic_only(source_template):
         assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "NotificationsTopic"}}}
     assert {referenced(q) for p in policies for q in p["Properties"]["Queues"]} == {
         "EmailQueue", "SmsQueue"}
+
+
+def test_sms_replies_reach_their_queue_from_the_sms_service_only(source_template):
+    """Only the account's SMS service may publish replies, and only their topic may feed the STOP queue."""
+    resources = source_template["Resources"]
+    # Given the inbound SMS topic's policy, its subscription and the queue's policy
+    (publish,) = resources["InboundSmsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (subscription,) = [s["Properties"] for s in resources_of(source_template, "AWS::SNS::Subscription").values()
+                       if s["Properties"]["TopicArn"] == {"Ref": "InboundSmsTopic"}]
+    (deliver,) = resources["InboundSmsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # Then the SMS service of this account publishes, the queue gets every reply raw, from that topic only
+    assert publish["Principal"] == {"Service": "sms-voice.amazonaws.com"} and publish["Action"] == "sns:Publish"
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert referenced(subscription["Endpoint"]) == "InboundSmsQueue" and subscription["RawMessageDelivery"] is True
+    assert "FilterPolicy" not in subscription
+    assert deliver["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "InboundSmsTopic"}}}
+
+
+def test_only_the_broadcast_and_tier_review_functions_may_scan_the_table(source_template):
+    """A Scan reads every item: only the two sweeps of a program's members may (chalicelib/db.py says why):
+    a broadcast, whose pace bounds it, and the tier review after a program's tiers change."""
+    scanners = {name for name, function in functions(source_template).items()
+                for statement in statements(function.get("Policies", []))
+                if "dynamodb:Scan" in ([statement["Action"]] if isinstance(statement["Action"], str)
+                                       else statement["Action"])}
+    assert scanners == {"BroadcastFunction", "TierReviewFunction"}
 
 
 def test_no_iam_statement_allows_every_action(source_template):

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
+PUBLIC_API_URL = "https://rewards.example.com"
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,8 @@ def stack():
         from local.lambda_runtime import Runtime
 
         parameters = {"RootKeyHash": hashlib.sha256(ROOT_KEY.encode()).hexdigest(),
-                      "SigningKey": os.environ["LAUREL_SIGNING_KEY"], "EmailSender": "rewards@example.com"}
+                      "SigningKey": os.environ["LAUREL_SIGNING_KEY"], "EmailSender": "rewards@example.com",
+                      "PublicApiUrl": PUBLIC_API_URL}
         deployment = resources.deploy(template.load(), parameters, "us-east-1")
         os.environ.update(deployment.environment)
         resources.verify_email_sender("us-east-1", deployment.environment["EMAIL_SENDER"])

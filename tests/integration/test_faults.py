@@ -251,8 +251,14 @@ def sms_to(phone) -> list:
             if number == phone]
 
 
+def delivery_record(redemption_id, channel) -> Optional[db.DeliveryItem]:
+    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+    return db.get(db.DeliveryItem, db.DeliveryItem.key(redemption.program_id, redemption.external_id,
+                                                       f"reward_delivered:{redemption_id}", channel))
+
+
 def delivery_status(redemption_id, channel) -> Optional[str]:
-    record = db.get(db.DeliveryItem, db.DeliveryItem.key(redemption_id, channel))
+    record = delivery_record(redemption_id, channel)
     return record.status if record else None
 
 
@@ -624,10 +630,11 @@ def test_a_rejected_email_is_recorded_and_not_retried(stack, api, shop, faults):
     # When the email and SMS functions consume their queues
     stack.pump("EmailDeliveryFunction")
     stack.pump("SmsDeliveryFunction")
-    # Then the email was tried once (no SDK retry, no redelivery), recorded as rejected, and not dead-lettered;
-    # the SMS still went
+    # Then the email was tried once (no SDK retry, no redelivery), recorded as failed for that reason, and not
+    # dead-lettered; the SMS still went
     assert faults.hits("SendEmail") == 1
-    assert delivery_status(rid, "email") == "rejected" and emails_to(shop["email"]) == []
+    record = delivery_record(rid, "email")
+    assert (record.status, record.reason) == ("failed", "rejected: MessageRejected") and emails_to(shop["email"]) == []
     assert waiting(stack.poller("EmailDeliveryFunction").trigger.queue_url) == 0
     assert messages_about(stack, dlq_url(stack, "EmailDeliveryFunction"), rid) == []
     assert len(sms_to(shop["phone"])) == 1
@@ -643,7 +650,9 @@ def test_an_email_that_keeps_failing_ends_in_the_email_dlq(stack, api, shop, fau
     kept = messages_about(stack, dlq_url(stack, "EmailDeliveryFunction"), rid)
     assert len(kept) == 1
     assert faults.hits("SendEmail") == 5 * SDK_ATTEMPTS  # maxReceiveCount deliveries, each with the SDK's retries
-    assert delivery_status(rid, "email") == "failed" and emails_to(shop["email"]) == []
+    record = delivery_record(rid, "email")
+    assert record.status == "failed" and record.reason == "gave up after 5 tries: Throttling"
+    assert emails_to(shop["email"]) == []
     boto3.client("sqs", region_name=REGION).delete_message(QueueUrl=dlq_url(stack, "EmailDeliveryFunction"),
                                                            ReceiptHandle=kept[0]["ReceiptHandle"])
 

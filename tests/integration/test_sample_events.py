@@ -87,8 +87,38 @@ def test_fulfilment_and_email_samples_deliver_a_redemption(stack, api, program):
     # Then the redemption is fulfilled and the email was recorded as sent once
     assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"
     from chalicelib import db
-    record = db.get(db.DeliveryItem, db.DeliveryItem.key(redemption["id"], "email"))
+    record = db.get(db.DeliveryItem, db.DeliveryItem.key(program["id"], "member-42", f"reward_delivered:{redemption['id']}",
+                                                         "email"))
     assert record.status == "sent" and record.provider_message_id
+
+
+def test_the_broadcast_sample_runs_a_slice(stack, api, program, monkeypatch):
+    # Given a broadcast to a program with one member, the sample naming it
+    monkeypatch.setenv("BROADCAST_SENDS_PER_SECOND", "1000")
+    api.call("PUT", f"{program['path']}/members/sample-1", program["admin"], {"email": "sample-1@example.com"})
+    started = api.call("POST", f"{program['path']}/broadcasts", program["admin"],
+                       {"content": {"en": {"title": "Hello", "body": "News"}}}, {"Idempotency-Key": "sample"})[1]
+    event = sample("sqs_broadcast.json")
+    event["Records"][0]["body"] = event["Records"][0]["body"].replace(
+        "org_01jd0000000000000000000000", program["org_id"]).replace(
+        "prg_01jd0000000000000000000000", program["id"]).replace("brd_01jd0000000000000000000000", started["id"])
+    # When the broadcast handler takes it
+    assert invoke(stack, "BroadcastFunction", event) == {"batchItemFailures": []}
+    # Then the slice ran to the end of the members: one reached, by email
+    done = api.call("GET", f"{program['path']}/broadcasts/{started['id']}", program["admin"])[1]
+    assert done["status"] == "done" and (done["counts"]["members"], done["counts"]["targeted"]) == (1, 1)
+    # and the API's own message for that slice, when it comes, finds it done
+    stack.pump("BroadcastFunction")
+    stack.pump("EmailDeliveryFunction")
+    assert api.call("GET", f"{program['path']}/broadcasts/{started['id']}", program["admin"])[1]["counts"]["sent"] == 1
+
+
+def test_the_inbound_sms_sample_stops_the_phone(stack):
+    from chalicelib import preferences
+
+    assert invoke(stack, "SmsInboundFunction", sample("sqs_inbound_sms.json")) == {"batchItemFailures": []}
+    assert preferences.stopped("+14155550100")
+    preferences.start("+14155550100")
 
 
 @pytest.mark.parametrize("function_id", ["PointsExpiryFunction", "TierRecalculationFunction",

@@ -1,7 +1,19 @@
 """Events in, points out: the one path for events from the API and from the partner queue."""
 from datetime import datetime
 
-from chalicelib import campaigns, clock, db, ledger, members, referrals, reversals, rules, standing, tiers
+from chalicelib import (
+    announcements,
+    campaigns,
+    clock,
+    db,
+    ledger,
+    members,
+    referrals,
+    reversals,
+    rules,
+    standing,
+    tiers,
+)
 from chalicelib import wallet as wallets
 from chalicelib.transact import ConditionFailed, Retry, Tx
 
@@ -74,6 +86,9 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
     ledger.put_wallet(member, wallet, now_iso)
     entry.snapshot = members.balance_of(wallet, tier)
+    if member.version is None:  # enrolled by this event
+        tx.after(lambda: announcements.welcome(program, member))
+    tx.after(lambda: announcements.points_earned(program, member, entry))
     try:
         ledger.append(member, entry, tx)
     except ConditionFailed as failed:  # a campaign ran short, or the referrer moved on: decide again

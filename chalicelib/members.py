@@ -1,5 +1,5 @@
 """Members of a program: their profile, balance, transactions and sessions."""
-from chalicelib import auth, clock, db, ledger, pagination, standing, tiers
+from chalicelib import announcements, auth, clock, db, ledger, pagination, standing, tiers
 from chalicelib import wallet as wallets
 from chalicelib.errors import NotFound
 from chalicelib.transact import save_or_retry, with_retries
@@ -72,6 +72,8 @@ def upsert(org_id: str, program_id: str, external_id: str, changes: dict) -> tup
             setattr(member, name, value)
         member.updated_at = now_iso
         save_or_retry(member)
+        if created:
+            announcements.welcome(program, member)
         return view(member, program), created
 
     return with_retries(attempt)

@@ -7,11 +7,17 @@ program's `time_zone`; with neither, Laurel cannot tell the member's night and s
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-DEFAULTS = {"quiet_hours": {"start": "21:00", "end": "08:00"}, "time_zone": None, "sms_max_segments": 3}
+DEFAULTS = {"quiet_hours": {"start": "21:00", "end": "08:00"}, "time_zone": None, "sms_max_segments": 3,
+            "announce": []}
 
 
 def settings_of(program) -> dict:
     return {**DEFAULTS, **(program.messaging or {})}
+
+
+def announces(program, kind: str) -> bool:
+    """Whether the program opted into `welcome` or `points_earned` messages."""
+    return kind in settings_of(program)["announce"]
 
 
 def _zone(name) -> ZoneInfo | None:

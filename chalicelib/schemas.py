@@ -216,6 +216,10 @@ class Messaging(Request):
         None, description="For members without a `time_zone` attribute (none: such members are never held)")
     sms_max_segments: Annotated[int, Field(ge=1, le=10)] = Field(
         3, description="An SMS longer than this many segments is cut, with an ellipsis")
+    announce: Annotated[list[Literal["welcome", "points_earned"]], Field(max_length=2)] = Field(
+        [], description="Messages the program opts into: `welcome` when a member is created (by PUT or its first "
+                        "event), `points_earned` for every event that earns points. Tier, reward, redemption and "
+                        "expiry messages always go out; these two are off unless listed.")
 
 
 class ProgramCreate(Request):

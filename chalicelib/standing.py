@@ -52,7 +52,7 @@ def settle(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, now_i
             change=standing.change, from_tier=member.tier, to_tier=name, qualifying=qualifying, created_at=now_iso)
         tier_notices.outbox(change)
         tx.put("tier-change", change, condition=db.TierChangeItem.pk.does_not_exist())
-        tx.after(lambda: tier_notices.announce(change))
+        tx.after(lambda: tier_notices.announce(change, member))
         wallet = _bonuses(program, member, wallet, standing.reached, now_iso, tx)
     member.tier, member.tier_below_since = name, standing.below_since
     if standing.below_since:

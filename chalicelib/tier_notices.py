@@ -2,15 +2,16 @@
 `TIERNOTICE#{shard}` / created_at) until its notice is sent, so a crash between the change and the
 notice delays it to the recovery job's next run (every 5 minutes) and never loses it.
 
-The notice is the `tier.changed` webhook event, keyed by the change, so sending it again (a
-recovery racing a prompt send) adds no delivery.
+The notices are the `tier.changed` webhook event, keyed by the change, and the member's `tier_up` or
+`tier_down` message, sent once per member, tier and day by delivery; so sending them again (a recovery
+racing a prompt send) adds no delivery.
 """
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 
-from chalicelib import clock, db
+from chalicelib import clock, db, notifications
 from chalicelib.observability import logger as log
 from chalicelib.webhooks import events
 
@@ -39,13 +40,21 @@ def batched() -> Iterator[None]:
                 batch.save(change)  # the whole (immutable) item again, without its outbox entry
 
 
-def announce(change: db.TierChangeItem) -> bool:
-    """Send the change's notice and take it out of the outbox; False (logged) if it must wait for recovery."""
+def announce(change: db.TierChangeItem, member: db.MemberItem | None = None) -> bool:
+    """Send the change's notices and take it out of the outbox; False (logged) if it must wait for recovery.
+
+    `member` is the member as the change left it (read again when the recovery job tells it).
+    """
     try:
         events.emit(change.org_id, change.program_id, "tier.changed",
                     {"member": {"external_id": change.external_id, "tier": change.to_tier,
                                 "previous_tier": change.from_tier}},
                     event_key=f"{change.external_id}:{change.sk}", occurred_at=change.created_at)
+        member = member or db.get(db.MemberItem, db.MemberItem.key(change.program_id, change.external_id))
+        if member is not None:
+            notifications.publish(f"tier_{change.change}", notifications.channels_of(member, None), {
+                "org_id": change.org_id, "program_id": change.program_id, "external_id": change.external_id,
+                "tier": change.to_tier, "previous_tier": change.from_tier, "day": change.created_at[:10]})
         told = _told.get()
         if told is None:
             change.update(actions=[db.TierChangeItem.gsi2pk.remove(), db.TierChangeItem.gsi2sk.remove()])

@@ -298,3 +298,37 @@ def test_a_redemption_that_fails_for_good_is_refunded_and_the_member_told(stack,
     (email,) = emails_to(ada["email"])
     assert email.subject == "Novità sul tuo premio: Libri" and "ti sono stati restituiti" in email.body
     assert "non è andata a buon fine" in sms_to(ada["phone"])[0]
+
+
+def test_opted_in_welcome_and_points_earned_and_tier_up_are_delivered_once_each(stack, api, program, monkeypatch):
+    # Given a program that opts into welcome and points-earned messages, with a Silver tier at 1000
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 22, 12, tzinfo=timezone.utc))  # daytime in UTC
+    status, _ = api.call("PATCH", program["path"], program["admin"],
+                         {"messaging": {"announce": ["welcome", "points_earned"], "quiet_hours": None}})
+    assert status == 200
+    tag = uuid.uuid4().hex[:8]
+    email = f"bo-{tag}@example.com"
+    # When a member is created, earns 1,500 points (reaching Silver), and the same event is sent again
+    assert api.call("PUT", f"{program['path']}/members/bo", program["admin"], {"email": email, "locale": "es"})[0] == 201
+    event = {"id": f"bo-{tag}", "type": "purchase", "member": "bo", "properties": {"amount": 150000}}
+    api.call("POST", f"{program['path']}/events", program["admin"], event)
+    api.call("POST", f"{program['path']}/events", program["admin"], event)
+    deliver(stack)
+    # Then it got a welcome, one points-earned message and one tier-up message, in Spanish
+    subjects = [m.subject for m in emails_to(email)]
+    assert len(subjects) == 3
+    records = api.call("GET", f"{program['path']}/members/bo/messages", program["admin"])[1]["items"]
+    assert sorted(r["kind"] for r in records) == ["points_earned", "tier_up", "welcome"]
+    assert all(r["status"] == "sent" for r in records)
+
+
+def test_without_opting_in_no_welcome_or_points_messages_are_sent(stack, api, program):
+    # Given a program with the default messaging, When a member is created and earns below any tier
+    tag = uuid.uuid4().hex[:8]
+    email = f"cy-{tag}@example.com"
+    api.call("PUT", f"{program['path']}/members/cy", program["admin"], {"email": email})
+    api.call("POST", f"{program['path']}/events", program["admin"],
+             {"id": f"cy-{tag}", "type": "purchase", "member": "cy", "properties": {"amount": 1000}})
+    deliver(stack)
+    # Then nothing was sent
+    assert emails_to(email) == []

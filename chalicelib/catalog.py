@@ -21,6 +21,7 @@ def view(reward: db.RewardItem) -> dict:
             "description": reward.description, "cost": int(reward.cost), "value": reward.value,
             "stock": None if reward.stock is None else int(reward.stock), "active": reward.active,
             "low_stock_threshold": low_stock_threshold(reward),
+            **({"tiers": reward.tiers} if reward.tiers else {}),
             "created_at": reward.created_at, "updated_at": reward.updated_at}
 
 

@@ -297,6 +297,7 @@ class RewardItem(Item, discriminator="reward"):
     active = BooleanAttribute(default=True)
     low_stock_threshold = NumberAttribute(null=True)  # None: catalog.LOW_STOCK_THRESHOLD
     low_stock_since = UnicodeAttribute(null=True)  # set when low stock was announced, cleared by a restock
+    tiers = JSONAttribute(null=True)  # tier names whose members alone may redeem it (None: everyone)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 

@@ -9,7 +9,8 @@ from chalicelib.web import Endpoint
 ERRORS = {400: "Invalid input (validation_error)", 401: "Missing, unknown or revoked credential (unauthorized)",
           403: "The credential's role may not do this (forbidden)",
           404: "No such object in this organisation (not_found)",
-          409: "insufficient_points, out_of_stock, idempotency_conflict or conflict",
+          409: "insufficient_points, out_of_stock, idempotency_conflict or conflict (also allowance_exceeded, "
+               "not_eligible)",
           413: "Body too large (payload_too_large)", 429: "Too many requests (rate_limited)",
           500: "internal_error"}
 

@@ -53,6 +53,9 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             raise NotFound("No such reward.")
         if not reward.active:
             raise Conflict("This reward is not available.", {"reward_id": reward_id})
+        if reward.tiers and member.tier not in reward.tiers:
+            raise Conflict(f"This reward is for members of {', '.join(reward.tiers)}.",
+                           {"reward_id": reward_id, "tiers": reward.tiers, "tier": member.tier}, code="not_eligible")
         if reward.stock is not None and reward.stock < quantity:
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")

@@ -503,6 +503,8 @@ class RewardCreate(Request):
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
     active: bool = True
     low_stock_threshold: Optional[LowStockThreshold] = None
+    tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
+        None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
 
 
 class RewardUpdate(Request):
@@ -515,6 +517,8 @@ class RewardUpdate(Request):
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
     active: bool = None
     low_stock_threshold: Optional[LowStockThreshold] = None  # null: back to the default
+    tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
+        None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
 
 
 class Reward(Answer):
@@ -527,6 +531,7 @@ class Reward(Answer):
     stock: Optional[int]
     active: bool
     low_stock_threshold: int
+    tiers: Optional[list[str]] = Field(None, description="Only members of these tiers may redeem it")
     created_at: Timestamp
     updated_at: Timestamp
 

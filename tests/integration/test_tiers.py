@@ -193,3 +193,22 @@ def test_a_tier_change_is_told_once_as_a_signed_webhook_even_after_a_crash(stack
     told = sorted((r["event_id"], json.loads(r["body"])["data"]["member"]["tier"]) for r in receiver.requests)
     assert sorted(tier for _, tier in told) == ["Gold", "Silver"] and len({e for e, _ in told}) == 2
     assert all(r["verified_with"] for r in receiver.requests)
+
+
+def test_a_tier_exclusive_reward_is_redeemed_only_by_members_of_that_tier(stack, api):
+    # Given a reward for Gold members only, a Gold member and a Silver member with points enough
+    program = make_program(api)
+    status, reward = api.call("POST", f"{program['path']}/rewards", program["admin"],
+                              {"type": "merchandise", "name": "Lounge pass", "cost": 100, "tiers": ["Gold"]})
+    assert status == 201 and reward["tiers"] == ["Gold"]
+    buy(api, program, "o-gold", 500000, member="gold")
+    buy(api, program, "o-silver", 200000, member="silver")
+    # When both redeem it
+    gold = api.call("POST", f"{program['path']}/members/gold/redemptions", program["admin"],
+                    {"reward_id": reward["id"]}, {"Idempotency-Key": "g"})
+    silver = api.call("POST", f"{program['path']}/members/silver/redemptions", program["admin"],
+                      {"reward_id": reward["id"]}, {"Idempotency-Key": "s"})
+    # Then Gold's is taken, Silver's is refused with the reason and takes nothing
+    assert gold[0] == 202
+    assert silver[0] == 409 and silver[1]["error"]["code"] == "not_eligible"
+    assert balance(api, program, "silver")["available"] == 2000 + 50

@@ -613,6 +613,8 @@ class WebhookEndpoint(Answer):
     program_id: Optional[str]
     description: Optional[str]
     enabled: bool
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 # --- communications ------------------------------------------------------------------------

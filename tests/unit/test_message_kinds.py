@@ -88,7 +88,8 @@ def test_good_communication_requests_parse():
     assert parse_body(b'{"attributes": {"time_zone": "Asia/Tokyo", "vip": true}}', schemas.MemberUpsert)
     program = parse_body(b'{"name": "P", "messaging": {"time_zone": "Europe/Rome"}}', schemas.ProgramCreate)
     assert program.messaging.model_dump() == {"quiet_hours": {"start": "21:00", "end": "08:00"},
-                                              "time_zone": "Europe/Rome", "sms_max_segments": 3}
+                                              "time_zone": "Europe/Rome", "sms_max_segments": 3,
+                                              "announce": []}
     broadcast = parse_body(b'{"content": {"it": {"title": "t", "body": "b"}}, "segment": {"tiers": ["Gold", null]}}',
                            schemas.BroadcastCreate)
     assert broadcast.channels == ["email", "sms"] and broadcast.segment.tiers == ["Gold", None]

@@ -57,4 +57,5 @@ def test_the_members_zone_then_the_programs(member_zone, program_zone, expected)
 
 
 def test_a_program_without_settings_has_the_default_night():
-    assert messaging.settings_of(db.ProgramItem()) == {"quiet_hours": NIGHT, "time_zone": None, "sms_max_segments": 3}
+    assert messaging.settings_of(db.ProgramItem()) == {"quiet_hours": NIGHT, "time_zone": None, "sms_max_segments": 3,
+                                                   "announce": []}

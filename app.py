@@ -115,6 +115,9 @@ def _program_fields(body, unset: bool) -> dict:
     for name in ("earn_rules", "tiers"):
         if fields.get(name) is not None:
             fields[name] = [item.model_dump(exclude_none=True) for item in getattr(body, name)]
+    for name in ("redemption_policy", "budget"):  # stored whole, defaults included, even from a PATCH
+        if fields.get(name) is not None:
+            fields[name] = getattr(body, name).model_dump()
     for tier in fields.get("tiers") or []:
         if not tier.get("bonus_points"):
             del tier["bonus_points"]  # stored and shown as the contract's tier unless a bonus is set

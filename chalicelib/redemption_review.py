@@ -44,7 +44,7 @@ def reject(org_id: str, program_id: str, redemption_id: str, reason: str) -> dic
 
 
 def cancel(org_id: str, program_id: str, redemption_id: str, reason: str | None) -> dict:
-    return _give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "cancelled",
+    return _give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
                       "cancelled")
 
 

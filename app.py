@@ -5,6 +5,7 @@ from chalicelib import (
     adjustments,
     auth,
     broadcasts,
+    budgets,
     campaigns,
     catalog,
     clock,
@@ -16,6 +17,7 @@ from chalicelib import (
     preferences,
     programs,
     recognition,
+    redemption_review,
     redemptions,
     referrals,
     template_store,
@@ -113,6 +115,9 @@ def _program_fields(body, unset: bool) -> dict:
     for name in ("earn_rules", "tiers"):
         if fields.get(name) is not None:
             fields[name] = [item.model_dump(exclude_none=True) for item in getattr(body, name)]
+    for name in ("redemption_policy", "budget"):  # stored whole, defaults included, even from a PATCH
+        if fields.get(name) is not None:
+            fields[name] = getattr(body, name).model_dump()
     for tier in fields.get("tiers") or []:
         if not tier.get("bonus_points"):
             del tier["bonus_points"]  # stored and shown as the contract's tier unless a bonus is set
@@ -331,6 +336,46 @@ def get_redemption(call: Call):
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
                            external_id=principal.external_id if principal.kind == "member" else None,
                            show_secrets=principal.kind == "member" or principal.role == "admin")
+
+
+R = P + "/redemptions/{redemption_id}"
+
+
+@endpoint(app, "GET", P + "/redemptions", roles=ADMIN, summary="The program's redemptions awaiting approval, "
+          "oldest first", answer=s.RedemptionList, paged=True,
+          query=(("status", "awaiting_approval (the default and, for now, the only status listed)"),))
+def list_redemptions(call: Call):
+    return redemption_review.list_(call.org_id, call.params["program_id"], call.query)
+
+
+@endpoint(app, "POST", R + "/approve", roles=ADMIN,
+          summary="Approve a redemption awaiting approval: it is fulfilled from now (409 if it is not awaiting)",
+          answer=s.Redemption)
+def approve_redemption(call: Call):
+    return redemption_review.approve(call.org_id, call.params["program_id"], call.params["redemption_id"])
+
+
+@endpoint(app, "POST", R + "/reject", roles=ADMIN,
+          summary="Reject a redemption awaiting approval: its points, stock and budget are given back once",
+          body=s.RedemptionReject, answer=s.Redemption)
+def reject_redemption(call: Call):
+    return redemption_review.reject(call.org_id, call.params["program_id"], call.params["redemption_id"],
+                                    call.body.reason)
+
+
+@endpoint(app, "POST", R + "/cancel", roles=ADMIN,
+          summary="Cancel a redemption not yet fulfilled: its points, stock and budget are given back once "
+                  "(409 once fulfilled, failed or decided)",
+          body=s.RedemptionCancel, answer=s.Redemption)
+def cancel_redemption(call: Call):
+    return redemption_review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
+                                    call.body.reason)
+
+
+@endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",
+          answer=s.ProgramBudget)
+def get_budget(call: Call):
+    return budgets.view(call.org_id, call.params["program_id"])
 
 
 # --- webhooks --------------------------------------------------------------------------------

@@ -123,11 +123,14 @@ TEMPLATES = {
 # The `{status}` of redemption_status, itself a template with the kind's values.
 STATUSES = {
     "en": {"fulfilled": "is complete", "failed": "could not be completed, so your {currency} have been given back",
-           "cancelled": "was cancelled, so your {currency} have been given back"},
+           "cancelled": "was cancelled, so your {currency} have been given back",
+           "rejected": "was not approved, so your {currency} have been given back"},
     "it": {"fulfilled": "è completata", "failed": "non è andata a buon fine: i tuoi {currency} ti sono stati restituiti",
-           "cancelled": "è stata annullata: i tuoi {currency} ti sono stati restituiti"},
+           "cancelled": "è stata annullata: i tuoi {currency} ti sono stati restituiti",
+           "rejected": "non è stata approvata: i tuoi {currency} ti sono stati restituiti"},
     "es": {"fulfilled": "se ha completado", "failed": "no se ha podido completar: te hemos devuelto tus {currency}",
-           "cancelled": "se ha cancelado: te hemos devuelto tus {currency}"},
+           "cancelled": "se ha cancelado: te hemos devuelto tus {currency}",
+           "rejected": "no ha sido aprobado: te hemos devuelto tus {currency}"},
 }
 
 # Added below every marketing email, whatever its template: `{url}` is the member's unsubscribe link.

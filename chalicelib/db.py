@@ -14,7 +14,8 @@ Access patterns (pk / sk, and the overloaded indexes):
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |
 | member import job (chalicelib/member_import.py) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
-| redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` until fulfilled or failed |
+| redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` while pending (until fulfilled, failed or cancelled); gsi3 `APPROVAL#{program_id}` / `{created_at}#{redemption_id}` only while awaiting approval: a program's approval queue, oldest first (sparse: approving, rejecting or cancelling removes it) |
+| program's money budget (used, alerts sent) | `PRG#{program_id}` | `BUDGET` | |
 | message delivery | `MSG#{program_id}#{external_id}` | `{subject}#{channel}` | gsi1 `MSG#{program_id}#{external_id}` / `{created_at}#{subject}#{channel}`: a member's messages, newest first (keys and `created_at` projected; the records are read by key) |
 | member's message preferences | `MBR#{program_id}#{external_id}` | `PREFS` | |
 | phone that replied STOP | `PHONE#{sha256(phone)}` | `OPTOUT` | |
@@ -48,6 +49,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.connection import Connection
@@ -170,6 +172,8 @@ class ProgramItem(Item, discriminator="program"):
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
     tier_policy = JSONAttribute(null=True)  # {"measure", "window_days", "grace_days", "downgrade", ...} (tiers.py)
+    redemption_policy = JSONAttribute(null=True)  # {"approval_above_points"} (redemption_review.py)
+    budget = JSONAttribute(null=True)  # {"amount", "currency", "alert_at_percent"}; its use: ProgramBudgetItem
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -284,6 +288,18 @@ class CampaignBudgetItem(Item, discriminator="budget"):
         return f"CMP#{campaign_id}", "BUDGET"
 
 
+class ProgramBudgetItem(Item, discriminator="program_budget"):
+    """What a program's money budget has paid for: raised in each redemption's transaction, never past the
+    amount, lowered once by a refund, rejection or cancellation (budgets.py)."""
+
+    used = NumberAttribute(default=0)  # minor units of the budget's currency
+    alerted = UnicodeSetAttribute(null=True)  # {"{amount}:{percent}"}: threshold alerts sent for that amount
+
+    @staticmethod
+    def key(program_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", "BUDGET"
+
+
 class RewardItem(Item, discriminator="reward"):
     org_id = UnicodeAttribute()
     program_id = UnicodeAttribute()
@@ -331,7 +347,8 @@ class RedemptionItem(Item, discriminator="redemption"):
     delivery = JSONAttribute(null=True)
     fulfillment = JSONAttribute(null=True)
     consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
-    failure_reason = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)  # why it failed, was rejected or cancelled
+    budget_cost = NumberAttribute(null=True)  # minor units taken from the program's budget, given back on refund
     notified = BooleanAttribute(default=False)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -541,6 +558,15 @@ def index_keys(index: str, partition: str, limit: int, sort_before: str | None =
         if not start:
             break
     return keys
+
+
+def index_page(index: str, partition: str, limit: int, start: dict | None) -> tuple[list[tuple[str, str]], dict | None]:
+    """One page of table keys from a KEYS_ONLY index partition, and where the next page starts (None: done)."""
+    page = aws.client("dynamodb").query(
+        TableName=_Meta.table_name, IndexName=index, KeyConditionExpression=f"{index}pk = :p",
+        ExpressionAttributeValues={":p": {"S": partition}}, Limit=limit,
+        **({"ExclusiveStartKey": start} if start else {}))
+    return [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
 
 def get_many(*keys: tuple[str, str]) -> dict[tuple[str, str], Item]:

@@ -10,7 +10,7 @@ from chalicelib import db, notifications, redemptions
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
-FINAL = ("fulfilled", "failed")  # the statuses a member is told of
+FINAL = ("fulfilled", "failed", "rejected", "cancelled")  # the statuses a member is told of
 
 
 class CodesMissing(Contention):

@@ -51,7 +51,7 @@ KINDS = {kind.name: kind for kind in (
 )}
 
 CATEGORIES = ("transactional", "marketing")
-REDEMPTION_STATUSES = ("fulfilled", "failed", "cancelled")
+REDEMPTION_STATUSES = ("fulfilled", "failed", "cancelled", "rejected")
 
 
 def missing_fields(kind: Kind, payload: dict) -> list[str]:

@@ -11,6 +11,7 @@ def view(program: db.ProgramItem) -> dict:
             "clawback": program.clawback, "referral": program.referral, "recognition": program.recognition,
             "messaging": messaging.settings_of(program),
             "earn_rules": program.earn_rules or [], "tiers": program.tiers or [], "tier_policy": program.tier_policy,
+            "redemption_policy": program.redemption_policy, "budget": program.budget,
             "created_at": program.created_at, "updated_at": program.updated_at}
 
 

@@ -5,10 +5,15 @@ fulfilment message is sent after it; if that send is lost, the recovery job find
 redemption through its outbox index entry (gsi2 `OUTBOX#...`) and sends it again, so every
 redemption reaches a final status. Each move to a final status is announced to the organisation's
 webhook endpoints (`announce`), and a redemption that leaves a reward low on stock says so too.
+
+A program may hold redemptions above a number of points for an admin's approval (`awaiting_approval`,
+no outbox entry until approved: redemption_review.py), and may fund its rewards' money values from a
+budget, taken in the same transaction (budgets.py). Every way back (failure, rejection, cancellation)
+is `give_back`: one conditional status move that returns the points, the stock and the budget together.
 """
 import json
 
-from chalicelib import aws, catalog, clock, db, ids, ledger, settings
+from chalicelib import aws, budgets, catalog, clock, db, ids, ledger, settings
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
@@ -16,6 +21,7 @@ from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retri
 from chalicelib.webhooks import events
 
 SECRET_FIELDS = ("code", "codes")  # shown to admins and to the member's own session only
+DECIDED = ("rejected", "cancelled")  # statuses an admin chose, shown with their reason
 
 
 def view(redemption: db.RedemptionItem, *, show_secrets: bool = True) -> dict:
@@ -26,11 +32,22 @@ def view(redemption: db.RedemptionItem, *, show_secrets: bool = True) -> dict:
     if redemption.fulfillment is not None:
         answer["fulfillment"] = {name: value for name, value in redemption.fulfillment.items()
                                  if show_secrets or name not in SECRET_FIELDS}
+    if redemption.status in DECIDED and redemption.failure_reason:
+        answer["reason"] = redemption.failure_reason
     return answer
 
 
 def outbox_key(redemption_id: str) -> str:
     return f"OUTBOX#{db.shard_of(redemption_id)}"
+
+
+def approval_key(program_id: str) -> str:
+    return f"APPROVAL#{program_id}"
+
+
+def needs_approval(program: db.ProgramItem, points: int) -> bool:
+    policy = program.redemption_policy or {}
+    return policy.get("approval_above_points") is not None and points > int(policy["approval_above_points"])
 
 
 def create(org_id: str, program_id: str, external_id: str, request: dict, idempotency_key: str) -> tuple[dict, bool]:
@@ -43,10 +60,11 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         program_key = db.ProgramItem.key(org_id, program_id)
         member_key = db.MemberItem.key(program_id, external_id)
         reward_key = db.RewardItem.key(program_id, reward_id)
-        found = db.get_many(program_key, member_key, reward_key)
+        budget_key = db.ProgramBudgetItem.key(program_id)
+        found = db.get_many(program_key, member_key, reward_key, budget_key)
         if program_key not in found:
             raise NotFound("No such program.")
-        member, reward = found.get(member_key), found.get(reward_key)
+        program, member, reward = found[program_key], found.get(member_key), found.get(reward_key)
         if member is None:
             raise NotFound("No such member.")
         if reward is None or reward.org_id != org_id:
@@ -60,15 +78,21 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
         points = int(reward.cost) * quantity
+        cost = budgets.cost_of(program, reward, quantity)
         wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
         now_iso = clock.iso(clock.now())
         redemption_id = ids.new_id("rdm")
+        if needs_approval(program, points):  # in the approval queue, not the outbox, until an admin decides
+            status, index = "awaiting_approval", {"gsi3pk": approval_key(program_id),
+                                                  "gsi3sk": f"{now_iso}#{redemption_id}"}
+        else:
+            status, index = "pending", {"gsi2pk": outbox_key(redemption_id), "gsi2sk": now_iso}
         redemption = db.RedemptionItem(
             *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
             program_id=program_id, external_id=external_id, reward_id=reward_id,
             reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
-            status="pending", delivery=request.get("delivery"), consumed=[list(lot) for lot in consumed],
-            created_at=now_iso, updated_at=now_iso, gsi2pk=outbox_key(redemption_id), gsi2sk=now_iso)
+            status=status, delivery=request.get("delivery"), consumed=[list(lot) for lot in consumed],
+            budget_cost=cost, created_at=now_iso, updated_at=now_iso, **index)
         ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
                                  points=-points, redemption_id=redemption_id)
@@ -79,21 +103,26 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         if reward.stock is not None:
             tx.update("reward", db.RewardItem(reward.pk, reward.sk), [db.RewardItem.stock.add(-quantity)],
                       condition=(db.RewardItem.stock >= quantity) & (db.RewardItem.active == True))  # noqa: E712
+        if cost is not None:
+            budgets.consume(tx, program, found.get(budget_key), cost)
         try:
             ledger.append(member, entry, tx)
-        except ConditionFailed as failed:  # the stock or the reward moved on: decide again on fresh data
+        except ConditionFailed as failed:  # the stock, reward or budget moved on: decide again on fresh data
             raise Retry() from failed
-        taken["reward"] = reward
+        taken.update(reward=reward, program=program, cost=cost)
         return entry
 
     result, replayed = ledger.idempotent(program_id, "rdm", idempotency_key, fingerprint, attempt,
                                          lambda entry: entry.snapshot)
     if not replayed:
-        enqueue_fulfilment(org_id, program_id, result["id"])
+        if result["status"] == "pending":
+            enqueue_fulfilment(org_id, program_id, result["id"])
         try:
             catalog.announce_low_stock(taken["reward"], quantity)
+            if taken["cost"] is not None:
+                budgets.announce_thresholds(taken["program"])
         except Exception:  # noqa: BLE001 - an alert, not the redemption: the caller's answer stands
-            log.warning("low stock announcement failed", extra={"reward_id": reward_id})
+            log.warning("stock or budget announcement failed", extra={"reward_id": reward_id})
     return result, replayed
 
 
@@ -125,9 +154,17 @@ def announce(redemption: db.RedemptionItem) -> list[str]:
 
 def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
     """Mark a pending redemption failed and give its points back, once; False if it was not pending."""
+    return give_back(redemption_id, ("pending",), "failed", reason, restock=restock) is not None
+
+
+def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str, reason: str, *,
+              restock: bool) -> db.RedemptionItem | None:
+    """Move a redemption from one of `from_statuses` to `to_status` and give back its points (their expiry
+    lots restored), its budget cost and (if `restock`) its stock, in one transaction, so once; then announce
+    it. None if it was not in one of those statuses (another move got there first)."""
     def attempt() -> db.RedemptionItem | None:
         redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-        if redemption is None or redemption.status != "pending":
+        if redemption is None or redemption.status not in from_statuses:
             return None
         member_key = db.MemberItem.key(redemption.program_id, redemption.external_id)
         reward_key = db.RewardItem.key(redemption.program_id, redemption.reward_id)
@@ -142,30 +179,33 @@ def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
         tx = Tx()
         tx.update("redemption", redemption,
-                  [db.RedemptionItem.status.set("failed"), db.RedemptionItem.failure_reason.set(reason),
+                  [db.RedemptionItem.status.set(to_status), db.RedemptionItem.failure_reason.set(reason),
                    db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
-                   db.RedemptionItem.gsi2sk.remove()],
-                  condition=db.RedemptionItem.status == "pending")
+                   db.RedemptionItem.gsi2sk.remove(), db.RedemptionItem.gsi3pk.remove(),
+                   db.RedemptionItem.gsi3sk.remove()],
+                  condition=db.RedemptionItem.status == redemption.status)
         if restock and reward is not None and reward.stock is not None:
             tx.update("reward", db.RewardItem(reward.pk, reward.sk),
                       [db.RewardItem.stock.add(int(redemption.quantity))])
+        budgets.release(tx, redemption)
         try:
             ledger.append(member, entry, tx)
-        except ConditionFailed:
-            return None  # someone else finished it first
+        except ConditionFailed as failed:
+            if failed.label == "redemption":
+                raise Retry() from failed  # its status moved meanwhile: read it again and decide
+            raise
         except Replayed:
-            return None
-        redemption.status, redemption.updated_at = "failed", now_iso
+            return None  # its points were given back already
+        redemption.status, redemption.failure_reason, redemption.updated_at = to_status, reason, now_iso
         return redemption
 
-    failed = with_retries(attempt)
-    if failed is None:
-        return False
-    try:
-        announce(failed)
-    except Exception:  # noqa: BLE001 - the refund stands; this was the message's last try, nothing retries it
-        log.warning("redemption announcement failed", extra={"redemption_id": redemption_id})
-    return True
+    moved = with_retries(attempt)
+    if moved is not None:
+        try:
+            announce(moved)
+        except Exception:  # noqa: BLE001 - the move stands; this was the message's last try, nothing retries it
+            log.warning("redemption announcement failed", extra={"redemption_id": redemption_id})
+    return moved
 
 
 def mark_fulfilled(redemption: db.RedemptionItem, fulfillment: dict, tx: Tx | None = None) -> bool:

@@ -192,6 +192,30 @@ class RecognitionScheme(Request):
     max_per_gift: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
 
+class RedemptionPolicy(Request):
+    """Which redemptions wait for an admin (docs/programs.md, "Approvals, cancellation and budgets")."""
+
+    approval_above_points: Annotated[int, Field(ge=0, le=MAX_POINTS)] = Field(
+        description="A redemption of more points than this waits for an admin's approval: its points and stock "
+                    "are taken at once, its fulfilment starts only once approved")
+
+
+def _levels(levels: list[int]) -> list[int]:
+    return sorted(set(levels))
+
+
+class Budget(Request):
+    """What the program's rewards may cost in money, in all: each redemption of a reward with a `value`
+    takes value × quantity from it, and none may take it past `amount`."""
+
+    amount: Annotated[int, Field(ge=1, le=MAX_POINTS * 100, description="In minor units (cents)")]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+    alert_at_percent: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)] = Field(
+        [50, 80, 100], description="Used shares of the amount announced once each (webhook `budget.threshold`)")
+
+    _alert_levels = field_validator("alert_at_percent")(_levels)
+
+
 class QuietHours(Request):
     """A window of the member's local day in which non-urgent messages wait (it may span midnight)."""
 
@@ -234,6 +258,8 @@ class ProgramCreate(Request):
     earn_rules: EarnRules = []
     tiers: Annotated[list[Tier], Field(max_length=20)] = []
     tier_policy: Optional[TierPolicy] = None
+    redemption_policy: Optional[RedemptionPolicy] = None
+    budget: Optional[Budget] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -259,6 +285,8 @@ class ProgramUpdate(Request):
     earn_rules: EarnRules = None
     tiers: Annotated[list[Tier], Field(max_length=20)] = None
     tier_policy: Optional[TierPolicy] = None
+    redemption_policy: Optional[RedemptionPolicy] = None
+    budget: Optional[Budget] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -276,6 +304,8 @@ class Program(Answer):
     earn_rules: list[dict[str, Any]]
     tiers: list[dict[str, Any]]
     tier_policy: Optional[dict[str, Any]] = None
+    redemption_policy: Optional[dict[str, Any]] = None
+    budget: Optional[dict[str, Any]] = Field(None, description="The setting; what is used: GET .../budget")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -572,10 +602,35 @@ class Redemption(Answer):
     reward_id: str
     quantity: int
     points: int
-    status: Literal["pending", "fulfilled", "failed", "cancelled"]
+    status: Literal["pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected"]
     fulfillment: Optional[dict[str, Any]] = None
+    reason: Optional[str] = Field(None, description="Why it was rejected or cancelled")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class RedemptionList(Answer):
+    items: list[Redemption]
+    next_cursor: Optional[str]
+
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RedemptionReject(Request):
+    reason: Reason
+
+
+class RedemptionCancel(Request):
+    reason: Optional[Reason] = None
+
+
+class ProgramBudget(Answer):
+    amount: int = Field(description="In minor units (cents)")
+    currency: str
+    used: int
+    left: int
+    alert_at_percent: list[int]
 
 
 # --- webhooks ------------------------------------------------------------------------------

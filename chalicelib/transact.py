@@ -57,6 +57,11 @@ class Tx:
     def update(self, label: str, model, actions: list, condition=None) -> None:
         self._ops["update"].append((label, lambda tx: tx.update(model, actions=actions, condition=condition)))
 
+    def check(self, label: str, model, condition) -> None:
+        """Write nothing to `model`, but commit only if `condition` holds on it."""
+        self._ops["check"].append((label, lambda tx: tx.condition_check(type(model), model.pk, model.sk,
+                                                                        condition=condition)))
+
     def delete(self, label: str, model, condition=None) -> None:
         self._ops["delete"].append((label, lambda tx: tx.delete(model, condition=condition)))
 

@@ -102,6 +102,11 @@ MUST = {
 MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions",
                      f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences"}
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
+# Added by the project for admins alone: the approval queue and an admin's decisions on a redemption (money
+# moves back); the budget is also read by analysts.
+R = P + "/redemptions/{redemption_id}"
+ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel"}
+ADMIN_AND_ANALYST = {f"GET {P}/budget"}
 MAY = {
     "root": MUST["root"],
     "partner": MUST["partner"] | PARTNER_EXTENSIONS,
@@ -369,6 +374,7 @@ SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold thes
     f"POST {P}/templates/{{kind}}/{{locale}}/preview": lambda t: TEMPLATE,
     f"PUT {M}/preferences": lambda t: {"email": {"transactional": True}},
     f"POST {P}/broadcasts": lambda t: BROADCAST,
+    f"POST {R}/reject": lambda t: {"reason": "probe"},
 }
 
 
@@ -438,6 +444,10 @@ def test_the_roles_are_the_contracts():
         assert must <= granted[role], f"{role} lost {must - granted[role]}"
     for role, may in MAY.items():
         assert granted[role] <= may, f"{role} may also {granted[role] - may}, beyond API.md's roles table"
+    roles = {op.label: set(op.roles) for op in SECURED}
+    assert {label: roles.get(label) for label in ADMIN_ONLY} == {label: {"admin"} for label in ADMIN_ONLY}
+    assert {label: roles.get(label) for label in ADMIN_AND_ANALYST} == {
+        label: {"admin", "analyst"} for label in ADMIN_AND_ANALYST}
 
 
 # --- API2 broken authentication ------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""An admin's decisions on redemptions: approve or reject one awaiting approval, cancel one not yet fulfilled,
+and the program's approval queue.
+
+Each decision is a status move conditional on the status it starts from, so two decisions (or a decision
+and fulfilment) racing leave exactly one outcome: the loser answers 409 with the status it found.
+Rejection and cancellation give back points, stock and budget through `redemptions.give_back`, once.
+"""
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import clock, db, fulfilment, pagination, programs, redemptions
+from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.observability import logger as log
+from chalicelib.transact import error_code
+
+CANCELLABLE = ("awaiting_approval", "pending")  # not yet fulfilled
+LISTED = ("awaiting_approval",)  # the statuses GET .../redemptions lists (the sparse index holds no other)
+
+
+def _refused(redemption_id: str, action: str) -> Conflict:
+    status = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id)).status
+    return Conflict(f"A redemption that is {status} cannot be {action}.", {"status": status})
+
+
+def approve(org_id: str, program_id: str, redemption_id: str) -> dict:
+    """awaiting_approval → pending, into the outbox, and fulfilment sent."""
+    redemption = redemptions.load(org_id, program_id, redemption_id)
+    now_iso = clock.iso(clock.now())
+    try:
+        redemption.update(actions=[
+            db.RedemptionItem.status.set("pending"), db.RedemptionItem.updated_at.set(now_iso),
+            db.RedemptionItem.gsi3pk.remove(), db.RedemptionItem.gsi3sk.remove(),
+            db.RedemptionItem.gsi2pk.set(redemptions.outbox_key(redemption_id)),
+            db.RedemptionItem.gsi2sk.set(now_iso)], condition=db.RedemptionItem.status == "awaiting_approval")
+    except UpdateError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise _refused(redemption_id, "approved") from None
+        raise
+    redemptions.enqueue_fulfilment(org_id, program_id, redemption_id)
+    return redemptions.view(redemption)
+
+
+def reject(org_id: str, program_id: str, redemption_id: str, reason: str) -> dict:
+    return _give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
+
+
+def cancel(org_id: str, program_id: str, redemption_id: str, reason: str | None) -> dict:
+    return _give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
+                      "cancelled")
+
+
+def _give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
+    redemptions.load(org_id, program_id, redemption_id)  # 404 unless it is this program's
+    moved = redemptions.give_back(redemption_id, from_statuses, to_status, reason, restock=True)
+    if moved is None:
+        raise _refused(redemption_id, action)
+    try:
+        fulfilment.tell(redemption_id)
+    except Exception:  # noqa: BLE001 - the decision stands; the member's message is best effort
+        log.warning("redemption outcome message failed", extra={"redemption_id": redemption_id})
+    return redemptions.view(moved)
+
+
+def list_(org_id: str, program_id: str, query: dict) -> dict:
+    """The program's redemptions awaiting approval, oldest first, a page at a time (gsi3 `APPROVAL#`)."""
+    status = query.get("status", "awaiting_approval")
+    limit, scope = pagination.limit_from(query), f"approvals:{program_id}"
+    start = pagination.decode(query, scope)
+    if status not in LISTED:
+        raise ValidationFailed(f"status must be one of: {', '.join(LISTED)}.", {"field": "status"})
+    programs.load(org_id, program_id)
+    keys, last = db.index_page("gsi3", redemptions.approval_key(program_id), limit, start)
+    found = db.get_many(*keys) if keys else {}
+    items = [redemptions.view(found[key]) for key in keys
+             if key in found and found[key].status == status]  # the index may lag a decision
+    return {"items": items, "next_cursor": pagination.encode(last, scope)}

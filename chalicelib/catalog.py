@@ -6,7 +6,7 @@ restock (codes added, stock set) lifts it.
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, db, ids, pagination, programs
+from chalicelib import clock, code_vault, db, ids, pagination, programs
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 from chalicelib.webhooks import events
@@ -14,6 +14,7 @@ from chalicelib.webhooks import events
 CODES_PER_TRANSACTION = 99  # plus the stock update: DynamoDB's limit is 100 items
 REQUIRED_FIELDS = ("name", "cost", "active")
 LOW_STOCK_THRESHOLD = 10  # a reward's own, unless it sets one
+SECRET_FIELDS = ("code", "codes")  # a fulfillment's, shown to admins and to the member's own session only
 
 
 def view(reward: db.RewardItem) -> dict:
@@ -86,7 +87,8 @@ def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
 
 
 def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) -> dict:
-    """Add gift-card codes; a code this reward has ever had (even used) counts as a duplicate."""
+    """Add gift-card codes, sealed under one data key; a code this reward has ever had (even used) counts
+    as a duplicate."""
     reward = load(org_id, program_id, reward_id)
     if reward.reward_type != "gift_card":
         raise ValidationFailed("Only gift_card rewards have codes.", {"field": "reward_id"})
@@ -97,32 +99,60 @@ def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) ->
         chunk = [keys[code] for code in unique[start:start + 100]]
         known.update(db.get_many(*chunk).keys())
     fresh = [code for code in unique if keys[code] not in known]
+    sealer = code_vault.Sealer(scope_of(reward)) if fresh else None
+    sealed = {keys[code]: sealer.seal(code) for code in fresh}
     added = 0
     for start in range(0, len(fresh), CODES_PER_TRANSACTION):
-        chunk = fresh[start:start + CODES_PER_TRANSACTION]
-        added += with_retries(lambda chunk=chunk: _add_chunk(reward, chunk, keys))
+        chunk = [keys[code] for code in fresh[start:start + CODES_PER_TRANSACTION]]
+        added += with_retries(lambda chunk=chunk: _add_chunk(reward, chunk, sealed))
     return {"added": added, "duplicates": len(codes) - added}
 
 
-def _add_chunk(reward: db.RewardItem, codes: list[str], keys: dict) -> int:
+def _add_chunk(reward: db.RewardItem, keys: list[tuple[str, str]], sealed: dict) -> int:
     """Put the codes and raise the stock by as many, atomically; drop codes another upload got first."""
     now_iso = clock.iso(clock.now())
-    while codes:
+    while keys:
         tx = Tx()
-        for code in codes:
-            pk, sk = keys[code]
-            item = db.CodeItem(pk, sk, reward_id=reward.reward_id, code=code, added_at=now_iso,
+        for pk, sk in keys:
+            item = db.CodeItem(pk, sk, reward_id=reward.reward_id, sealed=sealed[pk, sk], added_at=now_iso,
                                gsi2pk=f"CODEPOOL#{reward.reward_id}", gsi2sk=sk)
-            tx.put(f"code:{code}", item, condition=db.CodeItem.pk.does_not_exist())
+            tx.put(f"code:{sk}", item, condition=db.CodeItem.pk.does_not_exist())
         tx.update("reward", db.RewardItem(reward.pk, reward.sk),
-                  [db.RewardItem.stock.add(len(codes)), db.RewardItem.updated_at.set(now_iso),
+                  [db.RewardItem.stock.add(len(keys)), db.RewardItem.updated_at.set(now_iso),
                    db.RewardItem.low_stock_since.remove()])
         try:
             tx.commit()
-            return len(codes)
+            return len(keys)
         except ConditionFailed as failed:
-            codes = [code for code in codes if f"code:{code}" != failed.label]
+            keys = [(pk, sk) for pk, sk in keys if f"code:{sk}" != failed.label]
     return 0
+
+
+def scope_of(reward: db.RewardItem | db.RedemptionItem) -> code_vault.Scope:
+    """The scope a reward's codes are sealed in (a redemption names its reward's)."""
+    return code_vault.Scope(reward.org_id, reward.program_id, reward.reward_id)
+
+
+def sealed_fulfillment(codes: list[db.CodeItem]) -> dict:
+    """A gift card's fulfillment as stored: the codes as sealed (with their hashes), never in clear."""
+    return {"type": "gift_card", "sealed": [[code.sk, code.sealed] for code in codes]}
+
+
+def codes_of(redemption: db.RedemptionItem) -> list[str]:
+    """The gift-card codes a redemption was fulfilled with, opened: for its admins and its member only."""
+    sealed = (redemption.fulfillment or {}).get("sealed") or []
+    scope = scope_of(redemption)
+    return [code_vault.open_code(value, scope, hashed) for hashed, value in sealed]
+
+
+def fulfillment_view(redemption: db.RedemptionItem, *, show_secrets: bool) -> dict:
+    """The fulfillment as the contract shows it: `code` (the first) and `codes` to those who may see them."""
+    shown = {name: value for name, value in redemption.fulfillment.items()
+             if name != "sealed" and (show_secrets or name not in SECRET_FIELDS)}
+    if show_secrets and redemption.fulfillment.get("sealed"):
+        codes = codes_of(redemption)
+        shown.update({"code": codes[0], "codes": codes})
+    return shown
 
 
 def announce_low_stock(reward: db.RewardItem, quantity: int) -> None:

@@ -323,8 +323,10 @@ class RewardItem(Item, discriminator="reward"):
 
 
 class CodeItem(Item, discriminator="code"):
+    """A gift-card code, sealed (chalicelib/code_vault.py): the table holds its hash and ciphertext only."""
+
     reward_id = UnicodeAttribute()
-    code = UnicodeAttribute()
+    sealed = UnicodeAttribute()
     redemption_id = UnicodeAttribute(null=True)
     added_at = UnicodeAttribute()
 

@@ -6,7 +6,7 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import db, notifications, redemptions
+from chalicelib import catalog, db, notifications, redemptions
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -48,7 +48,9 @@ def tell(redemption_id: str) -> None:
 
 
 def _assign_codes(redemption: db.RedemptionItem) -> bool:
-    """Take `quantity` free codes and fulfil with them, atomically; a code taken meanwhile means retry."""
+    """Take `quantity` free codes and fulfil with them, atomically; a code taken meanwhile means retry.
+
+    The codes stay sealed: the redemption keeps their ciphertexts, opened only to be shown or sent."""
     needed = int(redemption.quantity)
     free = db.index_keys("gsi2", f"CODEPOOL#{redemption.reward_id}", needed)
     if len(free) < needed:
@@ -59,8 +61,7 @@ def _assign_codes(redemption: db.RedemptionItem) -> bool:
         tx.update(f"code:{sk}", code, [db.CodeItem.redemption_id.set(redemption.redemption_id),
                                        db.CodeItem.gsi2pk.remove(), db.CodeItem.gsi2sk.remove()],
                   condition=db.CodeItem.gsi2pk.exists())
-    values = [code.code for code in codes.values()]
-    return redemptions.mark_fulfilled(redemption, {"type": "gift_card", "code": values[0], "codes": values}, tx)
+    return redemptions.mark_fulfilled(redemption, catalog.sealed_fulfillment(list(codes.values())), tx)
 
 
 def untold(redemption_id: str) -> bool:

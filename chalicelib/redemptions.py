@@ -20,7 +20,6 @@ from chalicelib.observability import logger as log
 from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retries
 from chalicelib.webhooks import events
 
-SECRET_FIELDS = ("code", "codes")  # shown to admins and to the member's own session only
 DECIDED = ("rejected", "cancelled")  # statuses an admin chose, shown with their reason
 
 
@@ -30,8 +29,7 @@ def view(redemption: db.RedemptionItem, *, show_secrets: bool = True) -> dict:
               "points": int(redemption.points), "status": redemption.status,
               "created_at": redemption.created_at, "updated_at": redemption.updated_at}
     if redemption.fulfillment is not None:
-        answer["fulfillment"] = {name: value for name, value in redemption.fulfillment.items()
-                                 if show_secrets or name not in SECRET_FIELDS}
+        answer["fulfillment"] = catalog.fulfillment_view(redemption, show_secrets=show_secrets)
     if redemption.status in DECIDED and redemption.failure_reason:
         answer["reason"] = redemption.failure_reason
     return answer

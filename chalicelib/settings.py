@@ -31,6 +31,11 @@ def signing_key() -> bytes:
     return _required("LAUREL_SIGNING_KEY").encode()
 
 
+def codes_key_id() -> str:
+    """The KMS key whose data keys seal gift-card codes (chalicelib/code_vault.py)."""
+    return _required("CODES_KEY_ID")
+
+
 def partner_events_queue_url() -> str:
     return os.environ.get("PARTNER_EVENTS_QUEUE_URL", "")
 

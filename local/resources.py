@@ -1,4 +1,4 @@
-"""Creates the template's tables, queues, topics, subscriptions and buckets on the AWS endpoint, and describes
+"""Creates the template's tables, queues, topics, subscriptions, buckets and KMS keys on the AWS endpoint, and describes
 the functions (settings, queue triggers, schedules) exactly as the deployed stack would see them.
 
 Creation is idempotent (a resource that already exists is reused and brought in line with the
@@ -87,6 +87,7 @@ class _Stack:
         self._sns = boto3.client("sns", region_name=region)
         self._dynamodb = boto3.client("dynamodb", region_name=region)
         self._s3 = boto3.client("s3", region_name=region)
+        self._kms = boto3.client("kms", region_name=region)
         self.account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
         pseudo = {"AWS::Region": region, "AWS::AccountId": self.account, "AWS::StackName": cfn.STACK_NAME,
                   "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
@@ -101,6 +102,7 @@ class _Stack:
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
             "AWS::S3::Bucket": self._bucket,
+            "AWS::KMS::Key": self._kms_key,
             "AWS::Serverless::Function": self._function,
         }
 
@@ -239,6 +241,26 @@ class _Stack:
         log.info("bucket %s ready", name)
         return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
                       "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com"}
+
+    def _kms_key(self, logical_id: str, properties: dict) -> tuple[Any, dict]:
+        """The key, found again by an alias named after it (a key has no name of its own), so data it
+        encrypted on an emulator that outlives `make run` stays readable (its key policy is AWS's to enforce)."""
+        props = self.resolver.resolve(properties)
+        alias = f"alias/{self.physical_name(logical_id)}"
+        try:
+            key_id = self._kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NotFoundException":
+                raise
+            key_id = self._kms.create_key(
+                Description=props.get("Description", ""), KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"))["KeyMetadata"]["KeyId"]
+            self._kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        if cfn.as_env_string(props.get("EnableKeyRotation", False)) == "true":
+            self._kms.enable_key_rotation(KeyId=key_id)
+        arn = self._kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        log.info("key %s ready", alias)
+        return key_id, {"Arn": arn, "KeyId": key_id}
 
     def _function(self, logical_id: str, properties: dict) -> tuple[Any, dict]:
         """Functions run in this process, not on the emulator: a reference gets what a deployment gives."""

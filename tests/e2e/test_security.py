@@ -780,3 +780,16 @@ def test_gift_card_codes_only_to_admins_and_the_members_own_session(world):
     replay = g.call("POST", f"{a.path}/members/m1/redemptions", a.keys["store"], {"reward_id": a.reward_id},
                     headers={"Idempotency-Key": "gift-A"})
     assert replay.status == 200 and replay.body["id"] == a.redemption_id, replay
+
+
+def test_gift_card_codes_are_stored_sealed_and_never_logged(stack, world):
+    # Given both organisations' codes uploaded and one of each redeemed and fulfilled (the world)
+    assert world.a.code and world.b.code
+    # When every table on the emulator is read as stored, and everything the stack has logged
+    dynamodb = stack.client("dynamodb")
+    stored = json.dumps([item for table in dynamodb.list_tables()["TableNames"]
+                         for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+                         for item in page["Items"]])
+    # Then no code is there in clear, assigned or not
+    assert not [code for code in world.g.codes if code in stored]
+    assert not [code for code in world.g.codes if code in stack.output]

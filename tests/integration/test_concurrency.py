@@ -1,5 +1,8 @@
 """Many writers at once: no points spent twice, no code sold twice, no event credited twice."""
+import json
 from concurrent.futures import ThreadPoolExecutor
+
+import boto3
 
 from chalicelib import earning, redemptions
 from chalicelib.errors import LaurelError
@@ -47,8 +50,10 @@ def test_parallel_redemptions_of_the_last_codes_never_oversell(stack, api, progr
     for n in range(10):
         api.call("POST", f"{path}/events", admin, {"id": f"buy-{n}", "type": "signup", "member": f"buyer-{n}"})
     # When all ten redeem at once
-    calls = [lambda n=n: redemptions.create(program["org_id"], program["id"], f"buyer-{n}",
-                                            {"reward_id": reward["id"]}, f"last-{n}") for n in range(10)]
+    made = []
+    calls = [lambda n=n: made.append(redemptions.create(program["org_id"], program["id"], f"buyer-{n}",
+                                                        {"reward_id": reward["id"]}, f"last-{n}")[0]["id"])
+             for n in range(10)]
     results = outcomes(calls)
     # Then exactly four succeed, each fulfilled with a different code
     assert results == ["ok"] * 4 + ["out_of_stock"] * 6
@@ -56,6 +61,13 @@ def test_parallel_redemptions_of_the_last_codes_never_oversell(stack, api, progr
     assert api.call("GET", f"{path}/rewards/{reward['id']}", admin)[1]["stock"] == 0
     buyers = [n for n in range(10) if api.call("GET", f"{path}/members/buyer-{n}/balance", admin)[1]["available"] == 90]
     assert len(buyers) == 4
+    shown = [api.call("GET", f"{path}/redemptions/{redemption_id}", admin)[1] for redemption_id in made]
+    assert {r["status"] for r in shown} == {"fulfilled"}
+    assert sorted(code for r in shown for code in r["fulfillment"]["codes"]) == [f"LAST-{n}" for n in range(4)]
+    # And the codes, sold once each, are stored sealed only
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=stack.env["LAUREL_TABLE"])
+    stored = json.dumps([item for page in pages for item in page["Items"]])
+    assert "LAST-" not in stored
 
 
 def test_the_same_event_sent_at_once_by_many_is_credited_once(stack, api, program):

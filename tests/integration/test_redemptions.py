@@ -1,5 +1,7 @@
 """Redemption to delivery: points taken at once, codes assigned by the fulfilment function,
 the member told by email and SMS through SNS, and a failed fulfilment refunded once."""
+import json
+
 import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -33,6 +35,12 @@ def balance(api, shop):
     return api.call("GET", f"{shop['path']}/members/ada/balance", shop["admin"])[1]["available"]
 
 
+def table_text(stack) -> str:
+    """Every item of the table, as stored (the raw DynamoDB JSON), for looking for what must not be there."""
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=stack.env["LAUREL_TABLE"])
+    return json.dumps([item for page in pages for item in page["Items"]])
+
+
 def sent_emails_to(address):
     return [m for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages if address in m.destinations["ToAddresses"]]
 
@@ -55,11 +63,17 @@ def test_a_gift_card_is_fulfilled_and_the_member_told_on_every_channel_once(stac
     stack.pump("FulfilmentFunction")
     stack.pump("EmailDeliveryFunction")
     stack.pump("SmsDeliveryFunction")
-    # Then the redemption carries one code, shown to the admin only, and stock went down by one
-    status, done = api.call("GET", f"{shop['path']}/redemptions/{redemption['id']}", shop["admin"])
+    # Then the redemption carries one code, shown to the admin and the member only, and stock went down by one
+    path = f"{shop['path']}/redemptions/{redemption['id']}"
+    status, done = api.call("GET", path, shop["admin"])
     assert done["status"] == "fulfilled" and done["fulfillment"]["code"] in ("BOOK-1", "BOOK-2")
-    store = api.call("POST", "/v1/api-keys", shop["admin"], {"name": "till", "role": "store"})[1]["secret"]
-    assert "code" not in api.call("GET", f"{shop['path']}/redemptions/{redemption['id']}", store)[1]["fulfillment"]
+    assert done["fulfillment"] == {"type": "gift_card", "code": done["fulfillment"]["code"],
+                                   "codes": [done["fulfillment"]["code"]]}
+    session = api.call("POST", f"{shop['path']}/members/ada/sessions", shop["admin"], {})[1]["token"]
+    assert api.call("GET", path, session)[1]["fulfillment"] == done["fulfillment"]
+    for role in ("store", "analyst"):
+        key = api.call("POST", "/v1/api-keys", shop["admin"], {"name": role, "role": role})[1]["secret"]
+        assert api.call("GET", path, key)[1]["fulfillment"] == {"type": "gift_card"}
     assert api.call("GET", f"{shop['path']}/rewards/{shop['reward_id']}", shop["admin"])[1]["stock"] == 1
     # And SES and SNS were handed exactly one message each, in the member's language, with the code
     emails = sent_emails_to("ada@example.com")[emails_before:]
@@ -67,6 +81,8 @@ def test_a_gift_card_is_fulfilled_and_the_member_told_on_every_channel_once(stac
     assert len(emails) == 1 and len(sms) == 1
     assert done["fulfillment"]["code"] in emails[0].body and "Il tuo premio" in emails[0].subject
     assert done["fulfillment"]["code"] in sms[0]
+    # And the table never held either code in clear, uploaded or assigned
+    assert "BOOK-1" not in table_text(stack) and "BOOK-2" not in table_text(stack)
 
 
 def test_the_same_idempotency_key_replays_and_a_different_body_conflicts(stack, api, shop):

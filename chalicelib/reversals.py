@@ -10,7 +10,7 @@ from datetime import datetime
 from chalicelib import clock, db, ledger, members
 from chalicelib import wallet as wallets
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.transact import ConditionFailed, Retry, Tx
+from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx
 
 
 def is_reversal(program: db.ProgramItem, event_type: str) -> bool:
@@ -47,6 +47,10 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
         raise ValidationFailed("A refund or cancel event names the event it reverses in properties.reverses.",
                                {"field": "properties.reverses"})
     original = db.get(db.EntryItem, (db.entry_pk(program.program_id, "evt", target), "ENTRY"))
+    if original is not None and target == event["id"]:
+        # Its own id is taken by the purchase: a replay or a conflict, never a write (one transaction
+        # cannot update the purchase's entry and put the refund's under the same key: it would retry to 503)
+        raise Replayed(original)
     if original is None or original.external_id != member.external_id or original.kind != "earn":
         raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
     now_iso, today = clock.iso(now), clock.day(now)

@@ -94,3 +94,14 @@ def test_a_refund_must_name_an_earn_of_the_same_member(stack, api, properties, s
     reply = event(api, program, "refund-x", "refund", member="ann", **properties)
     assert reply[0] == status
     assert event(api, program, "refund-y", "refund", member="ann", reverses="order-1")[0] == 404  # bob's order
+
+
+def test_a_refund_sent_under_its_purchases_own_id_is_a_conflict(stack, api):
+    # Given a recorded purchase
+    program = make_program(api)
+    assert event(api, program, "order-1", "purchase", amount=10000)[0] == 201
+    # When its refund arrives under the purchase's own id (the event id is the idempotency key)
+    status, answer = event(api, program, "order-1", "refund", reverses="order-1")
+    # Then it is refused at once as a reuse of the key, and takes nothing back
+    assert (status, answer["error"]["code"]) == (409, "idempotency_conflict"), answer
+    assert balance(api, program)["available"] == 100

@@ -58,9 +58,8 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
                              points=points, event_id=event["id"], expires_at=expires_at)
     entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-    amount = properties.get((program.clawback or {}).get("amount_property", "amount"))
-    if points and isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:
-        entry.basis = amount  # what a partial refund is measured against
+    if points:
+        entry.basis = reversals.basis_of(program, properties)  # what a partial refund is measured against
     wallet = ledger.settle_debt(member, wallet, entry, tx)
     tier = members.current_tier(program, wallet, today)
     ledger.put_wallet(member, wallet, now_iso, tier=tier["name"] if tier else None)

@@ -76,9 +76,7 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
                              points=points, event_id=event["id"], expires_at=expires_at, available_at=available_at)
     entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-    amount = properties.get((program.clawback or {}).get("amount_property", "amount"))
-    if isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount > 0:
-        entry.basis = amount  # what a partial refund is measured against
+    entry.basis = reversals.basis_of(program, properties)  # what a partial refund (or spend) is measured against
     quantity = standing.quantity_of(program, event["type"], properties)
     if quantity:
         wallet = wallets.qualify(wallet, today, quantity)

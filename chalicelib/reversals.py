@@ -9,11 +9,12 @@ of one order can never take back more than it gave.
 """
 import math
 from datetime import datetime
+from decimal import Decimal
 
 from chalicelib import clock, db, ledger, members, standing
 from chalicelib import wallet as wallets
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.transact import ConditionFailed, Retry, Tx
+from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx
 
 
 def is_reversal(program: db.ProgramItem, event_type: str) -> bool:
@@ -24,8 +25,20 @@ def _number(value) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def basis_of(program: db.ProgramItem, properties: dict) -> float | None:
+    """The purchase amount its partial refunds are measured against, if DynamoDB can keep it: a positive
+    number of at most 38 significant digits between 1e-130 and 1e126 (else a refund takes all that is left)."""
+    amount = _number(properties.get((program.clawback or {}).get("amount_property", "amount")))
+    if amount is None or not 1e-130 <= amount < 1e126:
+        return None
+    significant = "".join(map(str, Decimal(str(amount)).as_tuple().digits)).strip("0")
+    return amount if len(significant) <= 38 else None
+
+
 def _share(original: db.EntryItem, amount: float) -> int:
-    return math.floor(int(original.points) * amount / float(original.basis))
+    """The points of `amount` of the purchase, rounded down; a share past any float is all or none of them."""
+    share = int(original.points) * amount / float(original.basis)
+    return math.floor(share) if math.isfinite(share) else int(original.points) * (share > 0)
 
 
 def _owed(original: db.EntryItem, properties: dict, amount_property: str) -> int:
@@ -50,6 +63,10 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
         raise ValidationFailed("A refund or cancel event names the event it reverses in properties.reverses.",
                                {"field": "properties.reverses"})
     original = db.get(db.EntryItem, (db.entry_pk(program.program_id, "evt", target), "ENTRY"))
+    if original is not None and target == event["id"]:
+        # Its own id is taken by the purchase: a replay or a conflict, never a write (one transaction
+        # cannot update the purchase's entry and put the refund's under the same key: it would retry to 503)
+        raise Replayed(original)
     if original is None or original.external_id != member.external_id or original.kind != "earn":
         raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
     now_iso = clock.iso(now)

@@ -12,11 +12,27 @@ independent statement of what it should do:
   passed meanwhile comes back expiring at the end of the refund's day (so the job still takes it);
 - expiry drops every lot due by the job's `now`, as one `expire` entry per member;
 - `lifetime_earned` counts earn events and positive adjustments; `lifetime_spent` counts
-  redemptions, less refunds; a debit by adjustment and expiry change neither.
+  redemptions, less refunds; a debit by adjustment and expiry change neither;
+- earn events (not adjustments) count toward the tier window, the points earned in the last 365
+  days; a member enters the one tier on the earn that brings its window to the tier's threshold
+  and keeps it (only the scheduled tier recalculation moves a member down, and these runs never
+  reach it); the tier multiplies what an event earns while the member is in it;
+- clawback: a refund or cancel event names an earn in `properties.reverses` and owes back all that
+  is left of it, or the share (rounded down) of an `amount` of its purchase's amount, or of a
+  cumulative `refunded_total` less what was already owed back; never more than the earn gave in
+  all. The owed points leave `lifetime_earned` and the tier window; they are taken from the lots
+  soonest-expiring first as far as `available` goes; the rest becomes `debt` if the program allows
+  it, else is forgiven. Every later earn event or adjustment first pays the debt from `available`
+  in a `reverse` entry of its own (a redemption refund does not).
 """
 import copy
+import math
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Optional
+
+SETTLED = "debt settled from new points"  # the reason of the entry by which a credit pays debt
+WINDOW_DAYS = 365
 
 
 @dataclass
@@ -26,6 +42,9 @@ class MemberModel:
     lots: dict[str, int] = field(default_factory=dict)  # expires_at -> points
     lifetime_earned: int = 0
     lifetime_spent: int = 0
+    debt: int = 0
+    earned: dict[str, int] = field(default_factory=dict)  # day -> points earned by events (the tier window)
+    in_tier: bool = False  # reached on an earn; kept, as no scheduled recalculation runs
     entries: list[tuple] = field(default_factory=list)  # (kind, points, reference)
 
     @property
@@ -57,6 +76,10 @@ class MemberModel:
         self.lots = {at: p for at, p in self.lots.items() if at > cutoff_iso}
         return due
 
+    def window(self, today: str) -> int:
+        start = (datetime.fromisoformat(today) - timedelta(days=WINDOW_DAYS - 1)).strftime("%Y-%m-%d")
+        return sum(p for day, p in self.earned.items() if start <= day <= today)
+
     def expiring(self) -> list[dict]:
         return [{"points": p, "expires_at": at} for at, p in sorted(self.lots.items()) if p][:10]
 
@@ -74,6 +97,21 @@ class RedemptionModel:
 
 
 @dataclass
+class EarnModel:
+    """An earn event: what it gave, the amount partial refunds are measured against, what was owed back."""
+
+    member: str
+    points: int
+    basis: Optional[float]  # the purchase's amount, kept if it earned points (the test's amounts all fit DynamoDB)
+    day: str  # the UTC day it was earned on (its place in the tier window)
+    reversed: int = 0
+
+
+def number(value) -> Optional[float]:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+@dataclass
 class LedgerModel:
     """One program: its members, the keys it has seen, its redemptions and its two rewards."""
 
@@ -85,21 +123,40 @@ class LedgerModel:
     redemptions: dict[str, RedemptionModel] = field(default_factory=dict)
     codes: set[str] = field(default_factory=set)  # every gift-card code added
     stock: int = 0  # the gift card's stock (unlimited cashback has none)
+    tier: tuple[str, int, float] = ("Silver", 100, 1.5)  # the program's one tier: name, min_points, multiplier
+    allow_debt: bool = False
+    earns: dict[str, EarnModel] = field(default_factory=dict)  # event id -> the earn it recorded
 
     def copy(self) -> "LedgerModel":
         return copy.deepcopy(self)
 
     # --- what each change should do ----------------------------------------------------------
 
-    def earn(self, member: str, event_id: str, points: int, expires_at: Optional[str]) -> None:
+    def tier_of(self, member: str, today: str) -> Optional[str]:
+        return self.tier[0] if self.members[member].in_tier else None
+
+    def earned_by(self, member: str, base_points: int, today: str) -> int:
+        """What an event worth `base_points` by the rules earns today: times the tier's multiplier, rounded down."""
+        if base_points <= 0 or self.tier_of(member, today) is None:
+            return base_points
+        return math.floor(base_points * self.tier[2] + 1e-9)
+
+    def earn(self, member: str, event_id: str, points: int, expires_at: Optional[str], day: str,
+             basis: Optional[float] = None) -> int:
+        """Record an earn event (it pays any debt first); returns the points that went to the debt."""
         m = self.members[member]
         m.exists = True
         if points:
             m.credit(points, expires_at)
             m.lifetime_earned += points
+            m.earned[day] = m.earned.get(day, 0) + points
             m.entries.append(("earn", points, event_id))
+            m.in_tier = m.in_tier or m.window(day) >= self.tier[1]
+        has_basis = points and number(basis) is not None and basis > 0
+        self.earns[event_id] = EarnModel(member, points, basis if has_basis else None, day)
+        return self.settle(member, event_id)
 
-    def adjust(self, member: str, points: int, reason: str, expires_at: Optional[str]) -> None:
+    def adjust(self, member: str, points: int, reason: str, expires_at: Optional[str]) -> int:
         m = self.members[member]
         if points > 0:
             m.credit(points, expires_at)
@@ -107,6 +164,50 @@ class LedgerModel:
         else:
             m.debit(-points)
         m.entries.append(("adjust", points, reason))
+        return self.settle(member, None)
+
+    def settle(self, member: str, event_id: Optional[str]) -> int:
+        """Pay the debt from what is available, as a `reverse` entry of its own; returns the points paid."""
+        m = self.members[member]
+        settled = min(m.debt, m.available)
+        if settled:
+            m.debit(settled)
+            m.debt -= settled
+            m.entries.append(("reverse", -settled, (None, event_id, SETTLED)))
+        return settled
+
+    def owed(self, target: str, properties: dict) -> int:
+        """What a refund of earn `target` owes back (chalicelib/reversals.py's `_owed`, restated)."""
+        earn = self.earns[target]
+        remaining = earn.points - earn.reversed
+        total, amount = number(properties.get("refunded_total")), number(properties.get("amount"))
+
+        def share(of: float) -> int:  # rounded down; past any float, all or none
+            exact = earn.points * of / float(earn.basis)
+            return math.floor(exact) if math.isfinite(exact) else earn.points * (exact > 0)
+
+        if earn.basis and total is not None:
+            return max(0, min(remaining, share(total) - earn.reversed))
+        if earn.basis and amount is not None:
+            return max(0, min(remaining, share(amount)))
+        return remaining
+
+    def claw_back(self, event_id: str, event_type: str, target: str, properties: dict) -> tuple[int, int]:
+        """A refund or cancel of earn `target` (the caller checked it is the sender's): returns (owed, taken)."""
+        earn = self.earns[target]
+        m = self.members[earn.member]
+        owed = self.owed(target, properties)
+        taken = min(owed, m.available)
+        if taken:
+            m.debit(taken)
+            m.entries.append(("reverse", -taken, (target, event_id, f"{event_type} of {target}")))
+        m.lifetime_earned = max(0, m.lifetime_earned - owed)
+        if earn.day in m.earned:
+            m.earned[earn.day] = max(0, m.earned[earn.day] - owed)
+        if self.allow_debt:
+            m.debt += owed - taken
+        earn.reversed += owed
+        return owed, taken
 
     def refusal(self, member: str, reward: str, quantity: int) -> Optional[str]:
         """Why a redemption would be refused now (the API checks stock before points), or None."""
@@ -169,7 +270,8 @@ class LedgerModel:
         used = sum(r.quantity for r in self.redemptions.values() if r.reward == "gift" and r.status == "fulfilled")
         return len(self.codes) - used
 
-    def balance(self, member: str) -> dict:
+    def balance(self, member: str, today: str) -> dict:
         m = self.members[member]
         return {"available": m.available, "pending": 0, "lifetime_earned": m.lifetime_earned,
-                "lifetime_spent": m.lifetime_spent, "tier": None, "expiring": m.expiring()}
+                "lifetime_spent": m.lifetime_spent, "tier": self.tier_of(member, today),
+                "expiring": m.expiring(), "debt": m.debt}

@@ -100,3 +100,38 @@ def test_a_refund_must_name_an_earn_of_the_same_member(stack, api, properties, s
     reply = event(api, program, "refund-x", "refund", member="ann", **properties)
     assert reply[0] == status
     assert event(api, program, "refund-y", "refund", member="ann", reverses="order-1")[0] == 404  # bob's order
+
+
+def test_a_refund_sent_under_its_purchases_own_id_is_a_conflict(stack, api):
+    # Given a recorded purchase
+    program = make_program(api)
+    assert event(api, program, "order-1", "purchase", amount=10000)[0] == 201
+    # When its refund arrives under the purchase's own id (the event id is the idempotency key)
+    status, answer = event(api, program, "order-1", "refund", reverses="order-1")
+    # Then it is refused at once as a reuse of the key, and takes nothing back
+    assert (status, answer["error"]["code"]) == (409, "idempotency_conflict"), answer
+    assert balance(api, program)["available"] == 100
+
+
+@pytest.mark.parametrize("field, refunded, taken", [("amount", 1e308, 100), ("refunded_total", 1e308, 100),
+                                                    ("amount", -1e308, 0)])
+def test_a_refund_of_an_amount_past_any_float_share_is_all_or_nothing(stack, api, field, refunded, taken):
+    # Given a purchase of 100.00 that earned 100 points
+    program = make_program(api)
+    event(api, program, "order-1", "purchase", amount=10000)
+    # When a refund names an amount whose share of the points is beyond any float
+    status, refund = event(api, program, "refund-1", "refund", reverses="order-1", **{field: refunded})
+    # Then it takes back all that is left (or nothing, for a negative amount), not a 500
+    assert (status, refund["points"]) == (201, -taken), refund
+
+
+@pytest.mark.parametrize("amount", [1e200, 1234567890123456789012345678901234567890])
+def test_a_purchase_amount_the_database_cannot_hold_earns_and_its_refund_takes_all_that_is_left(stack, api, amount):
+    # Given a purchase whose amount DynamoDB cannot store (past 1e126, or more than 38 significant digits), so it
+    # cannot be kept to measure refunds by
+    program = make_program(api)
+    status, purchase = event(api, program, "order-1", "purchase", amount=amount)
+    # Then it earns at once, not after seconds of retrying a write the database refuses (503)
+    assert status == 201 and purchase["points"] > 0, purchase
+    # And a partial refund of it, having no amount to measure by, takes back all that is left
+    assert event(api, program, "refund-1", "refund", reverses="order-1", amount=1)[1]["points"] == -purchase["points"]

@@ -49,13 +49,13 @@ def give(org_id: str, program_id: str, giver_id: str, request: dict, idempotency
         expires_at = clock.expiry(now, int(program.points_expiry_days)) if program.points_expiry_days else None
         wallet = wallets.credit(ledger.wallet_of(receiver), points, expires_at=expires_at,
                                 earned_on=standing.window_day(program, today))
-        tx = Tx()
-        wallet, _ = standing.settle(program, receiver, wallet, now_iso, tx)
-        ledger.put_wallet(receiver, wallet, now_iso)
         posting = ledger.Posting(scope="rcg", key=idempotency_key, fingerprint=fingerprint, kind="earn",
                                  points=points, reason=f"recognition from {giver_id}: {message}", expires_at=expires_at)
         entry = ledger.entry_for(receiver, posting, wallet.total, now_iso)
         entry.snapshot = {"from": giver_id, "message": message, "allowance_left": left - points}
+        tx = Tx()
+        wallet, _ = standing.settle(program, receiver, wallet, now_iso, tx)  # a tier bonus comes after the gift
+        ledger.put_wallet(receiver, wallet, now_iso)
         tx.put("member", giver)
         ledger.append(receiver, entry, tx)
         return entry

@@ -77,12 +77,12 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
                                       allow_debt=settings.get("allow_debt", False),
                                       window=standing.clawed_window(program, original, owed - unheld))
     taken += unheld
-    tx = Tx()
-    wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
-    ledger.put_wallet(member, wallet, now_iso)
     posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="reverse", points=-taken,
                              event_id=event["id"], reverses=target, reason=f"{event['type']} of {target}")
     entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+    tx = Tx()
+    wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
+    ledger.put_wallet(member, wallet, now_iso)
     entry.snapshot = members.balance_of(wallet, tier)
     if owed:
         tx.update("original", original, [db.EntryItem.reversed.add(owed)],

@@ -7,6 +7,7 @@ from chalicelib import (
     broadcasts,
     budgets,
     campaigns,
+    cash_wallet,
     catalog,
     clock,
     delivery_records,
@@ -14,6 +15,7 @@ from chalicelib import (
     members,
     orders,
     orgs,
+    payouts,
     preferences,
     programs,
     recognition,
@@ -370,6 +372,81 @@ def reject_redemption(call: Call):
 def cancel_redemption(call: Call):
     return redemption_review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
+
+
+# --- cash wallets and payouts ---------------------------------------------------------------
+
+def sees_payout_methods(call: Call) -> bool:
+    """Admins and the member's own session see a payout method in full; analysts see it masked."""
+    return call.principal.kind == "member" or call.principal.role == "admin"
+
+
+def session_member(call: Call) -> str | None:
+    return call.principal.external_id if call.principal.kind == "member" else None
+
+
+@endpoint(app, "GET", M + "/wallet", roles=("admin", "analyst", "member"),
+          summary="A member's cash wallet: balances per currency and cash transactions, newest first",
+          answer=s.CashWallet, paged=True)
+def get_cash_wallet(call: Call):
+    program_id, external_id = member_of(call)
+    members.require(call.org_id, program_id, external_id)
+    return cash_wallet.view(program_id, external_id, call.query)
+
+
+@endpoint(app, "POST", M + "/payouts", roles=("admin", "member"),
+          summary="Request a payout from the cash wallet: the amount is reserved at once "
+                  "(409 insufficient_funds beyond the balance)",
+          body=s.PayoutCreate, answer=s.Payout, status=201, idempotent=True)
+def request_payout(call: Call):
+    result, replayed = payouts.request(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key,
+                                       show_method=True)
+    return (200 if replayed else 201), result
+
+
+PO = P + "/payouts/{payout_id}"
+
+
+@endpoint(app, "GET", P + "/payouts", roles=ADMIN, summary="The program's payouts awaiting approval, oldest first",
+          answer=s.PayoutList, paged=True)
+def list_payouts(call: Call):
+    return payouts.list_requested(call.org_id, call.params["program_id"], call.query)
+
+
+@endpoint(app, "GET", PO, roles=("admin", "analyst", "member"),
+          summary="A payout (its method masked to analysts)", answer=s.Payout)
+def get_payout(call: Call):
+    return payouts.get(call.org_id, program_of(call), call.params["payout_id"], external_id=session_member(call),
+                       show_method=sees_payout_methods(call))
+
+
+@endpoint(app, "POST", PO + "/approve", roles=ADMIN,
+          summary="Approve a requested payout (409 if it is not requested)", answer=s.Payout)
+def approve_payout(call: Call):
+    return payouts.approve(call.org_id, call.params["program_id"], call.params["payout_id"])
+
+
+@endpoint(app, "POST", PO + "/reject", roles=ADMIN,
+          summary="Reject a requested or approved payout: its amount returns to the wallet once",
+          body=s.PayoutReject, answer=s.Payout)
+def reject_payout(call: Call):
+    return payouts.reject(call.org_id, call.params["program_id"], call.params["payout_id"], call.body.reason)
+
+
+@endpoint(app, "POST", PO + "/mark-paid", roles=ADMIN,
+          summary="Mark an approved payout paid, once (409 if it is not approved: never paid twice)",
+          body=s.PayoutPaid, answer=s.Payout)
+def mark_payout_paid(call: Call):
+    return payouts.mark_paid(call.org_id, call.params["program_id"], call.params["payout_id"],
+                             call.body.external_reference)
+
+
+@endpoint(app, "POST", PO + "/cancel", roles=("admin", "member"),
+          summary="Cancel a payout still requested: its amount returns to the wallet once",
+          body=s.PayoutCancel, answer=s.Payout)
+def cancel_payout(call: Call):
+    return payouts.cancel(call.org_id, program_of(call), call.params["payout_id"], call.body.reason,
+                          external_id=session_member(call))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",

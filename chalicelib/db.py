@@ -15,6 +15,9 @@ Access patterns (pk / sk, and the overloaded indexes):
 | member import job (chalicelib/member_import.py) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` while pending (until fulfilled, failed or cancelled); gsi3 `APPROVAL#{program_id}` / `{created_at}#{redemption_id}` only while awaiting approval: a program's approval queue, oldest first (sparse: approving, rejecting or cancelling removes it) |
+| member's cash wallet (money, per currency) | `MBR#{program_id}#{external_id}` | `CASH#{currency}` | the member's cash wallets: query pk, sk begins_with `CASH#` |
+| cash ledger entry | `CASHLEDGER#{program_id}#{scope}#{key}` | `ENTRY` | gsi3 `CASHTX#{program_id}#{external_id}` / `{created_at}#{entry_id}`: a member's cash transactions, newest first |
+| payout request | `PAYOUT#{payout_id}` | `PAYOUT` | gsi3 `PAYOUTS#{program_id}` / `{created_at}#{payout_id}` only while requested: a program's payouts awaiting approval, oldest first (sparse: approving, rejecting or cancelling removes it) |
 | program's money budget (used, alerts sent) | `PRG#{program_id}` | `BUDGET` | |
 | message delivery | `MSG#{program_id}#{external_id}` | `{subject}#{channel}` | gsi1 `MSG#{program_id}#{external_id}` / `{created_at}#{subject}#{channel}`: a member's messages, newest first (keys and `created_at` projected; the records are read by key) |
 | member's message preferences | `MBR#{program_id}#{external_id}` | `PREFS` | |
@@ -360,6 +363,66 @@ class RedemptionItem(Item, discriminator="redemption"):
         return f"RDM#{redemption_id}", "REDEMPTION"
 
 
+class CashWalletItem(Item, discriminator="cash_wallet"):
+    """A member's money (minor units of one currency), credited by cashback and reserved by payouts
+    (cash_wallet.py); the version makes concurrent writers retry, so the balance never goes negative."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    balance = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str, currency: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), f"CASH#{currency}"
+
+
+class CashEntryItem(Item, discriminator="cash_entry"):
+    """One move of a cash wallet, keyed by what made it (a redemption, a payout's step): written once."""
+
+    entry_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # credit, payout_reserved, payout_paid, payout_returned
+    amount = NumberAttribute()  # signed minor units (0 for a payout paid: its money left when reserved)
+    currency = UnicodeAttribute()
+    balance_after = NumberAttribute()
+    redemption_id = UnicodeAttribute(null=True)
+    payout_id = UnicodeAttribute(null=True)
+    fingerprint = UnicodeAttribute(null=True)  # a payout request's, to tell a replay from another request
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, scope: str, key: str) -> tuple[str, str]:
+        return f"CASHLEDGER#{program_id}#{scope}#{key}", "ENTRY"
+
+
+class PayoutItem(Item, discriminator="payout"):
+    """A request to pay a member's cash out; its method (bank account or email) is sealed (payouts.py)."""
+
+    payout_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    method_type = UnicodeAttribute()
+    method_sealed = UnicodeAttribute()
+    method_hash = UnicodeAttribute()
+    status = UnicodeAttribute()  # requested, approved, paid, rejected, cancelled
+    reason = UnicodeAttribute(null=True)
+    external_reference = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(payout_id: str) -> tuple[str, str]:
+        return f"PAYOUT#{payout_id}", "PAYOUT"
+
+
 def messages_pk(program_id: str, external_id: str) -> str:
     return f"MSG#{program_id}#{external_id}"
 
@@ -562,11 +625,12 @@ def index_keys(index: str, partition: str, limit: int, sort_before: str | None =
     return keys
 
 
-def index_page(index: str, partition: str, limit: int, start: dict | None) -> tuple[list[tuple[str, str]], dict | None]:
+def index_page(index: str, partition: str, limit: int, start: dict | None,
+               newest_first: bool = False) -> tuple[list[tuple[str, str]], dict | None]:
     """One page of table keys from a KEYS_ONLY index partition, and where the next page starts (None: done)."""
     page = aws.client("dynamodb").query(
         TableName=_Meta.table_name, IndexName=index, KeyConditionExpression=f"{index}pk = :p",
-        ExpressionAttributeValues={":p": {"S": partition}}, Limit=limit,
+        ExpressionAttributeValues={":p": {"S": partition}}, Limit=limit, ScanIndexForward=not newest_first,
         **({"ExclusiveStartKey": start} if start else {}))
     return [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 

@@ -6,7 +6,7 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import catalog, db, notifications, redemptions
+from chalicelib import cash_wallet, catalog, db, notifications, redemptions
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -25,6 +25,8 @@ def fulfil(redemption_id: str) -> str:
     if redemption.status == "pending":
         if redemption.reward_type == "gift_card":
             with_retries(lambda: _assign_codes(redemption))
+        elif redemption.reward_type == "cashback":
+            with_retries(lambda: cash_wallet.credit_cashback(redemption))
         else:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)

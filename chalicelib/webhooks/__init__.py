@@ -11,5 +11,5 @@ See docs/webhooks.md. This module imports nothing, so `schemas` can name the kin
 
 # The kinds an endpoint may subscribe to (a ping, `webhook.ping`, goes to one endpoint on request).
 KINDS = ("redemption.status_changed", "tier.changed", "points.expiring", "reward.low_stock",
-         "budget.threshold")
+         "budget.threshold", "payout.status_changed")
 PING = "webhook.ping"

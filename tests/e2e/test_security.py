@@ -97,15 +97,18 @@ MUST = {
     "member": {READ_MEMBER, BALANCE, TRANSACTIONS, REWARDS, REWARD, REDEEM},
 }
 # Added by the project beyond API.md's table: member self-service (referrals, peer recognition, its tier
-# history, what messages it receives), where API.md says "nothing else"; and an order webhook, one more
-# way for a partner to send events.
+# history, what messages it receives, its cash wallet and its own payouts: request, read, cancel), where
+# API.md says "nothing else"; and an order webhook, one more way for a partner to send events.
+PO = P + "/payouts/{payout_id}"
 MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions",
-                     f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences"}
+                     f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences",
+                     f"GET {M}/wallet", f"POST {M}/payouts", f"GET {PO}", f"POST {PO}/cancel"}
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
-# Added by the project for admins alone: the approval queue and an admin's decisions on a redemption (money
-# moves back); the budget is also read by analysts.
+# Added by the project for admins alone: the approval queues and an admin's decisions on a redemption or a
+# payout (money moves); the budget is also read by analysts.
 R = P + "/redemptions/{redemption_id}"
-ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel"}
+ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel",
+              f"GET {P}/payouts", f"POST {PO}/approve", f"POST {PO}/reject", f"POST {PO}/mark-paid"}
 ADMIN_AND_ANALYST = {f"GET {P}/budget"}
 MAY = {
     "root": MUST["root"],
@@ -221,6 +224,14 @@ def _ok(reply: Reply, *statuses: int) -> Reply:
     return reply
 
 
+def _wait_for_cash(g: Guard, admin: str, path: str, timeout: float = 60) -> None:
+    """m1's cashback, credited to its cash wallet by the fulfilment function (payouts are made from it)."""
+    deadline = time.monotonic() + timeout
+    while not _ok(g.call("GET", f"{path}/members/m1/wallet", admin)).body["balances"]:
+        assert time.monotonic() < deadline, "m1's cashback never reached its cash wallet"
+        time.sleep(0.2)
+
+
 def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
     org = _ok(g.call("POST", "/v1/orgs", root_key, {"name": f"Security {label}"}))
     admin = org.body["admin_key"]["secret"]
@@ -248,7 +259,10 @@ def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
     g.codes.update(codes)
     cashback = _ok(g.call("POST", f"{path}/rewards", admin,
                           {"type": "cashback", "name": f"Cash {label}", "description": "same", "cost": 10,
-                           "stock": 1000}))
+                           "stock": 1000, "value": {"amount": 100, "currency": "EUR"}}))
+    _ok(g.call("POST", f"{path}/members/m1/redemptions", admin, {"reward_id": cashback.body["id"], "quantity": 10},
+               headers={"Idempotency-Key": f"cash-{label}"}))
+    _wait_for_cash(g, admin, path)
     redemption = _ok(g.call("POST", f"{path}/members/m1/redemptions", admin, {"reward_id": gift.body["id"]},
                             headers={"Idempotency-Key": f"gift-{label}"}))
     sessions = {member: _ok(g.call("POST", f"{path}/members/{member}/sessions", admin, {"ttl_seconds": 3600})).body[
@@ -339,12 +353,14 @@ E = W + "/{endpoint_id}"
 # Disabled: its deliveries fail at once, without a request leaving the machine.
 WEBHOOK = {"url": "https://example.com/laurel-webhooks", "kinds": ["reward.low_stock"], "enabled": False}
 BROADCAST = {"content": {"en": {"title": "Probe", "body": "A probe"}}, "channels": ["email"]}
+PAYOUT = {"amount": 100, "currency": "EUR", "method": {"type": "paypal", "email": "m1@example.com"}}
 TEMPLATE = {"email": {"subject": "Hi {name}", "html": "<p>Hi {name}</p>", "text": "Hi {name}"}}
 MAKERS = {  # a path parameter beyond the contract's -> the operation that makes one, and its body
     "campaign_id": (f"POST {P}/campaigns", lambda t: {"name": "Campaign", **CAMPAIGN}),
     "endpoint_id": (f"POST {W}", lambda t: WEBHOOK),
     "delivery_id": (f"POST {E}/pings", lambda t: None),  # after endpoint_id: it pings that endpoint
     "broadcast_id": (f"POST {P}/broadcasts", lambda t: BROADCAST),
+    "payout_id": (f"POST {M}/payouts", lambda t: PAYOUT),  # from the cash _make_tenant puts in m1's wallet
 }
 IMPORT = f"GET {P}/imports/{{import_id}}"  # its import_id is made in _make_tenant
 # Path parameters that name no object of an organisation (the same in every one), and the public
@@ -375,6 +391,8 @@ SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold thes
     f"PUT {M}/preferences": lambda t: {"email": {"transactional": True}},
     f"POST {P}/broadcasts": lambda t: BROADCAST,
     f"POST {R}/reject": lambda t: {"reason": "probe"},
+    f"POST {M}/payouts": lambda t: {**PAYOUT, "amount": 1},
+    f"POST {PO}/reject": lambda t: {"reason": "probe"},
 }
 
 

@@ -22,7 +22,7 @@ def move(tx: Tx, org_id: str, program_id: str, external_id: str, currency: str, 
          fingerprint: str | None = None) -> db.CashEntryItem:
     """Add a wallet move (`amount` signed) and its entry to `tx`; 409 `insufficient_funds` below zero.
 
-    The caller commits and hands any failure to `settle`."""
+    The caller commits it (`commit`, or its own handling of the `cash_wallet` and `cash_entry:` labels)."""
     wallet = db.get(db.CashWalletItem, db.CashWalletItem.key(program_id, external_id, currency))
     if wallet is None:
         wallet = db.CashWalletItem(*db.CashWalletItem.key(program_id, external_id, currency), org_id=org_id,
@@ -43,22 +43,17 @@ def move(tx: Tx, org_id: str, program_id: str, external_id: str, currency: str, 
     return entry
 
 
-def settle(failed: ConditionFailed) -> bool:
-    """What a failed commit around a `move` means: True if its entry exists (the move was made
-    before); a wallet raced by another writer raises Retry; any other condition is re-raised."""
-    if failed.label == WALLET_LABEL:
-        raise Retry() from failed
-    if failed.label.startswith("cash_entry:"):
-        return True
-    raise failed
-
-
 def commit(tx: Tx) -> bool:
-    """Commit a transaction holding a `move`: False if the move was made before (nothing written)."""
+    """Commit a transaction holding a `move`: False if its entry exists (the move was made before,
+    nothing written); a wallet raced by another writer raises Retry; any other condition is re-raised."""
     try:
         tx.commit()
     except ConditionFailed as failed:
-        return not settle(failed)
+        if failed.label == WALLET_LABEL:
+            raise Retry() from failed
+        if failed.label.startswith("cash_entry:"):
+            return False
+        raise
     return True
 
 

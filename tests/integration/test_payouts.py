@@ -81,6 +81,22 @@ def test_a_cashback_redemption_credits_the_wallet_once_however_often_fulfilment_
                                                                      "currency": "EUR"})
 
 
+def test_two_fulfilments_racing_for_one_cashback_credit_it_once(stack, api, cash):
+    # Given a pending cashback redemption (its message not consumed)
+    status, redemption = api.call("POST", f"{cash['path']}/members/ada/redemptions", cash["admin"],
+                                  {"reward_id": cash["reward_id"]}, {"Idempotency-Key": "cb-race"})
+    assert status == 202
+    # When four fulfilments run at once, then the queue's own
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda _: fulfilment.fulfil(redemption["id"]), range(4)))
+    stack.pump("FulfilmentFunction")
+    # Then it is fulfilled and credited once
+    assert statuses == ["fulfilled"] * 4
+    answer = wallet(api, cash)
+    assert answer["balances"] == [{"currency": "EUR", "balance": 500}]
+    assert [t["kind"] for t in answer["transactions"]] == ["credit"]
+
+
 def test_a_payout_reserves_at_once_and_is_approved_and_paid_once(stack, api, cash):
     # Given 5.00 EUR in the wallet
     earn_cashback(stack, api, cash)

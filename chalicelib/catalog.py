@@ -6,7 +6,7 @@ restock (codes added, stock set) lifts it.
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, code_vault, db, ids, pagination, programs
+from chalicelib import clock, code_vault, db, ids, pagination, programs, transfers
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 from chalicelib.webhooks import events
@@ -39,6 +39,7 @@ def load(org_id: str, program_id: str, reward_id: str) -> db.RewardItem:
 
 def create(org_id: str, program_id: str, fields: dict) -> dict:
     programs.load(org_id, program_id)
+    transfers.check_value(fields["type"], fields.get("value"))
     if fields["type"] == "gift_card":
         if fields.get("stock"):
             raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
@@ -66,6 +67,8 @@ def get(org_id: str, program_id: str, reward_id: str) -> dict:
 def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     """Set only the fields given, so a concurrent redemption's stock decrement is never lost."""
     reward = load(org_id, program_id, reward_id)
+    if "value" in changes:
+        transfers.check_value(reward.reward_type, changes["value"])
     if "stock" in changes and reward.reward_type == "gift_card":
         raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
                                {"field": "stock"})

@@ -347,6 +347,7 @@ class RedemptionItem(Item, discriminator="redemption"):
     points = NumberAttribute()
     status = UnicodeAttribute()
     delivery = JSONAttribute(null=True)
+    terms = JSONAttribute(null=True)  # what the reward promised when redeemed (a transfer's partner and rate)
     fulfillment = JSONAttribute(null=True)
     consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
     failure_reason = UnicodeAttribute(null=True)  # why it failed, was rejected or cancelled

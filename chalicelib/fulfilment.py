@@ -1,4 +1,5 @@
-"""Fulfilling a redemption: assign gift-card codes or mark the reward delivered, then tell the member
+"""Fulfilling a redemption: assign gift-card codes, transfer points to a partner (transfers.py) or mark the
+reward delivered, then tell the member
 and the organisation's webhook endpoints.
 
 Safe to run any number of times for the same redemption: every step is a conditional move from
@@ -6,7 +7,7 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import catalog, db, notifications, redemptions
+from chalicelib import catalog, db, notifications, providers, redemptions, transfers
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -25,6 +26,8 @@ def fulfil(redemption_id: str) -> str:
     if redemption.status == "pending":
         if redemption.reward_type == "gift_card":
             with_retries(lambda: _assign_codes(redemption))
+        elif redemption.reward_type == "points_transfer":
+            transfers.fulfil(redemption, providers.default())
         else:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)

@@ -13,7 +13,7 @@ is `give_back`: one conditional status move that returns the points, the stock a
 """
 import json
 
-from chalicelib import aws, budgets, catalog, clock, db, ids, ledger, settings
+from chalicelib import aws, budgets, catalog, clock, db, ids, ledger, settings, transfers
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
@@ -75,6 +75,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         if reward.stock is not None and reward.stock < quantity:
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
+        transfers.check_request(reward, request)
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
         wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
@@ -89,7 +90,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
             program_id=program_id, external_id=external_id, reward_id=reward_id,
             reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
-            status=status, delivery=request.get("delivery"), consumed=[list(lot) for lot in consumed],
+            status=status, delivery=request.get("delivery"), terms=transfers.terms_of(reward), consumed=[list(lot) for lot in consumed],
             budget_cost=cost, created_at=now_iso, updated_at=now_iso, **index)
         ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",

@@ -524,12 +524,23 @@ class Money(Request):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
+class PartnerTransfer(Request):
+    """A points_transfer reward's value: the partner program the points go to, and its units per point."""
+
+    partner: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", examples=["skymiles"])]
+    rate: Annotated[float, Field(gt=0, le=1000, description="Partner units per point: units = points × rate, "
+                                                            "rounded down")]
+
+
+RewardValue = Union[Money, PartnerTransfer]  # a partner transfer's value for points_transfer, money for the rest
+
+
 class RewardCreate(Request):
     type: RewardType
     name: Name
     description: Optional[Annotated[str, Field(max_length=2000)]] = None
     cost: Annotated[int, Field(ge=1, le=MAX_POINTS)]
-    value: Optional[Money] = None
+    value: Optional[RewardValue] = None
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
     active: bool = True
     low_stock_threshold: Optional[LowStockThreshold] = None
@@ -543,7 +554,7 @@ class RewardUpdate(Request):
     name: Name = None  # absent: unchanged; null is refused
     description: Optional[Annotated[str, Field(max_length=2000)]] = None
     cost: Annotated[int, Field(ge=1, le=MAX_POINTS)] = None
-    value: Optional[Money] = None
+    value: Optional[RewardValue] = None
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
     active: bool = None
     low_stock_threshold: Optional[LowStockThreshold] = None  # null: back to the default
@@ -586,6 +597,8 @@ class Delivery(Request):
     email: Optional[Email] = None
     phone: Optional[Phone] = None
     address: Optional[dict[str, Any]] = None
+    account: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,32}$", examples=["SM-12345678"])]] = Field(
+        None, description="The member's account number with the partner program (points_transfer rewards)")
 
     _address = field_validator("address")(small_object)
 

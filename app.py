@@ -20,6 +20,7 @@ from chalicelib import (
     redemption_review,
     redemptions,
     referrals,
+    shipping,
     template_store,
     unsubscribe_pages,
 )
@@ -370,6 +371,15 @@ def reject_redemption(call: Call):
 def cancel_redemption(call: Call):
     return redemption_review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
+
+
+@endpoint(app, "POST", R + "/shipment", roles=ADMIN,
+          summary="Report a merchandise shipment: shipped (carrier, tracking), delivered, or returned (points given "
+                  "back and restocked once); 409 from a status that does not lead there",
+          body=s.ShipmentUpdate, answer=s.Redemption)
+def report_shipment(call: Call):
+    return shipping.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
+                           call.body.model_dump(exclude_none=True))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",

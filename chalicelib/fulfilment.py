@@ -7,7 +7,7 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import catalog, db, notifications, providers, redemptions, transfers
+from chalicelib import catalog, db, notifications, providers, redemptions, shipping, transfers
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -28,6 +28,8 @@ def fulfil(redemption_id: str) -> str:
             with_retries(lambda: _assign_codes(redemption))
         elif redemption.reward_type == "points_transfer":
             transfers.fulfil(redemption, providers.default())
+        elif redemption.reward_type == "merchandise":
+            shipping.start(redemption)
         else:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)

@@ -13,7 +13,7 @@ is `give_back`: one conditional status move that returns the points, the stock a
 """
 import json
 
-from chalicelib import aws, budgets, catalog, clock, db, ids, ledger, settings, transfers
+from chalicelib import aws, budgets, catalog, clock, db, ids, ledger, settings, shipping, transfers
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
@@ -76,6 +76,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
         transfers.check_request(reward, request)
+        shipping.check_request(reward, request)
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
         wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)

@@ -615,11 +615,20 @@ class Redemption(Answer):
     reward_id: str
     quantity: int
     points: int
-    status: Literal["pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected"]
+    status: Literal["pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected",
+                    "processing", "shipped", "delivered", "returned"] = Field(
+        description="processing, shipped, delivered and returned are merchandise's (docs/programs.md, Reward types)")
     fulfillment: Optional[dict[str, Any]] = None
     reason: Optional[str] = Field(None, description="Why it was rejected or cancelled")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class ShipmentUpdate(Request):
+    status: Literal["shipped", "delivered", "returned"] = Field(
+        description="processing → shipped → delivered; shipped or delivered → returned (points given back, restocked)")
+    carrier: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = Field(None, description="With shipped")
+    tracking: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = Field(None, description="With shipped")
 
 
 class RedemptionList(Answer):

@@ -102,10 +102,12 @@ MUST = {
 MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions",
                      f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences"}
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
-# Added by the project for admins alone: the approval queue and an admin's decisions on a redemption (money
-# moves back); the budget is also read by analysts.
+# Added by the project for admins alone: the approval queue, an admin's decisions on a redemption (money
+# moves back) and merchandise's shipment reports (a return gives points back); the budget is also read by
+# analysts.
 R = P + "/redemptions/{redemption_id}"
-ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel"}
+ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel",
+              f"POST {R}/shipment"}
 ADMIN_AND_ANALYST = {f"GET {P}/budget"}
 MAY = {
     "root": MUST["root"],

@@ -4,6 +4,7 @@ from chalice import Chalice
 from chalicelib import (
     adjustments,
     auth,
+    bookings,
     broadcasts,
     budgets,
     campaigns,
@@ -371,6 +372,15 @@ def reject_redemption(call: Call):
 def cancel_redemption(call: Call):
     return redemption_review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
+
+
+@endpoint(app, "POST", R + "/cancel-booking", roles=("admin", "member"),
+          summary="Cancel an experience's booking before its cutoff: points given back and the seats freed once "
+                  "(409 after the cutoff or once cancelled)", answer=s.Redemption)
+def cancel_booking(call: Call):
+    principal = call.principal
+    return bookings.cancel(call.org_id, program_of(call), call.params["redemption_id"],
+                           principal.external_id if principal.kind == "member" else None)
 
 
 @endpoint(app, "POST", R + "/shipment", roles=ADMIN,

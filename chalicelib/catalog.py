@@ -6,7 +6,7 @@ restock (codes added, stock set) lifts it.
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, code_vault, db, ids, pagination, programs, transfers
+from chalicelib import bookings, clock, code_vault, db, ids, pagination, programs, transfers
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 from chalicelib.webhooks import events
@@ -23,6 +23,9 @@ def view(reward: db.RewardItem) -> dict:
             "stock": None if reward.stock is None else int(reward.stock), "active": reward.active,
             "low_stock_threshold": low_stock_threshold(reward),
             **({"tiers": reward.tiers} if reward.tiers else {}),
+            **({"slots": bookings.slots_view(reward)} if reward.slots else {}),
+            **({"cancel_cutoff_hours": int(reward.cancel_cutoff_hours)} if reward.cancel_cutoff_hours is not None
+               else {}),
             "created_at": reward.created_at, "updated_at": reward.updated_at}
 
 
@@ -40,6 +43,9 @@ def load(org_id: str, program_id: str, reward_id: str) -> db.RewardItem:
 def create(org_id: str, program_id: str, fields: dict) -> dict:
     programs.load(org_id, program_id)
     transfers.check_value(fields["type"], fields.get("value"))
+    bookings.check_fields(fields["type"], fields)
+    if fields.get("slots"):
+        fields["slots"] = bookings.stored_slots(fields["slots"])
     if fields["type"] == "gift_card":
         if fields.get("stock"):
             raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
@@ -50,7 +56,10 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
     reward = db.RewardItem(*db.RewardItem.key(program_id, reward_id), org_id=org_id, program_id=program_id,
                            reward_id=reward_id, reward_type=fields.pop("type"), created_at=now_iso,
                            updated_at=now_iso, **fields)
-    reward.save(condition=db.RewardItem.pk.does_not_exist())
+    tx = Tx()
+    tx.put("reward", reward, condition=db.RewardItem.pk.does_not_exist())
+    bookings.create_seats(tx, reward)
+    tx.commit()
     return view(reward)
 
 

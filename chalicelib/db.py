@@ -314,12 +314,26 @@ class RewardItem(Item, discriminator="reward"):
     low_stock_threshold = NumberAttribute(null=True)  # None: catalog.LOW_STOCK_THRESHOLD
     low_stock_since = UnicodeAttribute(null=True)  # set when low stock was announced, cleared by a restock
     tiers = JSONAttribute(null=True)  # tier names whose members alone may redeem it (None: everyone)
+    slots = JSONAttribute(null=True)  # an experience's sessions [{id, starts_at, capacity}]; seats in SlotItem
+    cancel_cutoff_hours = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
     @staticmethod
     def key(program_id: str, reward_id: str) -> tuple[str, str]:
         return f"PRG#{program_id}", f"RWD#{reward_id}"
+
+
+class SlotItem(Item, discriminator="slot"):
+    """An experience slot's seats: `booked` raised in each booking's transaction, never past `capacity`,
+    lowered once by the status move that gives the booking back (bookings.py)."""
+
+    capacity = NumberAttribute()
+    booked = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(program_id: str, reward_id: str, slot_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"SLOT#{reward_id}#{slot_id}"
 
 
 class CodeItem(Item, discriminator="code"):

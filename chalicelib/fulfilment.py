@@ -30,6 +30,9 @@ def fulfil(redemption_id: str) -> str:
             transfers.fulfil(redemption, providers.default())
         elif redemption.reward_type == "merchandise":
             shipping.start(redemption)
+        elif redemption.reward_type == "experience":
+            redemptions.mark_fulfilled(redemption, {"type": "experience", "slot_id": redemption.terms["slot_id"],
+                                                    "starts_at": redemption.terms["starts_at"]})
         else:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)

@@ -41,15 +41,16 @@ def approve(org_id: str, program_id: str, redemption_id: str) -> dict:
 
 
 def reject(org_id: str, program_id: str, redemption_id: str, reason: str) -> dict:
-    return _give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
+    return give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
 
 
 def cancel(org_id: str, program_id: str, redemption_id: str, reason: str | None) -> dict:
-    return _give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
+    return give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
                       "cancelled")
 
 
-def _give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
+def give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
+    """A decision that gives everything back, then tells the member; 409 naming the status if it had moved."""
     redemptions.load(org_id, program_id, redemption_id)  # 404 unless it is this program's
     moved = redemptions.give_back(redemption_id, from_statuses, to_status, reason, restock=True)
     if moved is None:

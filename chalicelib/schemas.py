@@ -535,6 +535,14 @@ class PartnerTransfer(Request):
 RewardValue = Union[Money, PartnerTransfer]  # a partner transfer's value for points_transfer, money for the rest
 
 
+class Slot(Request):
+    """One dated session of an experience and its seats."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    starts_at: AwareDatetime
+    capacity: Annotated[int, Field(ge=1, le=100000)]
+
+
 class RewardCreate(Request):
     type: RewardType
     name: Name
@@ -546,6 +554,12 @@ class RewardCreate(Request):
     low_stock_threshold: Optional[LowStockThreshold] = None
     tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
         None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
+    slots: Optional[Annotated[list[Slot], Field(min_length=1, max_length=50)]] = Field(
+        None, description="An experience's dated sessions (required for experiences, refused for others); a "
+                          "redemption books one by `slot_id`, never past its capacity")
+    cancel_cutoff_hours: Optional[Annotated[int, Field(ge=0, le=8760)]] = Field(
+        None, description="An experience's booking may be cancelled until this many hours before its slot "
+                          "starts (absent: until it starts)")
 
 
 class RewardUpdate(Request):
@@ -573,6 +587,9 @@ class Reward(Answer):
     active: bool
     low_stock_threshold: int
     tiers: Optional[list[str]] = Field(None, description="Only members of these tiers may redeem it")
+    slots: Optional[list[dict[str, Any]]] = Field(None, description="An experience's sessions: id, starts_at, "
+                                                                    "capacity and booked")
+    cancel_cutoff_hours: Optional[int] = None
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -607,6 +624,8 @@ class RedemptionCreate(Request):
     reward_id: Annotated[str, Field(min_length=1, max_length=64)]
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
     delivery: Optional[Delivery] = None
+    slot_id: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]] = Field(
+        None, description="The experience's slot booked (experiences only)")
 
 
 class Redemption(Answer):

@@ -100,7 +100,8 @@ MUST = {
 # history, what messages it receives), where API.md says "nothing else"; and an order webhook, one more
 # way for a partner to send events.
 MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions",
-                     f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences"}
+                     f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences",
+                     f"POST {P}/redemptions/{{redemption_id}}/cancel-booking"}  # its own booking, before the cutoff
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
 # Added by the project for admins alone: the approval queue, an admin's decisions on a redemption (money
 # moves back) and merchandise's shipment reports (a return gives points back); the budget is also read by

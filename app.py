@@ -11,6 +11,7 @@ from chalicelib import (
     catalog,
     clock,
     delivery_records,
+    donations,
     earning,
     members,
     orders,
@@ -312,6 +313,13 @@ def get_reward(call: Call):
 def update_reward(call: Call):
     return catalog.update(call.org_id, call.params["program_id"], call.params["reward_id"],
                           call.body.model_dump(exclude_unset=True))
+
+
+@endpoint(app, "GET", P + "/charities", roles=CATALOG_READERS,
+          summary="The charities the program's donations give to, with the points donated to each", answer=s.CharityList,
+          paged=True)
+def list_charities(call: Call):
+    return donations.list_(call.org_id, program_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/rewards/{reward_id}/codes", roles=ADMIN, summary="Add gift-card codes",

@@ -6,7 +6,7 @@ restock (codes added, stock set) lifts it.
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import bookings, clock, code_vault, db, ids, pagination, programs, transfers
+from chalicelib import bookings, clock, code_vault, db, donations, ids, pagination, programs, transfers
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 from chalicelib.webhooks import events
@@ -26,6 +26,7 @@ def view(reward: db.RewardItem) -> dict:
             **({"slots": bookings.slots_view(reward)} if reward.slots else {}),
             **({"cancel_cutoff_hours": int(reward.cancel_cutoff_hours)} if reward.cancel_cutoff_hours is not None
                else {}),
+            **({"charities": reward.charities} if reward.charities else {}),
             "created_at": reward.created_at, "updated_at": reward.updated_at}
 
 
@@ -44,6 +45,7 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
     programs.load(org_id, program_id)
     transfers.check_value(fields["type"], fields.get("value"))
     bookings.check_fields(fields["type"], fields)
+    donations.check_fields(fields["type"], fields)
     if fields.get("slots"):
         fields["slots"] = bookings.stored_slots(fields["slots"])
     if fields["type"] == "gift_card":
@@ -59,6 +61,7 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
     tx = Tx()
     tx.put("reward", reward, condition=db.RewardItem.pk.does_not_exist())
     bookings.create_seats(tx, reward)
+    donations.create_totals(tx, reward)
     tx.commit()
     return view(reward)
 

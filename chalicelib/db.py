@@ -316,6 +316,7 @@ class RewardItem(Item, discriminator="reward"):
     tiers = JSONAttribute(null=True)  # tier names whose members alone may redeem it (None: everyone)
     slots = JSONAttribute(null=True)  # an experience's sessions [{id, starts_at, capacity}]; seats in SlotItem
     cancel_cutoff_hours = NumberAttribute(null=True)
+    charities = JSONAttribute(null=True)  # a donation's charities [{id, name}]; totals in CharityItem
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -334,6 +335,19 @@ class SlotItem(Item, discriminator="slot"):
     @staticmethod
     def key(program_id: str, reward_id: str, slot_id: str) -> tuple[str, str]:
         return f"PRG#{program_id}", f"SLOT#{reward_id}#{slot_id}"
+
+
+class CharityItem(Item, discriminator="charity"):
+    """A charity's donations in a program: raised by the status move that fulfils each (donations.py)."""
+
+    charity_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    points = NumberAttribute(default=0)
+    donations = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(program_id: str, charity_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"CHARITY#{charity_id}"
 
 
 class CodeItem(Item, discriminator="code"):

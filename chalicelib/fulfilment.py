@@ -7,7 +7,7 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import catalog, db, notifications, providers, redemptions, shipping, transfers
+from chalicelib import catalog, db, donations, notifications, providers, redemptions, shipping, transfers
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -30,6 +30,8 @@ def fulfil(redemption_id: str) -> str:
             transfers.fulfil(redemption, providers.default())
         elif redemption.reward_type == "merchandise":
             shipping.start(redemption)
+        elif redemption.reward_type == "donation":
+            with_retries(lambda: donations.fulfil(redemption))
         elif redemption.reward_type == "experience":
             redemptions.mark_fulfilled(redemption, {"type": "experience", "slot_id": redemption.terms["slot_id"],
                                                     "starts_at": redemption.terms["starts_at"]})

@@ -13,7 +13,7 @@ is `give_back`: one conditional status move that returns the points, the stock a
 """
 import json
 
-from chalicelib import aws, bookings, budgets, catalog, clock, db, ids, ledger, settings, shipping, transfers
+from chalicelib import aws, bookings, budgets, catalog, clock, db, donations, ids, ledger, settings, shipping, transfers
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
@@ -78,6 +78,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         transfers.check_request(reward, request)
         seats_key = bookings.slot_key(reward, request)
         seats = db.get(db.SlotItem, seats_key) if seats_key else None
+        charity = donations.terms_of(reward, request)
         shipping.check_request(reward, request)
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
@@ -93,7 +94,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
             program_id=program_id, external_id=external_id, reward_id=reward_id,
             reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
-            status=status, delivery=request.get("delivery"), terms=transfers.terms_of(reward), consumed=[list(lot) for lot in consumed],
+            status=status, delivery=request.get("delivery"), terms=transfers.terms_of(reward) or charity, consumed=[list(lot) for lot in consumed],
             budget_cost=cost, created_at=now_iso, updated_at=now_iso, **index)
         ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",

@@ -543,6 +543,11 @@ class Slot(Request):
     capacity: Annotated[int, Field(ge=1, le=100000)]
 
 
+class Charity(Request):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name: Name
+
+
 class RewardCreate(Request):
     type: RewardType
     name: Name
@@ -560,6 +565,9 @@ class RewardCreate(Request):
     cancel_cutoff_hours: Optional[Annotated[int, Field(ge=0, le=8760)]] = Field(
         None, description="An experience's booking may be cancelled until this many hours before its slot "
                           "starts (absent: until it starts)")
+    charities: Optional[Annotated[list[Charity], Field(min_length=1, max_length=50)]] = Field(
+        None, description="A donation's charities (required for donations, refused for others); a redemption "
+                          "names one by `charity_id`")
 
 
 class RewardUpdate(Request):
@@ -590,8 +598,21 @@ class Reward(Answer):
     slots: Optional[list[dict[str, Any]]] = Field(None, description="An experience's sessions: id, starts_at, "
                                                                     "capacity and booked")
     cancel_cutoff_hours: Optional[int] = None
+    charities: Optional[list[dict[str, Any]]] = Field(None, description="A donation's charities: id and name")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class CharityTotal(Answer):
+    id: str
+    name: str
+    points: int = Field(description="Points donated to it, in all")
+    donations: int
+
+
+class CharityList(Answer):
+    items: list[CharityTotal]
+    next_cursor: Optional[str]
 
 
 class RewardList(Answer):
@@ -626,6 +647,8 @@ class RedemptionCreate(Request):
     delivery: Optional[Delivery] = None
     slot_id: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]] = Field(
         None, description="The experience's slot booked (experiences only)")
+    charity_id: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]] = Field(
+        None, description="The charity the points go to (donations only)")
 
 
 class Redemption(Answer):

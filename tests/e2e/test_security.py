@@ -103,6 +103,8 @@ MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/r
                      f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences",
                      f"POST {P}/redemptions/{{redemption_id}}/cancel-booking"}  # its own booking, before the cutoff
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
+# Read with the catalog: the charities a donation reward may give to, and their totals.
+CATALOG_EXTENSIONS = {f"GET {P}/charities"}
 # Added by the project for admins alone: the approval queue, an admin's decisions on a redemption (money
 # moves back) and merchandise's shipment reports (a return gives points back); the budget is also read by
 # analysts.
@@ -113,8 +115,8 @@ ADMIN_AND_ANALYST = {f"GET {P}/budget"}
 MAY = {
     "root": MUST["root"],
     "partner": MUST["partner"] | PARTNER_EXTENSIONS,
-    "store": MUST["store"] | {REWARD, REDEMPTION},
-    "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS,
+    "store": MUST["store"] | {REWARD, REDEMPTION} | CATALOG_EXTENSIONS,
+    "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS | CATALOG_EXTENSIONS,
 }
 
 # --- answers -------------------------------------------------------------------------------

@@ -738,7 +738,7 @@ class WebhookEndpoint(Answer):
 
 # --- communications ------------------------------------------------------------------------
 
-MessageKind = Literal["welcome", "points_earned", "reward_delivered", "redemption_status", "tier_up", "tier_down",
+MessageKind = Literal["welcome", "points_earned", "reward_delivered", "redemption_status", "donation_receipt", "tier_up", "tier_down",
                       "points_expiring", "campaign_announcement"]
 Channel = Literal["email", "sms"]
 

@@ -1,22 +1,27 @@
 """Donations through the API: the member names one of the reward's charities; fulfilment records the
 donation and raises that charity's total exactly once; the program lists its charities with their totals."""
+import uuid
+
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses import ses_backends
 
 from chalicelib import fulfilment
 
 
 @pytest.fixture
 def giving(api, program):
-    """A member with 1000 points and a 100-point donation to one of two charities."""
+    """A member with 1000 points (and an address of its own) and a 100-point donation to one of two charities."""
     path, admin = program["path"], program["admin"]
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": "ada@example.com", "name": "Ada"})[0] == 201
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    assert api.call("PUT", f"{path}/members/ada", admin, {"email": email, "name": "Ada"})[0] == 201
     api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "x"},
              {"Idempotency-Key": "seed"})
     status, reward = api.call("POST", f"{path}/rewards", admin, {
         "type": "donation", "name": "Give 100 points", "cost": 100,
         "charities": [{"id": "sea", "name": "Clean Seas"}, {"id": "trees", "name": "Forests Now"}]})
     assert status == 201, reward
-    return {**program, "reward": reward["id"]}
+    return {**program, "reward": reward["id"], "email": email}
 
 
 def donate(api, giving, key, charity="sea"):
@@ -57,6 +62,13 @@ def test_a_donation_is_recorded_once_in_its_charitys_total(stack, api, giving):
     session = api.call("POST", f"{giving['path']}/members/ada/sessions", giving["admin"], {})[1]["token"]
     assert charities(api, giving, session) == {"sea": ("Clean Seas", 200, 2), "trees": ("Forests Now", 100, 1)}
     assert api.call("GET", f"{giving['path']}/members/ada/balance", giving["admin"])[1]["available"] == 700
+    # And the member received one receipt per donation, naming the charity and the points
+    stack.pump("EmailDeliveryFunction")
+    receipts = [m for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+                if giving["email"] in m.destinations["ToAddresses"]]
+    assert sorted(m.subject for m in receipts) == ["Thank you for your donation to Clean Seas"] * 2 + [
+        "Thank you for your donation to Forests Now"]
+    assert all("100 " in m.body and "receipt" in m.body for m in receipts)
 
 
 def test_a_cancelled_donation_adds_nothing(stack, api, giving):

@@ -124,4 +124,4 @@ def provider_api_key() -> str:
 
 
 def provider_timeout_seconds() -> float:
-    return float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
+    return float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))

@@ -16,14 +16,14 @@ from chalicelib import settings
 from chalicelib.providers.base import Order, ProviderRejected, ProviderResult, ProviderUnavailable
 
 EXECUTED = ("EXECUTED",)  # Tremendous's order statuses that mean delivered; the others are still on their way
-MAX_WAIT_SECONDS = 10.0  # a longer Retry-After is left to the queue's own retry
+MAX_WAIT_SECONDS = 5.0  # a longer Retry-After is left to the queue's own retry
 
 
 @dataclass
 class Tremendous:
     base_url: str
     api_key: str
-    timeout: float = 10.0
+    timeout: float = 5.0  # 3 attempts of 5 s and 2 waits of at most 5 s stay within the function's 30 s
     attempts: int = 3
     sleep: Callable[[float], None] = time.sleep
 

@@ -2,8 +2,8 @@
 
 Every try of one order sends the same `external_id`, which Tremendous keeps unique: a retry after a
 timeout or a 5xx finds the order the first try placed instead of placing another. A 429 is waited out
-for as long as its Retry-After asks (up to a cap, else the queue retries later); any other 4xx is the
-order's own fault and final.
+for as long as its Retry-After asks (up to a cap, else the queue retries later); a 401 or 403 (the
+deployment's key) is retried by the queue too; any other 4xx is the order's own fault and final.
 """
 import http.client
 import json
@@ -54,6 +54,9 @@ class Tremendous:
                 if attempt + 1 < self.attempts:
                     self.sleep(wait)
                 continue
+            if status in (401, 403):  # our credentials, not the order: the queue retries, an operator can fix it
+                last = ProviderUnavailable(f"The provider refused the credentials ({status}).")
+                break
             if 400 <= status < 500:
                 raise ProviderRejected(status, _reason(answer))
             last = ProviderUnavailable(f"The provider failed ({status}).")

@@ -82,3 +82,10 @@ def test_a_4xx_is_final_and_not_retried(fake):
     with pytest.raises(ProviderRejected) as refused:
         adapter(fake).place_order("rdm_6", ORDER)
     assert (refused.value.status, refused.value.reason, len(fake.requests)) == (422, "fault 422", 1)
+
+
+def test_a_refused_api_key_is_not_the_orders_fault(fake):
+    # Given a wrong API key, When an order is placed, Then it is transient (the queue retries), asked once
+    with pytest.raises(ProviderUnavailable, match="credentials"):
+        Tremendous(fake.url, "wrong-key", timeout=0.3).place_order("rdm_7", ORDER)
+    assert (len(fake.requests), fake.orders) == (1, {})

@@ -4,6 +4,7 @@ from chalice import Chalice
 from chalicelib import (
     adjustments,
     auth,
+    bookings,
     broadcasts,
     budgets,
     campaigns,
@@ -11,6 +12,7 @@ from chalicelib import (
     catalog,
     clock,
     delivery_records,
+    donations,
     earning,
     members,
     orders,
@@ -22,6 +24,7 @@ from chalicelib import (
     redemption_review,
     redemptions,
     referrals,
+    shipping,
     template_store,
     unsubscribe_pages,
 )
@@ -314,6 +317,13 @@ def update_reward(call: Call):
                           call.body.model_dump(exclude_unset=True))
 
 
+@endpoint(app, "GET", P + "/charities", roles=CATALOG_READERS,
+          summary="The charities the program's donations give to, with the points donated to each", answer=s.CharityList,
+          paged=True)
+def list_charities(call: Call):
+    return donations.list_(call.org_id, program_of(call), call.query)
+
+
 @endpoint(app, "POST", P + "/rewards/{reward_id}/codes", roles=ADMIN, summary="Add gift-card codes",
           body=s.CodesAdd, answer=s.CodesAdded, status=201)
 def add_codes(call: Call):
@@ -447,6 +457,24 @@ def mark_payout_paid(call: Call):
 def cancel_payout(call: Call):
     return payouts.cancel(call.org_id, program_of(call), call.params["payout_id"], call.body.reason,
                           external_id=session_member(call))
+
+
+@endpoint(app, "POST", R + "/cancel-booking", roles=("admin", "member"),
+          summary="Cancel an experience's booking before its cutoff: points given back and the seats freed once "
+                  "(409 after the cutoff or once cancelled)", answer=s.Redemption)
+def cancel_booking(call: Call):
+    principal = call.principal
+    return bookings.cancel(call.org_id, program_of(call), call.params["redemption_id"],
+                           principal.external_id if principal.kind == "member" else None)
+
+
+@endpoint(app, "POST", R + "/shipment", roles=ADMIN,
+          summary="Report a merchandise shipment: shipped (carrier, tracking), delivered, or returned (points given "
+                  "back and restocked once); 409 from a status that does not lead there",
+          body=s.ShipmentUpdate, answer=s.Redemption)
+def report_shipment(call: Call):
+    return shipping.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
+                           call.body.model_dump(exclude_none=True))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",

@@ -18,7 +18,7 @@ from chalicelib.webhooks import events
 def cost_of(program: db.ProgramItem, reward: db.RewardItem, quantity: int) -> int | None:
     """What the redemption takes from the budget (minor units), or None if it takes nothing."""
     budget = program.budget
-    if not budget or not reward.value:
+    if not budget or not reward.value or "amount" not in reward.value:  # a partner transfer's value is not money
         return None
     if reward.value["currency"] != budget["currency"]:
         raise Conflict("This reward's value is in another currency than the program's budget.",

@@ -28,6 +28,11 @@ TEMPLATES = {
             "subject": "News about your reward: {reward}",
             "text": "Hi {name},\nyour redemption of \"{reward}\" {status}.",
             "sms": "{program}: your redemption of \"{reward}\" {status}."},
+        "donation_receipt": {
+            "subject": "Thank you for your donation to {charity}",
+            "text": "Hi {name},\nthank you: your donation of {points} {currency} to {charity} has been made.\n"
+                    "Keep this message as your receipt.",
+            "sms": "{program}: thank you, your donation of {points} {currency} to {charity} has been made."},
         "tier_up": {
             "subject": "You reached {tier}!",
             "text": "Hi {name},\ncongratulations: you are now {tier} in {program}.\n"
@@ -64,6 +69,11 @@ TEMPLATES = {
             "subject": "Novità sul tuo premio: {reward}",
             "text": "Ciao {name},\nla tua richiesta del premio \"{reward}\" {status}.",
             "sms": "{program}: la tua richiesta del premio \"{reward}\" {status}."},
+        "donation_receipt": {
+            "subject": "Grazie per la tua donazione a {charity}",
+            "text": "Ciao {name},\ngrazie: la tua donazione di {points} {currency} a {charity} è stata effettuata.\n"
+                    "Conserva questo messaggio come ricevuta.",
+            "sms": "{program}: grazie, la tua donazione di {points} {currency} a {charity} è stata effettuata."},
         "tier_up": {
             "subject": "Hai raggiunto il livello {tier}!",
             "text": "Ciao {name},\ncomplimenti: ora sei {tier} in {program}.\nContinua ad accumulare {currency}.",
@@ -100,6 +110,11 @@ TEMPLATES = {
             "subject": "Novedades sobre tu recompensa: {reward}",
             "text": "Hola {name}:\ntu canje de \"{reward}\" {status}.",
             "sms": "{program}: tu canje de \"{reward}\" {status}."},
+        "donation_receipt": {
+            "subject": "Gracias por tu donación a {charity}",
+            "text": "Hola {name},\ngracias: tu donación de {points} {currency} a {charity} se ha realizado.\n"
+                    "Guarda este mensaje como recibo.",
+            "sms": "{program}: gracias, tu donación de {points} {currency} a {charity} se ha realizado."},
         "tier_up": {
             "subject": "¡Has alcanzado el nivel {tier}!",
             "text": "Hola {name}:\nenhorabuena, ahora eres {tier} en {program}.\nSigue acumulando {currency}.",

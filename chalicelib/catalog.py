@@ -6,7 +6,7 @@ restock (codes added, stock set) lifts it.
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, code_vault, db, ids, pagination, programs
+from chalicelib import bookings, clock, code_vault, db, donations, ids, pagination, programs, transfers
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 from chalicelib.webhooks import events
@@ -23,6 +23,10 @@ def view(reward: db.RewardItem) -> dict:
             "stock": None if reward.stock is None else int(reward.stock), "active": reward.active,
             "low_stock_threshold": low_stock_threshold(reward),
             **({"tiers": reward.tiers} if reward.tiers else {}),
+            **({"slots": bookings.slots_view(reward)} if reward.slots else {}),
+            **({"cancel_cutoff_hours": int(reward.cancel_cutoff_hours)} if reward.cancel_cutoff_hours is not None
+               else {}),
+            **({"charities": reward.charities} if reward.charities else {}),
             "created_at": reward.created_at, "updated_at": reward.updated_at}
 
 
@@ -39,6 +43,11 @@ def load(org_id: str, program_id: str, reward_id: str) -> db.RewardItem:
 
 def create(org_id: str, program_id: str, fields: dict) -> dict:
     programs.load(org_id, program_id)
+    transfers.check_value(fields["type"], fields.get("value"))
+    bookings.check_fields(fields["type"], fields)
+    donations.check_fields(fields["type"], fields)
+    if fields.get("slots"):
+        fields["slots"] = bookings.stored_slots(fields["slots"])
     if fields["type"] == "gift_card":
         if fields.get("stock"):
             raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
@@ -49,7 +58,11 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
     reward = db.RewardItem(*db.RewardItem.key(program_id, reward_id), org_id=org_id, program_id=program_id,
                            reward_id=reward_id, reward_type=fields.pop("type"), created_at=now_iso,
                            updated_at=now_iso, **fields)
-    reward.save(condition=db.RewardItem.pk.does_not_exist())
+    tx = Tx()
+    tx.put("reward", reward, condition=db.RewardItem.pk.does_not_exist())
+    bookings.create_seats(tx, reward)
+    donations.create_totals(tx, reward)
+    tx.commit()
     return view(reward)
 
 
@@ -66,6 +79,8 @@ def get(org_id: str, program_id: str, reward_id: str) -> dict:
 def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     """Set only the fields given, so a concurrent redemption's stock decrement is never lost."""
     reward = load(org_id, program_id, reward_id)
+    if "value" in changes:
+        transfers.check_value(reward.reward_type, changes["value"])
     if "stock" in changes and reward.reward_type == "gift_card":
         raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
                                {"field": "stock"})

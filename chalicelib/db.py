@@ -317,12 +317,40 @@ class RewardItem(Item, discriminator="reward"):
     low_stock_threshold = NumberAttribute(null=True)  # None: catalog.LOW_STOCK_THRESHOLD
     low_stock_since = UnicodeAttribute(null=True)  # set when low stock was announced, cleared by a restock
     tiers = JSONAttribute(null=True)  # tier names whose members alone may redeem it (None: everyone)
+    slots = JSONAttribute(null=True)  # an experience's sessions [{id, starts_at, capacity}]; seats in SlotItem
+    cancel_cutoff_hours = NumberAttribute(null=True)
+    charities = JSONAttribute(null=True)  # a donation's charities [{id, name}]; totals in CharityItem
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
     @staticmethod
     def key(program_id: str, reward_id: str) -> tuple[str, str]:
         return f"PRG#{program_id}", f"RWD#{reward_id}"
+
+
+class SlotItem(Item, discriminator="slot"):
+    """An experience slot's seats: `booked` raised in each booking's transaction, never past `capacity`,
+    lowered once by the status move that gives the booking back (bookings.py)."""
+
+    capacity = NumberAttribute()
+    booked = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(program_id: str, reward_id: str, slot_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"SLOT#{reward_id}#{slot_id}"
+
+
+class CharityItem(Item, discriminator="charity"):
+    """A charity's donations in a program: raised by the status move that fulfils each (donations.py)."""
+
+    charity_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    points = NumberAttribute(default=0)
+    donations = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(program_id: str, charity_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"CHARITY#{charity_id}"
 
 
 class CodeItem(Item, discriminator="code"):
@@ -350,6 +378,7 @@ class RedemptionItem(Item, discriminator="redemption"):
     points = NumberAttribute()
     status = UnicodeAttribute()
     delivery = JSONAttribute(null=True)
+    terms = JSONAttribute(null=True)  # what the reward promised when redeemed (a transfer's partner and rate)
     fulfillment = JSONAttribute(null=True)
     consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
     failure_reason = UnicodeAttribute(null=True)  # why it failed, was rejected or cancelled

@@ -1,4 +1,5 @@
-"""Fulfilling a redemption: assign gift-card codes or mark the reward delivered, then tell the member
+"""Fulfilling a redemption: assign gift-card codes, transfer points to a partner (transfers.py) or mark the
+reward delivered, then tell the member
 and the organisation's webhook endpoints.
 
 Safe to run any number of times for the same redemption: every step is a conditional move from
@@ -6,7 +7,7 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import cash_wallet, catalog, db, notifications, redemptions
+from chalicelib import cash_wallet, catalog, db, donations, notifications, providers, redemptions, shipping, transfers
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -27,6 +28,15 @@ def fulfil(redemption_id: str) -> str:
             with_retries(lambda: _assign_codes(redemption))
         elif redemption.reward_type == "cashback":
             with_retries(lambda: cash_wallet.credit_cashback(redemption))
+        elif redemption.reward_type == "points_transfer":
+            transfers.fulfil(redemption, providers.default())
+        elif redemption.reward_type == "merchandise":
+            shipping.start(redemption)
+        elif redemption.reward_type == "donation":
+            with_retries(lambda: donations.fulfil(redemption))
+        elif redemption.reward_type == "experience":
+            redemptions.mark_fulfilled(redemption, {"type": "experience", "slot_id": redemption.terms["slot_id"],
+                                                    "starts_at": redemption.terms["starts_at"]})
         else:
             redemptions.mark_fulfilled(redemption, {"type": redemption.reward_type})
         redemption.refresh(consistent_read=True)

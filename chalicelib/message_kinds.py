@@ -40,6 +40,8 @@ KINDS = {kind.name: kind for kind in (
          {"reward": "Pastry voucher", "code": "PASTRY-0001"}),
     Kind("redemption_status", "transactional", False, ("reward", "status"), ("redemption_id", "status"),
          ("redemption_id", "status"), {"reward": "Pastry voucher", "status": "failed"}),
+    Kind("donation_receipt", "transactional", True, ("charity", "points"), ("redemption_id", "charity", "points"),
+         ("redemption_id",), {"charity": "Clean Seas", "points": "500"}),
     Kind("tier_up", "transactional", True, ("tier", "previous_tier"), ("tier", "day"), ("tier", "day"),
          {"tier": "Gold", "previous_tier": "Silver"}),
     Kind("tier_down", "transactional", True, ("tier", "previous_tier"), ("tier", "day"), ("tier", "day"),

@@ -14,6 +14,7 @@ Every payload carries the member, `org_id`, `program_id` and `external_id`, and 
 | `points_earned` | `txn_id`, `points`, `balance` (available after the earn) | the transaction |
 | `reward_delivered` | `redemption_id` | the redemption |
 | `redemption_status` | `redemption_id`, `status` (`failed`, `cancelled`, `fulfilled`) | the redemption and status |
+| `donation_receipt` | `redemption_id`, `charity` (its name), `points` (donated) | the redemption |
 | `tier_up`, `tier_down` | `tier` (the new tier's name, or null below every tier), `day` (YYYY-MM-DD of the change), optionally `previous_tier` | the tier and day |
 | `points_expiring` | `day` (YYYY-MM-DD), `points` | the day |
 | `campaign_announcement` | `broadcast_id` (broadcasts.py publishes it) | the broadcast |
@@ -48,11 +49,15 @@ def publish(kind: str, channels: list[str], payload: dict) -> None:
 
 
 def redemption_outcome(redemption: db.RedemptionItem, member: db.MemberItem) -> list[str]:
-    """Tell the member its redemption reached a final status: the reward, or that it failed and was refunded."""
+    """Tell the member its redemption reached a final status: the reward (a donation's receipt), or that it
+    failed and was refunded."""
     channels = channels_of(member, redemption.delivery)
     payload = {"org_id": redemption.org_id, "program_id": redemption.program_id,
                "external_id": redemption.external_id, "redemption_id": redemption.redemption_id}
-    if redemption.status == "fulfilled":
+    if redemption.status == "fulfilled" and redemption.reward_type == "donation":
+        publish("donation_receipt", channels, {**payload, "charity": redemption.terms["charity_name"],
+                                               "points": int(redemption.points)})
+    elif redemption.status == "fulfilled":
         publish("reward_delivered", channels, payload)
     else:
         publish("redemption_status", channels, {**payload, "status": redemption.status})

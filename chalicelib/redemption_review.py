@@ -16,7 +16,8 @@ CANCELLABLE = ("awaiting_approval", "pending")  # not yet fulfilled
 LISTED = ("awaiting_approval",)  # the statuses GET .../redemptions lists (the sparse index holds no other)
 
 
-def _refused(redemption_id: str, action: str) -> Conflict:
+def refusal(redemption_id: str, action: str) -> Conflict:
+    """The 409 for a move its redemption's status does not allow, naming that status."""
     status = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id)).status
     return Conflict(f"A redemption that is {status} cannot be {action}.", {"status": status})
 
@@ -33,26 +34,27 @@ def approve(org_id: str, program_id: str, redemption_id: str) -> dict:
             db.RedemptionItem.gsi2sk.set(now_iso)], condition=db.RedemptionItem.status == "awaiting_approval")
     except UpdateError as error:
         if error_code(error) == "ConditionalCheckFailedException":
-            raise _refused(redemption_id, "approved") from None
+            raise refusal(redemption_id, "approved") from None
         raise
     redemptions.enqueue_fulfilment(org_id, program_id, redemption_id)
     return redemptions.view(redemption)
 
 
 def reject(org_id: str, program_id: str, redemption_id: str, reason: str) -> dict:
-    return _give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
+    return give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
 
 
 def cancel(org_id: str, program_id: str, redemption_id: str, reason: str | None) -> dict:
-    return _give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
+    return give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
                       "cancelled")
 
 
-def _give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
+def give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
+    """A decision that gives everything back, then tells the member; 409 naming the status if it had moved."""
     redemptions.load(org_id, program_id, redemption_id)  # 404 unless it is this program's
     moved = redemptions.give_back(redemption_id, from_statuses, to_status, reason, restock=True)
     if moved is None:
-        raise _refused(redemption_id, action)
+        raise refusal(redemption_id, action)
     try:
         fulfilment.tell(redemption_id)
     except Exception:  # noqa: BLE001 - the decision stands; the member's message is best effort

@@ -13,7 +13,7 @@ is `give_back`: one conditional status move that returns the points, the stock a
 """
 import json
 
-from chalicelib import aws, budgets, catalog, clock, db, ids, ledger, settings
+from chalicelib import aws, bookings, budgets, catalog, clock, db, donations, ids, ledger, settings, shipping, transfers
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
@@ -75,6 +75,11 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         if reward.stock is not None and reward.stock < quantity:
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
+        transfers.check_request(reward, request)
+        seats_key = bookings.slot_key(reward, request)
+        seats = db.get(db.SlotItem, seats_key) if seats_key else None
+        charity = donations.terms_of(reward, request)
+        shipping.check_request(reward, request)
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
         wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
@@ -89,7 +94,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
             program_id=program_id, external_id=external_id, reward_id=reward_id,
             reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
-            status=status, delivery=request.get("delivery"), consumed=[list(lot) for lot in consumed],
+            status=status, delivery=request.get("delivery"), terms=transfers.terms_of(reward) or charity, consumed=[list(lot) for lot in consumed],
             budget_cost=cost, created_at=now_iso, updated_at=now_iso, **index)
         ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
@@ -97,6 +102,8 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
         entry.snapshot = view(redemption)
         tx = Tx()
+        if seats is not None:
+            redemption.terms = bookings.book(tx, reward, seats, quantity)
         tx.put("redemption", redemption, condition=db.RedemptionItem.pk.does_not_exist())
         if reward.stock is not None:
             tx.update("reward", db.RewardItem(reward.pk, reward.sk), [db.RewardItem.stock.add(-quantity)],
@@ -186,6 +193,7 @@ def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str
             tx.update("reward", db.RewardItem(reward.pk, reward.sk),
                       [db.RewardItem.stock.add(int(redemption.quantity))])
         budgets.release(tx, redemption)
+        bookings.release(tx, redemption)
         try:
             ledger.append(member, entry, tx)
         except ConditionFailed as failed:

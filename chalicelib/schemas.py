@@ -524,17 +524,50 @@ class Money(Request):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
+class PartnerTransfer(Request):
+    """A points_transfer reward's value: the partner program the points go to, and its units per point."""
+
+    partner: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", examples=["skymiles"])]
+    rate: Annotated[float, Field(gt=0, le=1000, description="Partner units per point: units = points × rate, "
+                                                            "rounded down")]
+
+
+RewardValue = Union[Money, PartnerTransfer]  # a partner transfer's value for points_transfer, money for the rest
+
+
+class Slot(Request):
+    """One dated session of an experience and its seats."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    starts_at: AwareDatetime
+    capacity: Annotated[int, Field(ge=1, le=100000)]
+
+
+class Charity(Request):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    name: Name
+
+
 class RewardCreate(Request):
     type: RewardType
     name: Name
     description: Optional[Annotated[str, Field(max_length=2000)]] = None
     cost: Annotated[int, Field(ge=1, le=MAX_POINTS)]
-    value: Optional[Money] = None
+    value: Optional[RewardValue] = None
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
     active: bool = True
     low_stock_threshold: Optional[LowStockThreshold] = None
     tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
         None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
+    slots: Optional[Annotated[list[Slot], Field(min_length=1, max_length=50)]] = Field(
+        None, description="An experience's dated sessions (required for experiences, refused for others); a "
+                          "redemption books one by `slot_id`, never past its capacity")
+    cancel_cutoff_hours: Optional[Annotated[int, Field(ge=0, le=8760)]] = Field(
+        None, description="An experience's booking may be cancelled until this many hours before its slot "
+                          "starts (absent: until it starts)")
+    charities: Optional[Annotated[list[Charity], Field(min_length=1, max_length=50)]] = Field(
+        None, description="A donation's charities (required for donations, refused for others); a redemption "
+                          "names one by `charity_id`")
 
 
 class RewardUpdate(Request):
@@ -543,7 +576,7 @@ class RewardUpdate(Request):
     name: Name = None  # absent: unchanged; null is refused
     description: Optional[Annotated[str, Field(max_length=2000)]] = None
     cost: Annotated[int, Field(ge=1, le=MAX_POINTS)] = None
-    value: Optional[Money] = None
+    value: Optional[RewardValue] = None
     stock: Optional[Annotated[int, Field(ge=0, le=MAX_POINTS)]] = None
     active: bool = None
     low_stock_threshold: Optional[LowStockThreshold] = None  # null: back to the default
@@ -562,8 +595,24 @@ class Reward(Answer):
     active: bool
     low_stock_threshold: int
     tiers: Optional[list[str]] = Field(None, description="Only members of these tiers may redeem it")
+    slots: Optional[list[dict[str, Any]]] = Field(None, description="An experience's sessions: id, starts_at, "
+                                                                    "capacity and booked")
+    cancel_cutoff_hours: Optional[int] = None
+    charities: Optional[list[dict[str, Any]]] = Field(None, description="A donation's charities: id and name")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class CharityTotal(Answer):
+    id: str
+    name: str
+    points: int = Field(description="Points donated to it, in all")
+    donations: int
+
+
+class CharityList(Answer):
+    items: list[CharityTotal]
+    next_cursor: Optional[str]
 
 
 class RewardList(Answer):
@@ -586,6 +635,8 @@ class Delivery(Request):
     email: Optional[Email] = None
     phone: Optional[Phone] = None
     address: Optional[dict[str, Any]] = None
+    account: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,32}$", examples=["SM-12345678"])]] = Field(
+        None, description="The member's account number with the partner program (points_transfer rewards)")
 
     _address = field_validator("address")(small_object)
 
@@ -594,6 +645,10 @@ class RedemptionCreate(Request):
     reward_id: Annotated[str, Field(min_length=1, max_length=64)]
     quantity: Annotated[int, Field(ge=1, le=100)] = 1
     delivery: Optional[Delivery] = None
+    slot_id: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]] = Field(
+        None, description="The experience's slot booked (experiences only)")
+    charity_id: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]] = Field(
+        None, description="The charity the points go to (donations only)")
 
 
 class Redemption(Answer):
@@ -602,11 +657,20 @@ class Redemption(Answer):
     reward_id: str
     quantity: int
     points: int
-    status: Literal["pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected"]
+    status: Literal["pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected",
+                    "processing", "shipped", "delivered", "returned"] = Field(
+        description="processing, shipped, delivered and returned are merchandise's (docs/programs.md, Reward types)")
     fulfillment: Optional[dict[str, Any]] = None
     reason: Optional[str] = Field(None, description="Why it was rejected or cancelled")
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class ShipmentUpdate(Request):
+    status: Literal["shipped", "delivered", "returned"] = Field(
+        description="processing → shipped → delivered; shipped or delivered → returned (points given back, restocked)")
+    carrier: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = Field(None, description="With shipped")
+    tracking: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = Field(None, description="With shipped")
 
 
 class RedemptionList(Answer):
@@ -767,7 +831,7 @@ class WebhookEndpoint(Answer):
 
 # --- communications ------------------------------------------------------------------------
 
-MessageKind = Literal["welcome", "points_earned", "reward_delivered", "redemption_status", "tier_up", "tier_down",
+MessageKind = Literal["welcome", "points_earned", "reward_delivered", "redemption_status", "donation_receipt", "tier_up", "tier_down",
                       "points_expiring", "campaign_announcement"]
 Channel = Literal["email", "sms"]
 

@@ -112,3 +112,16 @@ def broadcast_queue_url() -> str:
 def broadcast_sends_per_second() -> float:
     """Members a broadcast publishes to per second: at most this many sends per second on each channel."""
     return float(os.environ.get("BROADCAST_SENDS_PER_SECOND", "10"))
+
+
+def provider_base_url() -> str:
+    """The reward provider's API (Tremendous's, or its sandbox): orders for points transfers go there."""
+    return _required("PROVIDER_BASE_URL")
+
+
+def provider_api_key() -> str:
+    return _required("PROVIDER_API_KEY")
+
+
+def provider_timeout_seconds() -> float:
+    return float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))

@@ -102,19 +102,24 @@ MUST = {
 PO = P + "/payouts/{payout_id}"
 MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/recognitions",
                      f"GET {M}/tier-history", f"GET {M}/preferences", f"PUT {M}/preferences",
-                     f"GET {M}/wallet", f"POST {M}/payouts", f"GET {PO}", f"POST {PO}/cancel"}
+                     f"GET {M}/wallet", f"POST {M}/payouts", f"GET {PO}", f"POST {PO}/cancel",
+                     f"POST {P}/redemptions/{{redemption_id}}/cancel-booking"}  # its own booking, before the cutoff
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
-# Added by the project for admins alone: the approval queues and an admin's decisions on a redemption or a
-# payout (money moves); the budget is also read by analysts.
+# Read with the catalog: the charities a donation reward may give to, and their totals.
+CATALOG_EXTENSIONS = {f"GET {P}/charities"}
+# Added by the project for admins alone: the approval queues, an admin's decisions on a redemption or a
+# payout (money moves) and merchandise's shipment reports (a return gives points back); the budget is also
+# read by analysts.
 R = P + "/redemptions/{redemption_id}"
 ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel",
-              f"GET {P}/payouts", f"POST {PO}/approve", f"POST {PO}/reject", f"POST {PO}/mark-paid"}
+              f"POST {R}/shipment", f"GET {P}/payouts", f"POST {PO}/approve", f"POST {PO}/reject",
+              f"POST {PO}/mark-paid"}
 ADMIN_AND_ANALYST = {f"GET {P}/budget"}
 MAY = {
     "root": MUST["root"],
     "partner": MUST["partner"] | PARTNER_EXTENSIONS,
-    "store": MUST["store"] | {REWARD, REDEMPTION},
-    "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS,
+    "store": MUST["store"] | {REWARD, REDEMPTION} | CATALOG_EXTENSIONS,
+    "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS | CATALOG_EXTENSIONS,
 }
 
 # --- answers -------------------------------------------------------------------------------

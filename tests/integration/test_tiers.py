@@ -14,6 +14,7 @@ from chalicelib import clock, db, jobs, tier_review
 from chalicelib.webhooks import events
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
+ADDRESS = {"name": "Gold", "line1": "1 Main St", "city": "Turin", "postal_code": "10100", "country": "IT"}
 PER_EURO = {"property": "amount", "every": 100, "points": 1}
 LADDER = [{"name": "Silver", "min_points": 1000, "multiplier": 1.5, "bonus_points": 50},
           {"name": "Gold", "min_points": 5000, "multiplier": 2.0, "bonus_points": 200}]
@@ -205,9 +206,9 @@ def test_a_tier_exclusive_reward_is_redeemed_only_by_members_of_that_tier(stack,
     buy(api, program, "o-silver", 200000, member="silver")
     # When both redeem it
     gold = api.call("POST", f"{program['path']}/members/gold/redemptions", program["admin"],
-                    {"reward_id": reward["id"]}, {"Idempotency-Key": "g"})
+                    {"reward_id": reward["id"], "delivery": {"address": ADDRESS}}, {"Idempotency-Key": "g"})
     silver = api.call("POST", f"{program['path']}/members/silver/redemptions", program["admin"],
-                      {"reward_id": reward["id"]}, {"Idempotency-Key": "s"})
+                      {"reward_id": reward["id"], "delivery": {"address": ADDRESS}}, {"Idempotency-Key": "s"})
     # Then Gold's is taken, Silver's is refused with the reason and takes nothing
     assert gold[0] == 202
     assert silver[0] == 409 and silver[1]["error"]["code"] == "not_eligible"

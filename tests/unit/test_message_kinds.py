@@ -11,6 +11,7 @@ MEMBER = {"org_id": "org_1", "program_id": "prg_1", "external_id": "ada"}
 PAYLOADS = {"welcome": {}, "points_earned": {"txn_id": "txn_1", "points": 12, "balance": 112},
             "reward_delivered": {"redemption_id": "rdm_1"},
             "redemption_status": {"redemption_id": "rdm_1", "status": "failed"},
+            "donation_receipt": {"redemption_id": "rdm_1", "charity": "Clean Seas", "points": 500},
             "tier_up": {"tier": "Gold", "day": "2026-06-01"}, "tier_down": {"tier": None, "day": "2026-06-01"},
             "points_expiring": {"day": "2026-06-01", "points": 300}, "campaign_announcement": {"broadcast_id": "brd_1"}}
 
@@ -37,6 +38,7 @@ def test_the_subject_names_what_the_message_is_about():
     subjects = {kind: message_kinds.KINDS[kind].subject({**MEMBER, **payload}) for kind, payload in PAYLOADS.items()}
     assert subjects == {"welcome": "welcome", "points_earned": "points_earned:txn_1",
                         "reward_delivered": "reward_delivered:rdm_1", "redemption_status": "redemption_status:rdm_1:failed",
+                        "donation_receipt": "donation_receipt:rdm_1",
                         "tier_up": "tier_up:Gold:2026-06-01", "tier_down": "tier_down:None:2026-06-01",
                         "points_expiring": "points_expiring:2026-06-01",
                         "campaign_announcement": "campaign_announcement:brd_1"}

@@ -9,17 +9,19 @@ KINDS = sorted(message_kinds.KINDS)
 LANGUAGES = builtin_templates.LANGUAGES
 VALUES = {"name": "Ada <Lovelace>", "program": "Coffee & Co", "currency": "beans", "points": "120",
           "balance": "1250", "reward": "Pastry <voucher>", "code": "PASTRY-0001", "status": "failed", "tier": "Gold",
-          "previous_tier": "Silver", "day": "2026-12-31", "title": "Double points", "body": "Until Sunday."}
+          "previous_tier": "Silver", "day": "2026-12-31", "title": "Double points", "body": "Until Sunday.", "charity": "Clean Seas"}
 # A word each language's text of each kind must carry, so a template mixed up between kinds or languages fails.
 WORDS = {"en": {"welcome": "welcome", "points_earned": "earned", "reward_delivered": "delivered",
                 "redemption_status": "given back", "tier_up": "congratulations", "tier_down": "ended",
-                "points_expiring": "expire", "campaign_announcement": "Until Sunday"},
+                "points_expiring": "expire", "campaign_announcement": "Until Sunday", "donation_receipt": "receipt"},
          "it": {"welcome": "benvenuto", "points_earned": "guadagnato", "reward_delivered": "consegnato",
                 "redemption_status": "restituiti", "tier_up": "complimenti", "tier_down": "terminato",
-                "points_expiring": "scadono", "campaign_announcement": "Until Sunday"},
+                "points_expiring": "scadono", "campaign_announcement": "Until Sunday",
+               "donation_receipt": "ricevuta"},
          "es": {"welcome": "bienvenida", "points_earned": "ganar", "reward_delivered": "entregada",
                 "redemption_status": "devuelto", "tier_up": "enhorabuena", "tier_down": "terminado",
-                "points_expiring": "caducan", "campaign_announcement": "Until Sunday"}}
+                "points_expiring": "caducan", "campaign_announcement": "Until Sunday",
+               "donation_receipt": "recibo"}}
 
 
 def values_of(kind: str) -> dict:

@@ -1,0 +1,92 @@
+"""Merchandise: shipped to the address the member gives when redeeming, its progress reported by an admin
+(or the fulfilment partner through the admin API).
+
+Fulfilment moves a pending merchandise redemption to `processing`; from there each report is one
+conditional status move: processing → shipped (with carrier and tracking) → delivered, and shipped or
+delivered → returned. A return gives the points back and restocks through `redemptions.give_back`, so
+once however often it is reported; a report that finds another status answers 409 with it.
+"""
+from typing import Annotated, Optional
+
+from pydantic import Field, ValidationError
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import clock, db, redemption_review, redemptions
+from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.transact import error_code
+from chalicelib.wire import Request
+
+KIND = "merchandise"
+MOVES = {"shipped": ("processing",), "delivered": ("shipped",), "returned": ("shipped", "delivered")}
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Address(Request):
+    """Where merchandise goes (checked only for merchandise: other rewards keep their free-form address)."""
+
+    name: Line
+    line1: Line
+    line2: Optional[Line] = None
+    city: Line
+    region: Optional[Line] = None
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO-3166 alpha-2")]
+
+
+def check_request(reward: db.RewardItem, request: dict) -> None:
+    """Merchandise needs a complete address; a 400 names the first field missing or wrong."""
+    if reward.reward_type != KIND:
+        return
+    address = (request.get("delivery") or {}).get("address")
+    if address is None:
+        raise ValidationFailed("Merchandise needs a delivery address.", {"field": "delivery.address"})
+    try:
+        Address.model_validate(address)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(["delivery", "address", *map(str, first["loc"])])
+        raise ValidationFailed(f"{field}: {first['msg']}", {"field": field}) from None
+
+
+def start(redemption: db.RedemptionItem) -> None:
+    """pending → processing, out of the outbox: the goods are the partner's to ship now."""
+    _move(redemption, "processing", ("pending",), {"type": KIND})
+
+
+def report(org_id: str, program_id: str, redemption_id: str, update: dict) -> dict:
+    """Apply a shipment report: shipped (carrier, tracking), delivered, or returned (refunded, restocked)."""
+    redemption = redemptions.load(org_id, program_id, redemption_id)
+    if redemption.reward_type != KIND:
+        raise Conflict("Only merchandise is shipped.", {"reward_type": redemption.reward_type})
+    status = update["status"]
+    if status == "shipped" and not (update.get("carrier") and update.get("tracking")):
+        raise ValidationFailed("A shipment names its carrier and tracking number.",
+                               {"field": "tracking" if update.get("carrier") else "carrier"})
+    if status == "returned":
+        moved = redemptions.give_back(redemption_id, MOVES[status], "returned", "Returned to the sender.",
+                                      restock=True)
+        if moved is None:
+            raise redemption_review.refusal(redemption_id, "returned")
+        return redemptions.view(moved)
+    now_iso = clock.iso(clock.now())
+    shipment = {"carrier": update["carrier"], "tracking": update["tracking"], "shipped_at": now_iso} \
+        if status == "shipped" else {"delivered_at": now_iso}
+    if not _move(redemption, status, MOVES[status], {**(redemption.fulfillment or {"type": KIND}), **shipment}):
+        raise redemption_review.refusal(redemption_id, status)
+    return redemptions.view(redemption)
+
+
+def _move(redemption: db.RedemptionItem, to_status: str, from_statuses: tuple[str, ...], fulfillment: dict) -> bool:
+    """One conditional status move, announced to the webhook endpoints; False if the status was another."""
+    now_iso = clock.iso(clock.now())
+    try:
+        redemption.update(actions=[
+            db.RedemptionItem.status.set(to_status), db.RedemptionItem.fulfillment.set(fulfillment),
+            db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
+            db.RedemptionItem.gsi2sk.remove()], condition=db.RedemptionItem.status.is_in(*from_statuses))
+    except UpdateError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    redemptions.announce(redemption)
+    return True

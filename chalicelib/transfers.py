@@ -1,0 +1,66 @@
+"""Points transfers: a member's points sent to a partner program (an airline's miles, say) through the
+reward provider, at the reward's rate, to the account number the member gives when redeeming.
+
+The partner and rate are copied onto the redemption when it is made (`terms`), so a later change of
+the reward never changes what a redemption already paid for. The provider order is named by the
+redemption's id: the queue's retries find the order placed before, never a second one. A provider's
+refusal gives the points back at once; its outage is retried by the queue and, on the last try,
+refunded like any other failure.
+"""
+import math
+
+from chalicelib import db, redemptions
+from chalicelib.errors import ValidationFailed
+from chalicelib.providers import Provider, ProviderRejected, ProviderUnavailable
+from chalicelib.providers.base import Order
+
+KIND = "points_transfer"
+UNIT = "PTS"  # the currency code partner units are ordered in
+
+
+def check_value(reward_type: str, value: dict | None) -> None:
+    """A points_transfer reward has a partner and rate as its value; no other reward has."""
+    is_transfer = value is not None and "partner" in value
+    if reward_type == KIND and not is_transfer:
+        raise ValidationFailed("A points_transfer reward's value names its partner and rate: "
+                               '{"partner": "skymiles", "rate": 0.5}.', {"field": "value"})
+    if reward_type != KIND and is_transfer:
+        raise ValidationFailed("Only a points_transfer reward has a partner as its value.", {"field": "value"})
+
+
+def check_request(reward: db.RewardItem, request: dict) -> None:
+    """A transfer needs the member's account number with the partner."""
+    if reward.reward_type == KIND and not (request.get("delivery") or {}).get("account"):
+        raise ValidationFailed("A points transfer needs the member's account number with the partner.",
+                               {"field": "delivery.account"})
+
+
+def terms_of(reward: db.RewardItem) -> dict | None:
+    return dict(reward.value) if reward.reward_type == KIND else None
+
+
+def units(redemption: db.RedemptionItem) -> int:
+    """The partner units the redemption's points buy, rounded down."""
+    return math.floor(int(redemption.points) * float(redemption.terms["rate"]) + 1e-9)
+
+
+def fulfil(redemption: db.RedemptionItem, provider: Provider) -> None:
+    """Order the transfer and mark the redemption fulfilled with the provider's order id; refund on refusal.
+
+    Raises ProviderUnavailable while the provider is down or the order not yet executed (the queue retries)."""
+    member = redemptions.member_of(redemption)
+    account = redemption.delivery["account"]
+    order = Order(denomination=units(redemption), currency_code=UNIT, product=redemption.terms["partner"],
+                  recipient={"name": member.name or redemption.external_id, "email": member.email,
+                             "account": account})
+    try:
+        result = provider.place_order(redemption.redemption_id, order)
+    except ProviderRejected as refused:
+        redemptions.refund(redemption.redemption_id, f"The partner transfer was refused ({refused.status}).",
+                           restock=True)
+        return
+    if result.status != "executed":
+        raise ProviderUnavailable("The partner transfer is not executed yet.")
+    redemptions.mark_fulfilled(redemption, {
+        "type": KIND, "partner": redemption.terms["partner"], "units": order.denomination,
+        "account_last4": account[-4:], "provider_order_id": result.provider_order_id})

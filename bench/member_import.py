@@ -25,18 +25,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
-import hashlib
 import json
-import os
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.client
 
-from bench.operations import REGION, TEST_ENVIRONMENT, BenchError, _environment
+from bench.operations import REGION, BenchError, deployed
 from bench.report import table
 
 FUNCTION = "MemberImportFunction"
@@ -151,30 +147,6 @@ def _pass(name: str, body: bytes, stack: dict, counter: Counter) -> dict:
         "fits_in_15_minutes": seconds * ROWS / rows <= LAMBDA_LIMIT_SECONDS,
         "own_cpu_fits_in_15_minutes": own_cpu * ROWS / rows <= LAMBDA_LIMIT_SECONDS,
     }
-
-
-@contextlib.contextmanager
-def deployed() -> Iterator[tuple[Any, Any]]:
-    """The stack deployed from infra/template.yaml on moto in this process, and its Lambda runtime."""
-    _environment()
-    from moto import mock_aws
-
-    from local import atomic_dynamodb
-
-    atomic_dynamodb.install()
-    with mock_aws():
-        from local import resources, template
-        from local.lambda_runtime import Runtime
-
-        parameters = {"RootKeyHash": hashlib.sha256(TEST_ENVIRONMENT["LAUREL_ROOT_KEY"].encode()).hexdigest(),
-                      "SigningKey": TEST_ENVIRONMENT["LAUREL_SIGNING_KEY"], "EmailSender": "rewards@example.com"}
-        deployment = resources.deploy(template.load(), parameters, REGION)
-        os.environ.update(deployment.environment)
-        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        from chalicelib import aws
-
-        aws.reset()
-        yield deployment, Runtime(deployment, retry_seconds=0)
 
 
 def run(rows: int = ROWS) -> dict:

@@ -6,10 +6,11 @@ PartnerEventsFunction handler through the local Lambda runtime (one batch of ten
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,14 +171,17 @@ class Scenario:
                              expect=(202,))
 
 
-def measure() -> list[Measurement]:
-    """Deploy on moto, set the scene and measure every operation (in this process)."""
+@contextlib.contextmanager
+def deployed() -> Iterator[tuple[Any, Any]]:
+    """The stack deployed from infra/template.yaml on moto in this process, and its Lambda runtime
+    (DynamoDB serialised per item as on the local stack, so threads race as on AWS)."""
     _environment()
     from moto import mock_aws
 
-    with mock_aws():
-        import boto3
+    from local import atomic_dynamodb
 
+    atomic_dynamodb.install()
+    with mock_aws():
         from local import resources, template
         from local.lambda_runtime import Runtime
 
@@ -192,8 +196,13 @@ def measure() -> list[Measurement]:
             raise BenchError(f"chalicelib uses table {db.Item.Meta.table_name}, the stack made "
                              f"{deployment.environment['LAUREL_TABLE']}")
         aws.reset()
-        runtime = Runtime(deployment, retry_seconds=0)
+        yield deployment, Runtime(deployment, retry_seconds=0)
 
+
+def measure() -> list[Measurement]:
+    """Deploy on moto, set the scene and measure every operation (in this process)."""
+    with deployed() as (deployment, runtime):
+        import boto3
         from chalice.test import Client
 
         import app

@@ -2,7 +2,7 @@
 
     python -m bench.tier_recalculation [--members N]
 
-The stack is deployed from infra/template.yaml (bench.member_import's `deployed`). Members are written
+The stack is deployed from infra/template.yaml (bench.operations' `deployed`). Members are written
 straight into moto's table as the ledger leaves them (fast seeding, not measured): 99% earned their
 Silver points 100 days ago (their tier is next reviewed in 265 days), 1% earned them 365 days ago,
 so today their points leave the window and they fall to no tier. Two runs are measured, every
@@ -23,8 +23,8 @@ import argparse
 import time
 from datetime import timedelta
 
-from bench.member_import import Counter, deployed
-from bench.operations import REGION
+from bench.member_import import Counter
+from bench.operations import REGION, deployed
 from bench.report import table
 
 MEMBERS = 100_000

@@ -26,6 +26,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
+from given import enrol
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 from moto.sns import sns_backends
@@ -176,9 +177,7 @@ def shop(api, program):
     path, admin = program["path"], program["admin"]
     tag = uuid.uuid4().hex[:8]
     email, phone = f"ada-{tag}@example.com", f"+1415{int(tag, 16) % 10**7:07d}"
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": email, "phone": phone, "name": "Ada"})[0] == 201
-    assert api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "welcome"},
-                    {"Idempotency-Key": f"welcome-{tag}"})[0] == 201
+    enrol(api, program, email=email, phone=phone, name="Ada", key=f"welcome-{tag}")
     gift = api.call("POST", f"{path}/rewards", admin, {"type": "gift_card", "name": "Books", "cost": 400})[1]
     codes = [f"BOOK-{tag}-1", f"BOOK-{tag}-2"]
     assert api.call("POST", f"{path}/rewards/{gift['id']}/codes", admin, {"codes": codes})[1]["added"] == 2

@@ -1,6 +1,7 @@
 """Merchandise through the API: an address checked when redeeming, `processing` once fulfilment runs, then
 shipment reports as conditional moves (shipped → delivered, or returned: points back and restocked once)."""
 import pytest
+from given import enrol
 
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH",
            "country": "GB"}
@@ -10,9 +11,7 @@ ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "Lon
 def shop(api, program):
     """A member with 1000 points and a 300-point mug, 2 in stock."""
     path, admin = program["path"], program["admin"]
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": "ada@example.com", "name": "Ada"})[0] == 201
-    assert api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "welcome"},
-                    {"Idempotency-Key": "welcome"})[0] == 201
+    enrol(api, program, email="ada@example.com", name="Ada")
     mug = api.call("POST", f"{path}/rewards", admin, {"type": "merchandise", "name": "Mug", "cost": 300, "stock": 2})
     assert mug[0] == 201
     return {**program, "mug": mug[1]["id"]}

@@ -1,6 +1,7 @@
 """points_transfer rewards through the API: points sent to a partner program through the provider (a
 stand-in for Tremendous), fulfilled with its order id; a refusal or a lasting outage gives them back once."""
 import pytest
+from given import enrol
 
 from tests.integration.fake_tremendous import FakeTremendous
 
@@ -18,9 +19,7 @@ def provider(monkeypatch):
 def miles(api, program, provider):
     """A member with 1000 points and a 500-point transfer to SkyMiles at half a mile a point."""
     path, admin = program["path"], program["admin"]
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": "ada@example.com", "name": "Ada"})[0] == 201
-    assert api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "welcome"},
-                    {"Idempotency-Key": "welcome"})[0] == 201
+    enrol(api, program, email="ada@example.com", name="Ada")
     status, reward = api.call("POST", f"{path}/rewards", admin, {
         "type": "points_transfer", "name": "SkyMiles", "cost": 500, "value": {"partner": "skymiles", "rate": 0.5}})
     assert status == 201, reward

@@ -3,6 +3,7 @@ giving points, stock and budget back once, and a money budget that concurrent re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from given import enrol
 
 from chalicelib import redemptions
 from chalicelib.errors import LaurelError
@@ -18,9 +19,7 @@ def shop(api, program):
     voucher (400 points, 5 in stock) and a 100-point sticker."""
     path, admin = program["path"], program["admin"]
     assert api.call("PATCH", path, admin, {"redemption_policy": {"approval_above_points": 300}})[0] == 200
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": "ada@example.com", "name": "Ada"})[0] == 201
-    assert api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "welcome"},
-                    {"Idempotency-Key": "welcome"})[0] == 201
+    enrol(api, program, email="ada@example.com", name="Ada")
     status, voucher = api.call("POST", f"{path}/rewards", admin, {
         "type": "merchandise", "name": "Voucher", "cost": 400, "stock": 5, "value": {"amount": 1000, "currency": "EUR"}})
     assert status == 201, voucher

@@ -4,6 +4,7 @@ import json
 
 import boto3
 import pytest
+from given import enrol
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 from moto.sns import sns_backends
@@ -15,10 +16,7 @@ from chalicelib import db
 def shop(api, program):
     """A member with 1000 points and a gift-card reward with two codes."""
     path, admin = program["path"], program["admin"]
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": "ada@example.com", "phone": "+393331234567",
-                                                          "name": "Ada", "locale": "it"})[0] == 201
-    assert api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "welcome"},
-                    {"Idempotency-Key": "welcome"})[0] == 201
+    enrol(api, program, email="ada@example.com", phone="+393331234567", name="Ada", locale="it")
     status, reward = api.call("POST", f"{path}/rewards", admin, {"type": "gift_card", "name": "Books 10", "cost": 400})
     assert status == 201
     assert api.call("POST", f"{path}/rewards/{reward['id']}/codes", admin, {"codes": ["BOOK-1", "BOOK-2"]})[1] == {

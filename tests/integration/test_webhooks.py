@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from given import enrol
 
 from chalicelib import db, redemptions
 from chalicelib.webhooks import deliveries, events
@@ -35,9 +36,7 @@ def dead_letters(stack, delivery_id):
 def shop(api, program):
     """A member with 1000 points and a gift card with three codes."""
     path, admin = program["path"], program["admin"]
-    assert api.call("PUT", f"{path}/members/ada", admin, {"email": "ada@example.com", "name": "Ada"})[0] == 201
-    assert api.call("POST", f"{path}/members/ada/adjustments", admin, {"points": 1000, "reason": "welcome"},
-                    {"Idempotency-Key": "welcome"})[0] == 201
+    enrol(api, program, email="ada@example.com", name="Ada")
     status, reward = api.call("POST", f"{path}/rewards", admin, {"type": "gift_card", "name": "Books", "cost": 100,
                                                                  "low_stock_threshold": 2})
     assert status == 201

@@ -17,10 +17,9 @@ CANCELLABLE = ("awaiting_approval", "pending", "fulfilled")
 
 
 def check_fields(reward_type: str, fields: dict) -> None:
-    """An experience has slots (unique ids); no other reward has slots or a cutoff."""
+    """Only an experience has slots (unique ids) or a cutoff; one without slots (the contract's plain
+    experience) is fulfilled at once, as every reward was."""
     slots = fields.get("slots")
-    if reward_type == KIND and not slots:
-        raise ValidationFailed("An experience has dated slots to book.", {"field": "slots"})
     if reward_type != KIND and (slots or fields.get("cancel_cutoff_hours") is not None):
         raise ValidationFailed("Only an experience has slots.", {"field": "slots" if slots else "cancel_cutoff_hours"})
     if slots and len({slot["id"] for slot in slots}) != len(slots):
@@ -51,9 +50,9 @@ def slots_view(reward: db.RewardItem) -> list[dict] | None:
 def slot_key(reward: db.RewardItem, request: dict) -> tuple[str, str] | None:
     """The seat counter a redemption books (None for other rewards); 400 without a slot of this reward."""
     slot_id = request.get("slot_id")
-    if reward.reward_type != KIND:
+    if reward.reward_type != KIND or not reward.slots:
         if slot_id is not None:
-            raise ValidationFailed("Only an experience has slots.", {"field": "slot_id"})
+            raise ValidationFailed("Only an experience with slots has slots to book.", {"field": "slot_id"})
         return None
     if slot_id is None or slot_id not in {slot["id"] for slot in reward.slots or []}:
         raise ValidationFailed("Name one of this experience's slots.", {"field": "slot_id"})

@@ -12,10 +12,9 @@ KIND = "donation"
 
 
 def check_fields(reward_type: str, fields: dict) -> None:
-    """A donation names its charities (unique ids); no other reward has any."""
+    """Only a donation names charities (unique ids); one without (the contract's plain donation) is
+    fulfilled at once, as every reward was."""
     charities = fields.get("charities")
-    if reward_type == KIND and not charities:
-        raise ValidationFailed("A donation names the charities it gives to.", {"field": "charities"})
     if reward_type != KIND and charities:
         raise ValidationFailed("Only a donation has charities.", {"field": "charities"})
     if charities and len({charity["id"] for charity in charities}) != len(charities):
@@ -36,9 +35,9 @@ def create_totals(tx: Tx, reward: db.RewardItem) -> None:
 def terms_of(reward: db.RewardItem, request: dict) -> dict | None:
     """The charity a donation goes to; 400 unless the request names one of the reward's."""
     charity_id = request.get("charity_id")
-    if reward.reward_type != KIND:
+    if reward.reward_type != KIND or not reward.charities:
         if charity_id is not None:
-            raise ValidationFailed("Only a donation goes to a charity.", {"field": "charity_id"})
+            raise ValidationFailed("Only a donation with charities goes to a charity.", {"field": "charity_id"})
         return None
     charity = next((c for c in reward.charities or [] if c["id"] == charity_id), None)
     if charity is None:

@@ -28,13 +28,13 @@ def fulfil(redemption_id: str) -> str:
             with_retries(lambda: _assign_codes(redemption))
         elif redemption.reward_type == "cashback":
             with_retries(lambda: cash_wallet.credit_cashback(redemption))
-        elif redemption.reward_type == "points_transfer":
+        elif redemption.reward_type == "points_transfer" and (redemption.terms or {}).get("partner"):
             transfers.fulfil(redemption, providers.default())
         elif redemption.reward_type == "merchandise":
             shipping.start(redemption)
-        elif redemption.reward_type == "donation":
+        elif redemption.reward_type == "donation" and (redemption.terms or {}).get("charity_id"):
             with_retries(lambda: donations.fulfil(redemption))
-        elif redemption.reward_type == "experience":
+        elif redemption.reward_type == "experience" and (redemption.terms or {}).get("slot_id"):
             redemptions.mark_fulfilled(redemption, {"type": "experience", "slot_id": redemption.terms["slot_id"],
                                                     "starts_at": redemption.terms["starts_at"]})
         else:

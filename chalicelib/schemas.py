@@ -560,13 +560,13 @@ class RewardCreate(Request):
     tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
         None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
     slots: Optional[Annotated[list[Slot], Field(min_length=1, max_length=50)]] = Field(
-        None, description="An experience's dated sessions (required for experiences, refused for others); a "
+        None, description="An experience's dated sessions (refused for others; without them an experience is fulfilled at once); a "
                           "redemption books one by `slot_id`, never past its capacity")
     cancel_cutoff_hours: Optional[Annotated[int, Field(ge=0, le=8760)]] = Field(
         None, description="An experience's booking may be cancelled until this many hours before its slot "
                           "starts (absent: until it starts)")
     charities: Optional[Annotated[list[Charity], Field(min_length=1, max_length=50)]] = Field(
-        None, description="A donation's charities (required for donations, refused for others); a redemption "
+        None, description="A donation's charities (refused for others; without them a donation is fulfilled at once); a redemption "
                           "names one by `charity_id`")
 
 

@@ -18,25 +18,28 @@ KIND = "points_transfer"
 UNIT = "PTS"  # the currency code partner units are ordered in
 
 
+def is_partnered(reward: db.RewardItem) -> bool:
+    """A points_transfer reward with a partner and rate goes through the provider; the contract's plain
+    one (a money value, or none) is fulfilled at once, as every reward was."""
+    return reward.reward_type == KIND and isinstance(reward.value, dict) and "partner" in reward.value
+
+
 def check_value(reward_type: str, value: dict | None) -> None:
-    """A points_transfer reward has a partner and rate as its value; no other reward has."""
+    """Only a points_transfer reward may have a partner and rate as its value."""
     is_transfer = value is not None and "partner" in value
-    if reward_type == KIND and not is_transfer:
-        raise ValidationFailed("A points_transfer reward's value names its partner and rate: "
-                               '{"partner": "skymiles", "rate": 0.5}.', {"field": "value"})
     if reward_type != KIND and is_transfer:
         raise ValidationFailed("Only a points_transfer reward has a partner as its value.", {"field": "value"})
 
 
 def check_request(reward: db.RewardItem, request: dict) -> None:
     """A transfer needs the member's account number with the partner."""
-    if reward.reward_type == KIND and not (request.get("delivery") or {}).get("account"):
+    if is_partnered(reward) and not (request.get("delivery") or {}).get("account"):
         raise ValidationFailed("A points transfer needs the member's account number with the partner.",
                                {"field": "delivery.account"})
 
 
 def terms_of(reward: db.RewardItem) -> dict | None:
-    return dict(reward.value) if reward.reward_type == KIND else None
+    return dict(reward.value) if is_partnered(reward) else None
 
 
 def units(redemption: db.RedemptionItem) -> int:

@@ -44,18 +44,26 @@ def refunds(api, shop, redemption_id):
     return [e for e in entries if e["kind"] == "refund" and e.get("redemption_id") == redemption_id]
 
 
-def test_a_transfer_reward_names_its_partner_and_only_it_does(api, program):
+def test_only_a_transfer_reward_names_a_partner_and_the_contracts_plain_one_still_works(stack, api, program):
     path, admin = program["path"], program["admin"]
-    # When a transfer is added with a money value, or a gift card with a partner
-    transfer = api.call("POST", f"{path}/rewards", admin, {"type": "points_transfer", "name": "Miles", "cost": 10,
-                                                         "value": {"amount": 100, "currency": "EUR"}})
+    # When a gift card is added with a partner, or a transfer with a rate of 0
     card = api.call("POST", f"{path}/rewards", admin, {"type": "gift_card", "name": "Card", "cost": 10,
                                                      "value": {"partner": "skymiles", "rate": 1}})
     bad_rate = api.call("POST", f"{path}/rewards", admin, {"type": "points_transfer", "name": "Miles", "cost": 10,
                                                          "value": {"partner": "skymiles", "rate": 0}})
     # Then each is refused naming the value
-    assert [(s, b["error"]["code"]) for s, b in (transfer, card, bad_rate)] == [(400, "validation_error")] * 3
-    assert transfer[1]["error"]["details"]["field"] == card[1]["error"]["details"]["field"] == "value"
+    assert [(s, b["error"]["code"]) for s, b in (card, bad_rate)] == [(400, "validation_error")] * 2
+    assert card[1]["error"]["details"]["field"] == "value"
+    # And a transfer as the contract has it (a money value, no partner) is taken and fulfilled at once
+    status, plain = api.call("POST", f"{path}/rewards", admin, {"type": "points_transfer", "name": "Miles", "cost": 10,
+                                                               "value": {"amount": 100, "currency": "EUR"}})
+    assert status == 201
+    enrol(api, program, "plain", points=10, key="plain")
+    status, redemption = api.call("POST", f"{path}/members/plain/redemptions", admin, {"reward_id": plain["id"]},
+                                  {"Idempotency-Key": "plain"})
+    assert status == 202
+    stack.pump("FulfilmentFunction")
+    assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"
 
 
 def test_a_transfer_needs_a_valid_partner_account(api, miles):

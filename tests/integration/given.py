@@ -1,4 +1,9 @@
-"""Given steps that many integration tests share (a plain module: conftest modules share one name)."""
+"""Given steps and races that many integration tests share (a plain module: conftest modules share one name)."""
+from concurrent.futures import ThreadPoolExecutor
+
+from chalicelib.errors import LaurelError
+
+THREADS = 12
 
 
 def enrol(api, program, member="ada", *, points=1000, key="welcome", **profile):
@@ -7,3 +12,16 @@ def enrol(api, program, member="ada", *, points=1000, key="welcome", **profile):
     assert api.call("PUT", f"{path}/members/{member}", admin, {"name": member.title(), **profile})[0] == 201
     assert api.call("POST", f"{path}/members/{member}/adjustments", admin, {"points": points, "reason": "welcome"},
                     {"Idempotency-Key": key})[0] == 201
+
+
+def outcomes(calls):
+    """Run the calls at once; each outcome is 'ok' or the contract's error code, sorted."""
+    def run(call):
+        try:
+            call()
+            return "ok"
+        except LaurelError as error:
+            return error.code
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return sorted(pool.map(run, calls))

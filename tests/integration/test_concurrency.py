@@ -1,26 +1,10 @@
 """Many writers at once: no points spent twice, no code sold twice, no event credited twice."""
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+from given import outcomes
 
 from chalicelib import earning, redemptions
-from chalicelib.errors import LaurelError
-
-THREADS = 12
-
-
-def outcomes(calls):
-    """Run the calls at once; each outcome is 'ok' or the contract's error code."""
-    def run(call):
-        try:
-            call()
-            return "ok"
-        except LaurelError as error:
-            return error.code
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        return sorted(pool.map(run, calls))
 
 
 def test_parallel_redemptions_of_one_balance_never_overspend(stack, api, program):

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+from given import outcomes
 
 from chalicelib import fulfilment, payouts, redemptions
-from chalicelib.errors import LaurelError
 
 IBAN = "DE89370400440532013000"
 BANK = {"type": "bank_transfer", "iban": IBAN, "account_name": "Ada Lovelace"}
@@ -157,16 +157,9 @@ def test_parallel_payouts_never_overdraw(stack, api, cash):
     earn_cashback(stack, api, cash)
 
     # When twelve payouts of 1.00 EUR are requested at once
-    def run(n):
-        try:
-            payouts.request(cash["org_id"], cash["id"], "ada", {"amount": 100, "currency": "EUR", "method": BANK},
-                            f"race-{n}", show_method=False)
-            return "ok"
-        except LaurelError as error:
-            return error.code
-
-    with ThreadPoolExecutor(12) as pool:
-        results = sorted(pool.map(run, range(12)))
+    results = outcomes([lambda n=n: payouts.request(cash["org_id"], cash["id"], "ada",
+                                                    {"amount": 100, "currency": "EUR", "method": BANK},
+                                                    f"race-{n}", show_method=False) for n in range(12)])
     # Then exactly five succeed, the rest are refused, and the wallet is empty, never below
     assert results == ["insufficient_funds"] * 7 + ["ok"] * 5
     answer = wallet(api, cash, query="?limit=100")

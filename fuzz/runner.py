@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fuzz.stack import REPO
 from fuzz.tenant import Tenant
+from local.launcher import REPO
 
 # The credential reaches schemathesis through the environment (its config resolves ${VAR}), never a file.
 KEY_ENV = "LAUREL_FUZZ_KEY"

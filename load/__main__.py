@@ -35,10 +35,9 @@ import requests
 from locust.env import Environment
 
 from load import report, scenario
-from load.stack import LocalStack, StackError
 from load.tenant import SeedError, Tenant, seed
+from local.launcher import REPO, LocalStack, StackError
 
-REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
 ERROR_LIMIT = 0.01
 MAX_USERS = 500
@@ -110,11 +109,9 @@ def run_load(base_url: str, tenant: Tenant, users: int, spawn_rate: int, seconds
     return env, time.monotonic() - started
 
 
-def check_ledger(base_url: str, tenant: Tenant, control_url: str | None, sample: int) -> dict:
-    """After the queues drain: each sampled member's transactions sum to available + pending, none negative."""
-    drained = None
-    if control_url:
-        drained = requests.post(f"{control_url}/drain", json={"timeout": 60}, timeout=90).json()["drained"]
+def check_ledger(base_url: str, tenant: Tenant, stack: LocalStack | None, sample: int) -> dict:
+    """After our own stack's queues drain: each sampled member's transactions sum to available + pending, none negative."""
+    drained = stack.drain(timeout=60) if stack else None
     session = requests.Session()
     headers = {"Authorization": f"Bearer {tenant.admin_key}"}
     mismatches = []
@@ -178,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     stack = None
     try:
         if args.host:
-            base_url, root_key, control_url, target = args.host, args.root_key, None, args.host
+            base_url, root_key, target = args.host, args.root_key, args.host
         else:
             log("starting a local stack (python -m local) on free ports ...")
-            stack = LocalStack(REPO, BUILD / "load-stack.log")
-            stack.wait_until_ready()
-            base_url, root_key, control_url = stack.base_url, stack.root_key, stack.control_url
+            # Only the settings made here: none of this shell's LAUREL_* reaches the stack being measured.
+            stack = LocalStack(BUILD / "load-stack.log", without=["LAUREL_"])
+            stack.start()
+            base_url, root_key = stack.base_url, stack.root_key
             target = f"{base_url} (own local stack, log in {stack.log_path.relative_to(REPO)})"
         log(f"seeding a tenant: {args.members} members, {args.codes} gift-card codes, {args.users} store keys ...")
         tenant = seed(base_url, root_key, members=args.members, codes=args.codes, store_keys=args.users,
@@ -196,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.check_members:
             log(f"draining the queues and checking the ledger of {min(args.check_members, args.members)} members ...")
             checked = time.monotonic()
-            ledger = check_ledger(base_url, tenant, control_url, args.check_members)
+            ledger = check_ledger(base_url, tenant, stack, args.check_members)
             log(f"checked in {time.monotonic() - checked:.0f} s")
         result = results(env, args, target, duration, tenant, ledger)
     except (StackError, SeedError, requests.RequestException) as error:

@@ -72,17 +72,27 @@ class Tx:
                 for _, add in order:
                     add(tx)
         except TransactWriteError as error:
+            # A conflict, throttling or a timeout is retried (the entry's key makes a re-run safe); a request
+            # DynamoDB refuses for good (invalid, an item too large) is raised as it is: the API's logged 500,
+            # at once rather than after every attempt as a 503.
+            code = error_code(error)
+            if code != "TransactionCanceledException":
+                if code in RETRYABLE_CODES:
+                    raise Retry() from error
+                raise
             reasons = error.cancellation_reasons or []
-            codes = [reason.code if reason else None for reason in reasons]
-            if error_code(error) != "TransactionCanceledException" or "TransactionConflict" in codes:
-                raise Retry() from error  # a conflict, throttling or a timeout: the entry's key makes a re-run safe
+            codes = [reason.code for reason in reasons if reason]
+            if "TransactionConflict" in codes:
+                raise Retry() from error
             failed = [(label, reason) for (label, _), reason in zip(order, reasons)
                       if reason and reason.code == "ConditionalCheckFailed"]
             # The idempotency key decides first: a replay fails every condition, the key's is the one that counts.
             failed.sort(key=lambda pair: (not pair[0].startswith("entry:"), pair[0] != "member"))
             if failed:
                 raise _failed(*failed[0]) from error
-            raise Retry() from error
+            if set(codes) <= RETRYABLE_REASONS:
+                raise Retry() from error
+            raise
         for callback in self._after:
             callback()
 
@@ -120,6 +130,13 @@ def error_code(error) -> str | None:
 
 TRANSIENT_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
                    "InternalServerError", None}  # None: a timeout or a lost connection
+
+
+# A transaction is also worth another try when another one held its items.
+RETRYABLE_CODES = TRANSIENT_CODES | {"TransactionConflictException", "TransactionInProgressException"}
+# Cancellation reasons that may pass on another try; any other (ValidationError, ItemCollectionSizeLimitExceeded)
+# will not.
+RETRYABLE_REASONS = {"TransactionConflict", "ProvisionedThroughputExceeded", "ThrottlingError"}
 
 
 def is_transient(error: Exception) -> bool:

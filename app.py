@@ -14,6 +14,7 @@ from chalicelib import (
     delivery_records,
     donations,
     earning,
+    locales,
     members,
     orders,
     orgs,
@@ -299,15 +300,36 @@ def create_reward(call: Call):
     return catalog.create(call.org_id, call.params["program_id"], call.body.model_dump(exclude_none=True))
 
 
+LOCALE_QUERY = ("locale", "Read names and descriptions in this language tag (else the member's, else the program's)")
+
+
+def reader_of(call: Call) -> catalog.Reader:
+    """Who reads the catalog, and in which language they asked to."""
+    principal = call.principal
+    return catalog.Reader(staff=principal.kind == "key" and principal.role in READERS,
+                          external_id=principal.external_id if principal.kind == "member" else None,
+                          locale=locales.requested(call.query))
+
+
 @endpoint(app, "GET", P + "/rewards", roles=CATALOG_READERS, summary="The active rewards", answer=s.RewardList,
-          paged=True)
+          paged=True, query=(LOCALE_QUERY,))
 def list_rewards(call: Call):
-    return catalog.list_active(call.org_id, program_of(call), call.query)
+    return catalog.list_active(call.org_id, program_of(call), call.query, reader_of(call))
 
 
-@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer=s.Reward)
+@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer=s.Reward,
+          query=(LOCALE_QUERY,))
 def get_reward(call: Call):
-    return catalog.get(call.org_id, program_of(call), call.params["reward_id"])
+    return catalog.get(call.org_id, program_of(call), call.params["reward_id"], reader_of(call))
+
+
+@endpoint(app, "GET", M + "/catalog", roles=MEMBER_READERS,
+          summary="The active rewards as this member sees them: eligible or why not, affordable or how many points "
+                  "short", answer=s.CatalogList, paged=True,
+          query=(LOCALE_QUERY, ("eligible", "true or false: only the rewards the member may (or may not) redeem"),
+                 ("affordable", "true or false: only the rewards the member has (or lacks) the points for")))
+def member_catalog(call: Call):
+    return catalog.member_catalog(call.org_id, *member_of(call), call.query, reader_of(call))
 
 
 @endpoint(app, "PATCH", P + "/rewards/{reward_id}", roles=ADMIN, summary="Change a reward", body=s.RewardUpdate,

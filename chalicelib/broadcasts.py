@@ -14,13 +14,13 @@ message's final record (delivery_records.py).
 """
 import json
 import time
-from datetime import timedelta
 from typing import Callable
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aws, clock, db, ids, ledger, notifications, programs, settings, templates
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.segments import in_segment
 from chalicelib.transact import ConditionFailed, Tx, error_code
 
 WORKERS = 2  # slices that may run at once (infra/template.yaml: the queue's MaximumConcurrency)
@@ -95,21 +95,6 @@ def get(org_id: str, program_id: str, broadcast_id: str) -> dict:
 
 
 # --- the worker ----------------------------------------------------------------------------
-
-def in_segment(member: db.MemberItem, segment: dict | None, now_iso: str) -> bool:
-    """Every condition the segment names holds (none: every member)."""
-    segment = segment or {}
-    if segment.get("tiers") is not None and member.tier not in segment["tiers"]:
-        return False
-    attributes = member.attributes or {}
-    if any(attributes.get(name) != value for name, value in (segment.get("attributes") or {}).items()):
-        return False
-    days = segment.get("active_within_days")
-    if days is not None:
-        since = clock.iso(clock.parse(now_iso) - timedelta(days=int(days)))
-        return (member.updated_at or member.created_at) >= since
-    return True
-
 
 def _members(program_id: str, cursor: dict | None, segment: dict | None, wanted: int,
              time_left: Callable[[], float]) -> tuple[list[db.MemberItem], dict | None]:

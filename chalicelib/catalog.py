@@ -3,10 +3,31 @@
 A redemption that leaves fewer than a reward's `low_stock_threshold` in stock announces it to the
 webhook endpoints (`reward.low_stock`), once: the announcement is latched on the reward until a
 restock (codes added, stock set) lifts it.
+
+Reads are localized (locales.py): a reward's `translations` give its name and description in other
+languages. A reward's `tiers` and `segment` say who may redeem it; a member's own view of the catalog
+says, for each active reward, whether it may (eligibility.py) and whether it has the points.
 """
+from dataclasses import dataclass
+from typing import Optional
+
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import bookings, clock, code_vault, db, donations, ids, pagination, programs, transfers
+from chalicelib import (
+    bookings,
+    clock,
+    code_vault,
+    db,
+    donations,
+    eligibility,
+    ids,
+    ledger,
+    locales,
+    pagination,
+    programs,
+    segments,
+    transfers,
+)
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.transact import ConditionFailed, Tx, error_code, with_retries
 from chalicelib.webhooks import events
@@ -17,12 +38,29 @@ LOW_STOCK_THRESHOLD = 10  # a reward's own, unless it sets one
 SECRET_FIELDS = ("code", "codes")  # a fulfillment's, shown to admins and to the member's own session only
 
 
-def view(reward: db.RewardItem) -> dict:
-    return {"id": reward.reward_id, "type": reward.reward_type, "name": reward.name,
-            "description": reward.description, "cost": int(reward.cost), "value": reward.value,
+FLAGS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads the catalog: staff (admins, analysts) see a reward's segment and translations whole; a
+    member session's reads are in its member's language unless `locale` (the `?locale=`) says otherwise."""
+
+    staff: bool
+    external_id: Optional[str] = None  # a member session's own member
+    locale: Optional[str] = None
+
+
+def view(reward: db.RewardItem, tag: Optional[str] = None, *, staff: bool = True) -> dict:
+    """The reward read in `tag` (None: its own name and description)."""
+    return {"id": reward.reward_id, "type": reward.reward_type,
+            **locales.localized(reward.name, reward.description, reward.translations, tag),
+            "cost": int(reward.cost), "value": reward.value,
             "stock": None if reward.stock is None else int(reward.stock), "active": reward.active,
             "low_stock_threshold": low_stock_threshold(reward),
             **({"tiers": reward.tiers} if reward.tiers else {}),
+            **({"segment": reward.segment} if staff and reward.segment else {}),
+            **({"translations": reward.translations} if staff and reward.translations else {}),
             **({"slots": bookings.slots_view(reward)} if reward.slots else {}),
             **({"cancel_cutoff_hours": int(reward.cancel_cutoff_hours)} if reward.cancel_cutoff_hours is not None
                else {}),
@@ -48,6 +86,8 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
     donations.check_fields(fields["type"], fields)
     if fields.get("slots"):
         fields["slots"] = bookings.stored_slots(fields["slots"])
+    if "segment" in fields:
+        fields["segment"] = segments.stored(fields["segment"])
     if fields["type"] == "gift_card":
         if fields.get("stock"):
             raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
@@ -66,14 +106,68 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
     return view(reward)
 
 
-def list_active(org_id: str, program_id: str, query: dict) -> dict:
-    programs.load(org_id, program_id)
-    return pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query, f"rewards:{program_id}", view,
+def _read(org_id: str, program_id: str, external_id: Optional[str] = None, reward_id: Optional[str] = None
+          ) -> tuple[db.ProgramItem, Optional[db.MemberItem], Optional[db.RewardItem]]:
+    """The program (the organisation's), and the member and reward asked for, in one BatchGetItem."""
+    program_key = db.ProgramItem.key(org_id, program_id)
+    member_key = db.MemberItem.key(program_id, external_id) if external_id else None
+    reward_key = db.RewardItem.key(program_id, reward_id) if reward_id else None
+    found = db.get_many(*[key for key in (program_key, member_key, reward_key) if key])
+    if program_key not in found:
+        raise NotFound("No such program.")
+    reward = found.get(reward_key)
+    if reward_id and (reward is None or reward.org_id != org_id):
+        raise NotFound("No such reward.")
+    return found[program_key], found.get(member_key), reward
+
+
+def _tag(reader: Reader, program: db.ProgramItem, member: Optional[db.MemberItem]) -> Optional[str]:
+    return locales.wanted(reader.locale, member.locale if member else None, program.locale)
+
+
+def list_active(org_id: str, program_id: str, query: dict, reader: Reader) -> dict:
+    program, member, _ = _read(org_id, program_id, reader.external_id)
+    tag = _tag(reader, program, member)
+    return pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query, f"rewards:{program_id}",
+                                 lambda reward: view(reward, tag, staff=reader.staff),
                                  filter_condition=db.RewardItem.active == True)  # noqa: E712 (a pynamodb condition)
 
 
-def get(org_id: str, program_id: str, reward_id: str) -> dict:
-    return view(load(org_id, program_id, reward_id))
+def get(org_id: str, program_id: str, reward_id: str, reader: Reader) -> dict:
+    program, member, reward = _read(org_id, program_id, reader.external_id, reward_id)
+    return view(reward, _tag(reader, program, member), staff=reader.staff)
+
+
+def _flag(query: dict, name: str) -> Optional[bool]:
+    raw = query.get(name)
+    if raw is not None and raw not in FLAGS:
+        raise ValidationFailed(f"{name} must be true or false.", {"field": name})
+    return FLAGS.get(raw)
+
+
+def member_catalog(org_id: str, program_id: str, external_id: str, query: dict, reader: Reader) -> dict:
+    """One page of the active rewards as this member sees them: eligible or why not, affordable or by how
+    much not. `?eligible=` and `?affordable=` keep the rewards that match on each page, so a filtered page
+    may hold fewer than `limit` (and go on with `next_cursor`)."""
+    eligible, affordable = _flag(query, "eligible"), _flag(query, "affordable")
+    program, member, _ = _read(org_id, program_id, external_id)
+    if member is None:
+        raise NotFound("No such member.")
+    tag, now_iso = _tag(reader, program, member), clock.iso(clock.now())
+    available = ledger.wallet_of(member).available
+
+    def entry(reward: db.RewardItem) -> dict:
+        reasons = eligibility.reasons(reward, member, now_iso)
+        short = eligibility.points_short(int(reward.cost), available)
+        return {**view(reward, tag, staff=reader.staff), "eligible": not reasons, "ineligible_reasons": reasons,
+                "affordable": short == 0, "points_short": short}
+
+    page = pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query,
+                                 f"catalog:{program_id}:{external_id}", entry,
+                                 filter_condition=db.RewardItem.active == True)  # noqa: E712 (a pynamodb condition)
+    page["items"] = [item for item in page["items"]
+                     if eligible in (None, item["eligible"]) and affordable in (None, item["affordable"])]
+    return page
 
 
 def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
@@ -87,6 +181,11 @@ def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     for name in REQUIRED_FIELDS:
         if name in changes and changes[name] is None:
             raise ValidationFailed(f"{name} cannot be cleared.", {"field": name})
+    if "segment" in changes:
+        changes["segment"] = segments.stored(changes["segment"])
+    if changes.get("translations"):
+        changes["translations"] = {tag: {name: text for name, text in fields.items() if text is not None}
+                                   for tag, fields in changes["translations"].items()}
     actions = [getattr(db.RewardItem, name).set(value) if value is not None else getattr(db.RewardItem, name).remove()
                for name, value in changes.items()]
     actions.append(db.RewardItem.updated_at.set(clock.iso(clock.now())))

@@ -317,6 +317,8 @@ class RewardItem(Item, discriminator="reward"):
     low_stock_threshold = NumberAttribute(null=True)  # None: catalog.LOW_STOCK_THRESHOLD
     low_stock_since = UnicodeAttribute(null=True)  # set when low stock was announced, cleared by a restock
     tiers = JSONAttribute(null=True)  # tier names whose members alone may redeem it (None: everyone)
+    segment = JSONAttribute(null=True)  # the members' segment alone may redeem it (segments.py; None: everyone)
+    translations = JSONAttribute(null=True)  # {locale: {"name"?, "description"?}} (locales.py)
     slots = JSONAttribute(null=True)  # an experience's sessions [{id, starts_at, capacity}]; seats in SlotItem
     cancel_cutoff_hours = NumberAttribute(null=True)
     charities = JSONAttribute(null=True)  # a donation's charities [{id, name}]; totals in CharityItem

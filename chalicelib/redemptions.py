@@ -13,7 +13,21 @@ is `give_back`: one conditional status move that returns the points, the stock a
 """
 import json
 
-from chalicelib import aws, bookings, budgets, catalog, clock, db, donations, ids, ledger, settings, shipping, transfers
+from chalicelib import (
+    aws,
+    bookings,
+    budgets,
+    catalog,
+    clock,
+    db,
+    donations,
+    eligibility,
+    ids,
+    ledger,
+    settings,
+    shipping,
+    transfers,
+)
 from chalicelib import wallet as wallets
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.observability import logger as log
@@ -69,9 +83,15 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             raise NotFound("No such reward.")
         if not reward.active:
             raise Conflict("This reward is not available.", {"reward_id": reward_id})
-        if reward.tiers and member.tier not in reward.tiers:
+        now_iso = clock.iso(clock.now())
+        barred = eligibility.restrictions(reward, member, now_iso)
+        if "tier" in barred:
             raise Conflict(f"This reward is for members of {', '.join(reward.tiers)}.",
-                           {"reward_id": reward_id, "tiers": reward.tiers, "tier": member.tier}, code="not_eligible")
+                           {"reward_id": reward_id, "tiers": reward.tiers, "tier": member.tier, "reasons": barred},
+                           code="not_eligible")
+        if barred:
+            raise Conflict("This reward is for a segment of members this member is not in.",
+                           {"reward_id": reward_id, "reasons": barred}, code="not_eligible")
         if reward.stock is not None and reward.stock < quantity:
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
@@ -83,7 +103,6 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
         wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
-        now_iso = clock.iso(clock.now())
         redemption_id = ids.new_id("rdm")
         if needs_approval(program, points):  # in the approval queue, not the outbox, until an admin decides
             status, index = "awaiting_approval", {"gsi3pk": approval_key(program_id),

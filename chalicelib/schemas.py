@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer, TimeZone, _timezone  # noqa: F401 (part of the contract's shapes)
+from chalicelib.segments import Segment  # noqa: F401 (a broadcast's and a reward's)
 from chalicelib.webhooks import KINDS
 from chalicelib.wire import (  # noqa: F401
     MAX_POINTS,
@@ -548,6 +549,27 @@ class Charity(Request):
     name: Name
 
 
+class RewardText(Request):
+    """A reward's name and description in one language (either may be left to the reward's own)."""
+
+    name: Optional[Name] = None
+    description: Optional[Annotated[str, Field(max_length=2000)]] = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.name is None and self.description is None:
+            raise ValueError("give a name, a description or both")
+        return self
+
+
+Translations = Annotated[dict[Locale, RewardText], Field(min_length=1, max_length=30)]
+TRANSLATIONS = ("Name and description per BCP 47 language tag (at most 30): reads show the one for `?locale=`, "
+                "else the member's locale (member sessions, the member's catalog), else the program's; fr-CA falls "
+                "back to fr, then to the reward's own name and description (absent or null: none)")
+SEGMENT = ("Only members of this segment (the shape of a broadcast's) may redeem it; others get 409 not_eligible "
+           "(absent or null: everyone)")
+
+
 class RewardCreate(Request):
     type: RewardType
     name: Name
@@ -559,6 +581,8 @@ class RewardCreate(Request):
     low_stock_threshold: Optional[LowStockThreshold] = None
     tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
         None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
+    segment: Optional[Segment] = Field(None, description=SEGMENT)
+    translations: Optional[Translations] = Field(None, description=TRANSLATIONS)
     slots: Optional[Annotated[list[Slot], Field(min_length=1, max_length=50)]] = Field(
         None, description="An experience's dated sessions (refused for others; without them an experience is fulfilled at once); a "
                           "redemption books one by `slot_id`, never past its capacity")
@@ -582,6 +606,8 @@ class RewardUpdate(Request):
     low_stock_threshold: Optional[LowStockThreshold] = None  # null: back to the default
     tiers: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)]] = Field(
         None, description="A tier benefit: only members of these tiers may redeem it (absent or null: everyone)")
+    segment: Optional[Segment] = Field(None, description=SEGMENT)
+    translations: Optional[Translations] = Field(None, description=TRANSLATIONS)
 
 
 class Reward(Answer):
@@ -595,6 +621,12 @@ class Reward(Answer):
     active: bool
     low_stock_threshold: int
     tiers: Optional[list[str]] = Field(None, description="Only members of these tiers may redeem it")
+    segment: Optional[dict[str, Any]] = Field(None, description="Only members of this segment may redeem it "
+                                                                "(shown to admins and analysts)")
+    locale: Optional[str] = Field(description="The translation `name` and `description` are read in; null: the "
+                                              "reward's own")
+    translations: Optional[dict[str, dict[str, str]]] = Field(None, description="Every translation (shown to admins "
+                                                                                "and analysts)")
     slots: Optional[list[dict[str, Any]]] = Field(None, description="An experience's sessions: id, starts_at, "
                                                                     "capacity and booked")
     cancel_cutoff_hours: Optional[int] = None
@@ -617,6 +649,20 @@ class CharityList(Answer):
 
 class RewardList(Answer):
     items: list[Reward]
+    next_cursor: Optional[str]
+
+
+class CatalogEntry(Reward):
+    """A reward as one member sees it: whether it may redeem it and whether it has the points."""
+
+    eligible: bool = Field(description="The member may redeem it now (no `ineligible_reasons`)")
+    ineligible_reasons: list[Literal["inactive", "tier", "segment", "out_of_stock"]]
+    affordable: bool = Field(description="The member's available points cover its cost")
+    points_short: int = Field(description="Points the member still needs for it (0 when affordable)")
+
+
+class CatalogList(Answer):
+    items: list[CatalogEntry]
     next_cursor: Optional[str]
 
 
@@ -1047,21 +1093,6 @@ class MessageList(Answer):
 class BroadcastContent(Request):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     body: Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class Segment(Request):
-    """Members who match every condition given (none: all the program's members)."""
-
-    tiers: Optional[Annotated[list[Optional[Annotated[str, Field(min_length=1, max_length=64)]]],
-                              Field(min_length=1, max_length=20)]] = Field(
-        None, description="Tier names; null in the list: members below every tier")
-    attributes: Optional[dict[Annotated[str, Field(min_length=1, max_length=64)],
-                              Union[Annotated[str, Field(max_length=200)], int, float, bool]]] = Field(
-        None, description="Member attributes equal to these values")
-    active_within_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = Field(
-        None, description="Members whose record changed (an earn, a redemption, a profile change) in this many days")
-
-    _attributes = field_validator("attributes")(lambda value: small_object(value, 10))
 
 
 class BroadcastCreate(Request):

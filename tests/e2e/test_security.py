@@ -105,8 +105,9 @@ MEMBER_EXTENSIONS = {f"GET {M}/referral-code", f"PUT {M}/referral", f"POST {M}/r
                      f"GET {M}/wallet", f"POST {M}/payouts", f"GET {PO}", f"POST {PO}/cancel",
                      f"POST {P}/redemptions/{{redemption_id}}/cancel-booking"}  # its own booking, before the cutoff
 PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
-# Read with the catalog: the charities a donation reward may give to, and their totals.
-CATALOG_EXTENSIONS = {f"GET {P}/charities"}
+# Read with the catalog: the charities a donation reward may give to, and their totals; and a member's own
+# view of the catalog (what it may redeem and can afford: the rewards list and its balance, read together).
+CATALOG_EXTENSIONS = {f"GET {P}/charities", f"GET {M}/catalog"}
 # Added by the project for admins alone: the approval queues, an admin's decisions on a redemption or a
 # payout (money moves) and merchandise's shipment reports (a return gives points back); the budget is also
 # read by analysts.

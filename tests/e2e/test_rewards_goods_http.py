@@ -166,13 +166,14 @@ def test_merchandise_is_shipped_delivered_or_returned_once_and_refused_when_out_
 
 def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack, tenant):
     # Given a member with 500 points and a 200-point tour, cancellable until 24 hours before a slot starts,
-    # with a slot in 3 days and one in 1 hour (whose cutoff has passed)
+    # with a slot in 3 days, one in 1 hour (whose cutoff has passed) and one that started an hour ago
     path, admin = tenant["path"], tenant["admin"]
     enrol(http, tenant, "eli", 500)
     tour = add_reward(http, tenant, {
         "type": "experience", "name": "Vineyard tour", "cost": 200, "cancel_cutoff_hours": 24,
         "slots": [{"id": "later", "starts_at": hours_from_now(72), "capacity": 3},
-                  {"id": "soon", "starts_at": hours_from_now(1), "capacity": 3}]})
+                  {"id": "soon", "starts_at": hours_from_now(1), "capacity": 3},
+                  {"id": "begun", "starts_at": hours_from_now(-1), "capacity": 3}]})
 
     def book(slot: str | None, key: str) -> Reply:
         return redeem(http, tenant, "eli", key, {"reward_id": tour["id"], **({"slot_id": slot} if slot else {})})
@@ -180,16 +181,18 @@ def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack
     def seats() -> dict:
         return {slot["id"]: slot["booked"] for slot in reward(http, tenant, tour["id"])["slots"]}
 
-    # When he books without a slot, or names one the tour does not have
-    unnamed, unknown = book(None, "none"), book("midnight", "unknown")
-    # Then both are 400 naming slot_id, and nothing is taken
+    # When he books without a slot, names one the tour does not have, or the one that has begun
+    unnamed, unknown, begun = book(None, "none"), book("midnight", "unknown"), book("begun", "begun")
+    # Then the first two are 400 naming slot_id, the last 409 slot_started, and nothing is taken
     assert [(r.status, r.body["error"]["details"]["field"]) for r in (unnamed, unknown)] == [
         (400, "slot_id"), (400, "slot_id")]
-    assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (500, {"later": 0, "soon": 0})
+    assert (begun.status, begun.code, begun.body["error"]["details"]["slot_id"]) == (409, "slot_started", "begun")
+    assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (
+        500, {"later": 0, "soon": 0, "begun": 0})
 
     # When he books the slot in 3 days and fulfilment runs
     later = book("later", "later")
-    assert later.status == 202 and seats() == {"later": 1, "soon": 0}
+    assert later.status == 202 and seats() == {"later": 1, "soon": 0, "begun": 0}
     assert stack.drain()
     done = redemption(http, tenant, later.body["id"])
     assert (done["status"], done["fulfillment"]["type"], done["fulfillment"]["slot_id"]) == (
@@ -201,7 +204,8 @@ def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack
     # Then the first cancels it, with his points and the seat back; the second is 409 and gives nothing
     assert (first.status, first.body["status"]) == (200, "cancelled")
     assert (again.status, again.code, again.body["error"]["details"]) == (409, "conflict", {"status": "cancelled"})
-    assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (500, {"later": 0, "soon": 0})
+    assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (
+        500, {"later": 0, "soon": 0, "begun": 0})
     assert [t["points"] for t in refunds_of(http, tenant, "eli", later.body["id"])] == [200]
 
     # When he books the slot starting in an hour, and then tries to cancel it
@@ -213,7 +217,8 @@ def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack
     assert (late.status, late.code) == (409, "cancel_cutoff_passed")
     assert "cutoff" in late.body["error"]["details"]
     assert redemption(http, tenant, soon.body["id"])["status"] == "fulfilled"
-    assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (300, {"later": 0, "soon": 1})
+    assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (
+        300, {"later": 0, "soon": 1, "begun": 0})
     assert refunds_of(http, tenant, "eli", soon.body["id"]) == []
 
 

@@ -116,8 +116,8 @@ def test_merchandise_is_shipped_delivered_or_returned_once_and_refused_when_out_
     assert state() == (1700, 2)
     assert stack.drain()
     # Then it waits for the fulfilment partner in processing
-    assert (redemption(http, tenant, first.body["id"])["status"],
-            redemption(http, tenant, first.body["id"])["fulfillment"]) == ("processing", {"type": "merchandise"})
+    processing = redemption(http, tenant, first.body["id"])
+    assert (processing["status"], processing["fulfillment"]) == ("processing", {"type": "merchandise"})
 
     # When the partner reports it delivered before shipping, shipped without tracking, shipped, twice, delivered
     early = ship(first.body["id"], {"status": "delivered"})

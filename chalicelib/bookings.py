@@ -1,10 +1,11 @@
 """Experiences: rewards with dated slots, each with its seats, booked by the redemption that pays for them.
 
-A slot's seats are a counter item (`SlotItem`) raised in the redemption's own transaction, conditional
-on staying within capacity, so concurrent bookings of the last seats never overbook: the losers find
-it full and answer 409, taking nothing. Every way back (`redemptions.give_back`: failure, rejection,
-cancellation) lowers it in the status move's transaction, so a seat is freed once. A booking may be
-cancelled by its member or an admin until the reward's `cancel_cutoff_hours` before the slot starts.
+A slot can be booked until it starts. Its seats are a counter item (`SlotItem`) raised in the
+redemption's own transaction, conditional on staying within capacity, so concurrent bookings of the
+last seats never overbook: the losers find it full and answer 409, taking nothing. Every way back
+(`redemptions.give_back`: failure, rejection, cancellation) lowers it in the status move's transaction,
+so a seat is freed once. A booking may be cancelled by its member or an admin until the reward's
+`cancel_cutoff_hours` before the slot starts.
 """
 from datetime import timedelta
 
@@ -60,10 +61,14 @@ def slot_key(reward: db.RewardItem, request: dict) -> tuple[str, str] | None:
 
 
 def book(tx: Tx, reward: db.RewardItem, seats: db.SlotItem, quantity: int) -> dict:
-    """Take `quantity` seats within `tx`; 409 fully_booked when fewer are left. Returns the booking's terms."""
+    """Take `quantity` seats within `tx`; 409 slot_started once the slot has begun (nothing left to attend),
+    fully_booked when fewer seats are left. Returns the booking's terms."""
     capacity, booked = int(seats.capacity), int(seats.booked)
     slot = next(slot for slot in reward.slots if db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"])
                 == (seats.pk, seats.sk))
+    if clock.now() >= clock.parse(slot["starts_at"]):
+        raise Conflict("This slot has already started.", {"slot_id": slot["id"], "starts_at": slot["starts_at"]},
+                       code="slot_started")
     if booked + quantity > capacity:
         raise Conflict("This slot is fully booked.", {"slot_id": slot["id"], "left": max(0, capacity - booked)},
                        code="fully_booked")

@@ -109,3 +109,21 @@ def test_a_pending_booking_cancelled_by_an_admin_frees_its_seat(stack, api, tour
     # Then the seat is free again, once
     assert (status, cancelled["status"], seats(api, tour)["soon"], balance(api, tour, "m2")) == (
         200, "cancelled", 0, 500)
+
+
+def test_a_slot_that_has_started_cannot_be_booked(api, program, tour):
+    # Given a tour whose only slot started an hour ago
+    path, admin = program["path"], program["admin"]
+    status, past = api.call("POST", f"{path}/rewards", admin, {
+        "type": "experience", "name": "Morning walk", "cost": 200,
+        "slots": [{"id": "dawn", "starts_at": at(-1), "capacity": 5}]})
+    assert status == 201, past
+    # When a member books it
+    status, error = api.call("POST", f"{path}/members/m0/redemptions", admin, {"reward_id": past["id"],
+                                                                              "slot_id": "dawn"},
+                             {"Idempotency-Key": "m0-dawn"})
+    # Then it is refused naming the slot and its start, and takes no seat and no points
+    assert (status, error["error"]["code"]) == (409, "slot_started")
+    assert error["error"]["details"] == {"slot_id": "dawn", "starts_at": past["slots"][0]["starts_at"]}
+    reward = api.call("GET", f"{path}/rewards/{past['id']}", admin)[1]
+    assert ([slot["booked"] for slot in reward["slots"]], balance(api, tour, "m0")) == ([0], 500)

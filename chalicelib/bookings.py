@@ -66,9 +66,7 @@ def book(tx: Tx, reward: db.RewardItem, seats: db.SlotItem, quantity: int) -> di
     capacity, booked = int(seats.capacity), int(seats.booked)
     slot = next(slot for slot in reward.slots if db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"])
                 == (seats.pk, seats.sk))
-    if clock.now() >= clock.parse(slot["starts_at"]):
-        raise Conflict("This slot has already started.", {"slot_id": slot["id"], "starts_at": slot["starts_at"]},
-                       code="slot_started")
+    refuse_if_started(slot["id"], slot["starts_at"])
     if booked + quantity > capacity:
         raise Conflict("This slot is fully booked.", {"slot_id": slot["id"], "left": max(0, capacity - booked)},
                        code="fully_booked")
@@ -76,6 +74,20 @@ def book(tx: Tx, reward: db.RewardItem, seats: db.SlotItem, quantity: int) -> di
               condition=db.SlotItem.booked <= capacity - quantity)
     return {"slot_id": slot["id"], "starts_at": slot["starts_at"],
             "cancel_cutoff_hours": None if reward.cancel_cutoff_hours is None else int(reward.cancel_cutoff_hours)}
+
+
+def refuse_if_started(slot_id: str, starts_at: str) -> None:
+    """409 slot_started once the slot has begun: nothing is left to attend, so neither a booking nor an
+    approval of one may go through (a rejection still gives everything back)."""
+    if clock.now() >= clock.parse(starts_at):
+        raise Conflict("This slot has already started.", {"slot_id": slot_id, "starts_at": starts_at},
+                       code="slot_started")
+
+
+def refuse_approval_if_started(redemption: db.RedemptionItem) -> None:
+    terms = redemption.terms or {}
+    if redemption.reward_type == KIND and terms.get("slot_id"):
+        refuse_if_started(terms["slot_id"], terms["starts_at"])
 
 
 def release(tx: Tx, redemption: db.RedemptionItem) -> None:

@@ -7,7 +7,7 @@ Rejection and cancellation give back points, stock and budget through `redemptio
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, db, fulfilment, pagination, programs, redemptions
+from chalicelib import bookings, clock, db, fulfilment, pagination, programs, redemptions
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.observability import logger as log
 from chalicelib.transact import error_code
@@ -23,8 +23,10 @@ def refusal(redemption_id: str, action: str) -> Conflict:
 
 
 def approve(org_id: str, program_id: str, redemption_id: str) -> dict:
-    """awaiting_approval → pending, into the outbox, and fulfilment sent."""
+    """awaiting_approval → pending, into the outbox, and fulfilment sent; 409 slot_started for a booking whose slot
+    has begun."""
     redemption = redemptions.load(org_id, program_id, redemption_id)
+    bookings.refuse_approval_if_started(redemption)
     now_iso = clock.iso(clock.now())
     try:
         redemption.update(actions=[

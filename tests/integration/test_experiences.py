@@ -127,3 +127,21 @@ def test_a_slot_that_has_started_cannot_be_booked(api, program, tour):
     assert error["error"]["details"] == {"slot_id": "dawn", "starts_at": past["slots"][0]["starts_at"]}
     reward = api.call("GET", f"{path}/rewards/{past['id']}", admin)[1]
     assert ([slot["booked"] for slot in reward["slots"]], balance(api, tour, "m0")) == ([0], 500)
+
+
+def test_a_booking_awaiting_approval_cannot_be_approved_once_its_slot_has_started(monkeypatch, api, tour):
+    # Given bookings above 100 points wait for approval, and m0 booked the slot starting in 2 hours
+    path, admin = tour["path"], tour["admin"]
+    assert api.call("PATCH", path, admin, {"redemption_policy": {"approval_above_points": 100}})[0] == 200
+    status, booking = book(api, tour, "m0", "soon")
+    assert (status, booking["status"]) == (202, "awaiting_approval"), booking
+    # When the admin approves it only after the slot has started
+    started = clock.now() + timedelta(hours=3)
+    monkeypatch.setattr(clock, "now", lambda: started)
+    status, error = api.call("POST", f"{path}/redemptions/{booking['id']}/approve", admin, {})
+    # Then the approval is refused naming the slot, and a rejection still gives points and seat back
+    assert (status, error["error"]["code"]) == (409, "slot_started"), error
+    assert error["error"]["details"]["slot_id"] == "soon"
+    status, rejected = api.call("POST", f"{path}/redemptions/{booking['id']}/reject", admin, {"reason": "too late"})
+    assert (status, rejected["status"]) == (200, "rejected"), rejected
+    assert (seats(api, tour)["soon"], balance(api, tour, "m0")) == (0, 500)

@@ -3,7 +3,7 @@ stand-in for Tremendous), fulfilled with its order id; a refusal or a lasting ou
 import pytest
 from given import enrol
 
-from tests.integration.fake_tremendous import FakeTremendous
+from fake_tremendous import FakeTremendous
 
 
 @pytest.fixture
@@ -120,3 +120,4 @@ def test_a_lasting_outage_is_refunded_on_the_last_try(stack, api, miles, provide
     assert len(provider.requests) == 3 * 5
     assert redemption(api, miles, made["id"])["status"] == "failed"
     assert (balance(api, miles), len(refunds(api, miles, made["id"]))) == (1000, 1)
+

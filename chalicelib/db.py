@@ -385,6 +385,7 @@ class RedemptionItem(Item, discriminator="redemption"):
     consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
     failure_reason = UnicodeAttribute(null=True)  # why it failed, was rejected or cancelled
     budget_cost = NumberAttribute(null=True)  # minor units taken from the program's budget, given back on refund
+    sent_at = UnicodeAttribute(null=True)  # when a transfer was first sent to the provider: no longer cancellable
     notified = BooleanAttribute(default=False)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()

@@ -18,8 +18,11 @@ LISTED = ("awaiting_approval",)  # the statuses GET .../redemptions lists (the s
 
 def refusal(redemption_id: str, action: str) -> Conflict:
     """The 409 for a move its redemption's status does not allow, naming that status."""
-    status = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id)).status
-    return Conflict(f"A redemption that is {status} cannot be {action}.", {"status": status})
+    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
+    if redemption.status == "pending" and redemption.sent_at:
+        return Conflict(f"A transfer sent to the provider cannot be {action}: the provider's answer settles it "
+                        "(fulfilled, or refunded if refused or never placed).", {"status": redemption.status})
+    return Conflict(f"A redemption that is {redemption.status} cannot be {action}.", {"status": redemption.status})
 
 
 def approve(org_id: str, program_id: str, redemption_id: str) -> dict:
@@ -54,7 +57,7 @@ def cancel(org_id: str, program_id: str, redemption_id: str, reason: str | None)
 def give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
     """A decision that gives everything back, then tells the member; 409 naming the status if it had moved."""
     redemptions.load(org_id, program_id, redemption_id)  # 404 unless it is this program's
-    moved = redemptions.give_back(redemption_id, from_statuses, to_status, reason, restock=True)
+    moved = redemptions.give_back(redemption_id, from_statuses, to_status, reason, restock=True, unsent=True)
     if moved is None:
         raise refusal(redemption_id, action)
     try:

@@ -182,13 +182,14 @@ def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
 
 
 def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str, reason: str, *,
-              restock: bool) -> db.RedemptionItem | None:
+              restock: bool, unsent: bool = False) -> db.RedemptionItem | None:
     """Move a redemption from one of `from_statuses` to `to_status` and give back its points (their expiry
     lots restored), its budget cost and (if `restock`) its stock, in one transaction, so once; then announce
-    it. None if it was not in one of those statuses (another move got there first)."""
+    it. None if it was not in one of those statuses (another move got there first), or, if `unsent`, if it
+    was sent to the provider (transfers.sent): only the provider's answer settles that one."""
     def attempt() -> db.RedemptionItem | None:
         redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-        if redemption is None or redemption.status not in from_statuses:
+        if redemption is None or redemption.status not in from_statuses or (unsent and redemption.sent_at):
             return None
         member_key = db.MemberItem.key(redemption.program_id, redemption.external_id)
         reward_key = db.RewardItem.key(redemption.program_id, redemption.reward_id)
@@ -201,13 +202,16 @@ def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str
         posting = ledger.Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
                                  points=int(redemption.points), redemption_id=redemption_id, reason=reason)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        unmoved = db.RedemptionItem.status == redemption.status
+        if unsent:
+            unmoved &= db.RedemptionItem.sent_at.does_not_exist()
         tx = Tx()
         tx.update("redemption", redemption,
                   [db.RedemptionItem.status.set(to_status), db.RedemptionItem.failure_reason.set(reason),
                    db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
                    db.RedemptionItem.gsi2sk.remove(), db.RedemptionItem.gsi3pk.remove(),
                    db.RedemptionItem.gsi3sk.remove()],
-                  condition=db.RedemptionItem.status == redemption.status)
+                  condition=unmoved)
         if restock and reward is not None and reward.stock is not None:
             tx.update("reward", db.RewardItem(reward.pk, reward.sk),
                       [db.RewardItem.stock.add(int(redemption.quantity))])

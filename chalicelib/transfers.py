@@ -5,14 +5,18 @@ The partner and rate are copied onto the redemption when it is made (`terms`), s
 the reward never changes what a redemption already paid for. The provider order is named by the
 redemption's id: the queue's retries find the order placed before, never a second one. A provider's
 refusal gives the points back at once; its outage is retried by the queue and, on the last try,
-refunded like any other failure.
+refunded like any other failure. Once sent, a transfer can no longer be cancelled: an answer lost to a
+timeout may hide an order placed, and the partner's units cannot be taken back.
 """
 import math
 
-from chalicelib import db, redemptions
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import clock, db, redemptions
 from chalicelib.errors import ValidationFailed
 from chalicelib.providers import Provider, ProviderRejected, ProviderUnavailable
 from chalicelib.providers.base import Order
+from chalicelib.transact import error_code
 
 KIND = "points_transfer"
 UNIT = "PTS"  # the currency code partner units are ordered in
@@ -51,6 +55,8 @@ def fulfil(redemption: db.RedemptionItem, provider: Provider) -> None:
     """Order the transfer and mark the redemption fulfilled with the provider's order id; refund on refusal.
 
     Raises ProviderUnavailable while the provider is down or the order not yet executed (the queue retries)."""
+    if not redemption.sent_at and not sent(redemption):
+        return  # cancelled before it was sent
     member = redemptions.member_of(redemption)
     account = redemption.delivery["account"]
     order = Order(denomination=units(redemption), currency_code=UNIT, product=redemption.terms["partner"],
@@ -67,3 +73,16 @@ def fulfil(redemption: db.RedemptionItem, provider: Provider) -> None:
     redemptions.mark_fulfilled(redemption, {
         "type": KIND, "partner": redemption.terms["partner"], "units": order.denomination,
         "account_last4": account[-4:], "provider_order_id": result.provider_order_id})
+
+
+def sent(redemption: db.RedemptionItem) -> bool:
+    """Mark a pending transfer sent, before its first order request, so an admin's cancel (conditional on
+    the mark's absence) and the order never both happen; False if it moved on (was cancelled) first."""
+    try:
+        redemption.update(actions=[db.RedemptionItem.sent_at.set(clock.iso(clock.now()))],
+                          condition=db.RedemptionItem.status == "pending")
+    except UpdateError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -44,8 +44,12 @@ def _serve(stopping: threading.Event) -> None:
     started: list = [emulator]
     try:
         # The secrets go in as the template's parameters, as `sam deploy --parameter-overrides` would.
+        # The reward provider (LAUREL_PROVIDER_URL, LAUREL_PROVIDER_API_KEY) may be a stand-in on this machine
+        # (http://127.0.0.1:...): locally the parameters' AllowedPattern is not enforced, deployed it is (https).
         parameters = {"RootKeyHash": hashlib.sha256(root_key.encode()).hexdigest(), "SigningKey": signing_key,
-                      "PublicApiUrl": f"http://{HOST}:{api_port}"}
+                      "PublicApiUrl": f"http://{HOST}:{api_port}",
+                      "ProviderBaseUrl": os.environ.get("LAUREL_PROVIDER_URL", ""),
+                      "ProviderApiKey": os.environ.get("LAUREL_PROVIDER_API_KEY", "")}
         deployment = deploy(template.load(), parameters, REGION)
         os.environ.update(deployment.environment)
         os.environ["LAUREL_ROOT_KEY"] = root_key

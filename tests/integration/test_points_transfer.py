@@ -3,7 +3,7 @@ stand-in for Tremendous), fulfilled with its order id; a refusal or a lasting ou
 import pytest
 from given import enrol
 
-from tests.integration.fake_tremendous import FakeTremendous
+from fake_tremendous import FakeTremendous
 
 
 @pytest.fixture
@@ -120,3 +120,33 @@ def test_a_lasting_outage_is_refunded_on_the_last_try(stack, api, miles, provide
     assert len(provider.requests) == 3 * 5
     assert redemption(api, miles, made["id"])["status"] == "failed"
     assert (balance(api, miles), len(refunds(api, miles, made["id"]))) == (1000, 1)
+
+
+def test_a_transfer_the_provider_may_have_placed_cannot_be_cancelled(stack, api, miles, provider):
+    # Given a transfer whose order the provider placed but whose answers were lost: its first try failed
+    made = redeem(api, miles, "t4")[1]
+    provider.fail_next(("hang", 1.0), ("status", 500, {}), ("status", 500, {}))
+    stack.pump("FulfilmentFunction", rounds=1)
+    assert (redemption(api, miles, made["id"])["status"], list(provider.orders)) == ("pending", [made["id"]])
+    # When an admin cancels it
+    status, refused = api.call("POST", f"{miles['path']}/redemptions/{made['id']}/cancel", miles["admin"], {})
+    # Then it is refused (the partner may have the points already), and nothing is given back
+    assert (status, refused["error"]["code"], refused["error"]["details"]) == (409, "conflict", {"status": "pending"})
+    assert balance(api, miles) == 500
+    # And the queue's retry fulfils it with that one order
+    stack.pump("FulfilmentFunction")
+    done = redemption(api, miles, made["id"])
+    assert (done["status"], done["fulfillment"]["provider_order_id"]) == ("fulfilled", provider.orders[made["id"]]["id"])
+    assert (balance(api, miles), refunds(api, miles, made["id"]), len(provider.orders)) == (500, [], 1)
+
+
+def test_a_transfer_cancelled_before_it_was_sent_is_never_ordered(stack, api, miles, provider):
+    # Given a pending transfer not yet sent to the provider
+    made = redeem(api, miles, "t5")[1]
+    # When an admin cancels it, and then its fulfilment message arrives
+    status, cancelled = api.call("POST", f"{miles['path']}/redemptions/{made['id']}/cancel", miles["admin"], {})
+    stack.pump("FulfilmentFunction")
+    # Then it is cancelled, its points back once, and the provider was never asked
+    assert (status, cancelled["status"]) == (200, "cancelled")
+    assert redemption(api, miles, made["id"])["status"] == "cancelled"
+    assert (provider.requests, balance(api, miles), len(refunds(api, miles, made["id"]))) == ([], 1000, 1)

@@ -5,7 +5,7 @@ import pytest
 from chalicelib.providers import ProviderRejected, ProviderUnavailable
 from chalicelib.providers.base import Order
 from chalicelib.providers.tremendous import Tremendous
-from tests.integration.fake_tremendous import FakeTremendous
+from fake_tremendous import FakeTremendous
 
 ORDER = Order(denomination=250, currency_code="PTS", product="skymiles",
               recipient={"name": "Ada", "email": "ada@example.com", "account": "SM-1234"})

@@ -1,5 +1,6 @@
-"""A stand-in for Tremendous's order API on a local port: it keeps orders unique by `external_id` (as
-Tremendous does) and fails on demand, so the adapter's retries and refunds can be watched."""
+"""A stand-in for Tremendous's order API on a local port, for the integration and end-to-end tiers: it keeps
+orders unique by `external_id` (as Tremendous does) and fails on demand, so the adapter's retries and
+refunds can be watched."""
 import json
 import threading
 import time

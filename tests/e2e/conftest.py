@@ -1,10 +1,12 @@
 """End-to-end tests: the local stack (`python -m local`, what `make run` starts) in a subprocess, over HTTP.
 
 `stack` is one stack for the whole session, on free ports, without demo data; `launch_stack` starts
-another one for a test that needs its own (e.g. to stop it). Both are local/launcher.py's LocalStack,
+another one for a test that needs its own (e.g. to stop it), `stack_with` one for a module's fixture
+(e.g. with a provider of its own). All are local/launcher.py's LocalStack,
 failing the test where it cannot start or stop; each stack's output is a log in pytest's temporary
 folder. Every test in this folder is marked `e2e`.
 """
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,15 +45,27 @@ class Stack(LocalStack):
         return code
 
 
+@contextmanager
+def running(log_path: Path, extra_env: dict[str, str]):
+    """A stack for a with-block, stopped after it; it must exit cleanly."""
+    started = Stack(log_path, extra_env)
+    try:
+        yield started.start()
+    finally:
+        code = started.stop()
+    assert code == 0, f"the local stack exited with {code}:\n{started.output}"
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    running = Stack(tmp_path_factory.mktemp("stack") / "stack.log", {})
-    try:
-        running.start()
-        yield running
-    finally:
-        code = running.stop()
-    assert code == 0, f"the local stack exited with {code}:\n{running.output}"
+    with running(tmp_path_factory.mktemp("stack") / "stack.log", {}) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def stack_with(tmp_path_factory):
+    """`with stack_with(**env) as private:` starts a stack with those settings for as long as the block."""
+    return lambda **extra_env: running(tmp_path_factory.mktemp("stack") / "stack.log", extra_env)
 
 
 @pytest.fixture

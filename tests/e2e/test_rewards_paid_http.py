@@ -395,16 +395,10 @@ def provider():
 
 
 @pytest.fixture(scope="module")
-def provider_stack(stack, provider):
-    """A stack of this module's own whose provider is the stand-in: started as `launch_stack` starts one,
-    but once for the module (launch_stack's stacks last a test)."""
-    private = type(stack)({"LAUREL_PROVIDER_URL": provider.url, "LAUREL_PROVIDER_API_KEY": provider.api_key})
-    try:
-        private.wait_until_ready()
+def provider_stack(stack_with, provider):
+    """A stack of this module's own, whose provider is the stand-in."""
+    with stack_with(LAUREL_PROVIDER_URL=provider.url, LAUREL_PROVIDER_API_KEY=provider.api_key) as private:
         yield private
-    finally:
-        code = private.stop()
-    assert code == 0, f"the local stack exited with {code}:\n{private.output}"
 
 
 @pytest.fixture

@@ -89,3 +89,13 @@ def http(stack):
     from laurel_http import Http
 
     return Http(stack.base_url)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on this machine that verifies every signature (tests/webhook_receiver.py)."""
+    from webhook_receiver import Receiver
+
+    running = Receiver()
+    yield running
+    running.stop()

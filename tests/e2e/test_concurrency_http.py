@@ -12,14 +12,13 @@ import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 import requests
 
+from given_http import TIMEOUT, assert_ledger_adds_up, at_once, balance, outcome, transactions
 from laurel_http import Http, Reply, new_tenant
-
-TIMEOUT = 60  # seconds any one group of parallel calls may take, all together
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +32,6 @@ def tenant(http, stack):
             "queue_url": org["partner_events_queue_url"], "dlq_url": org["partner_events_dlq_url"]}
 
 
-def at_once(base_url: str, jobs: list[Callable[[Http], Any]]) -> list[Any]:
-    """Run each job in its own thread with its own HTTP session, all released together; results in order."""
-    clients = [Http(base_url) for _ in jobs]
-    for client in clients:  # each opens its (kept-alive) connection before the start line: the calls race,
-        assert client.call("GET", "/v1/health").status == 200  # not the connects (see the burst test at the end)
-    start = threading.Barrier(len(jobs))
-
-    def run(job, client):
-        start.wait(TIMEOUT)
-        return job(client)
-
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = [pool.submit(run, job, client) for job, client in zip(jobs, clients)]
-        return [future.result(TIMEOUT) for future in futures]
-
-
-def outcome(reply: Reply) -> str:
-    """A reply as `status` or `status code`, for counting."""
-    return f"{reply.status} {reply.code}" if reply.code else str(reply.status)
-
 
 def signed_message(tenant: dict, event: dict) -> dict:
     """A partner queue message: the exact body bytes, HMAC-SHA256 with the partner key's secret."""
@@ -63,25 +42,7 @@ def signed_message(tenant: dict, event: dict) -> dict:
         "signature": {"DataType": "String", "StringValue": signature}}}
 
 
-def transactions(http: Http, tenant: dict, member: str) -> list[dict]:
-    page = http.call("GET", f"{tenant['path']}/members/{member}/transactions?limit=100", tenant["admin"])
-    assert page.status == 200 and page.body["next_cursor"] is None, page
-    return page.body["items"]
 
-
-def balance(http: Http, tenant: dict, member: str) -> dict:
-    reply = http.call("GET", f"{tenant['path']}/members/{member}/balance", tenant["admin"])
-    assert reply.status == 200, reply
-    return reply.body
-
-
-def assert_ledger_adds_up(http: Http, tenant: dict, member: str) -> dict:
-    """The contract's invariant: the member's transactions sum to available + pending; nothing negative."""
-    now = balance(http, tenant, member)
-    items = transactions(http, tenant, member)
-    assert sum(t["points"] for t in items) == now["available"] + now["pending"]
-    assert now["available"] >= 0 and all(t["balance_after"] >= 0 for t in items)
-    return now
 
 
 def test_one_event_posted_by_16_clients_at_once_is_credited_once(http, stack, tenant):

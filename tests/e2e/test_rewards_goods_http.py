@@ -12,10 +12,20 @@ from typing import Callable
 
 import pytest
 import requests
-from test_concurrency_http import assert_ledger_adds_up, at_once, balance, outcome, transactions
 
+from given_http import (
+    add_reward,
+    assert_ledger_adds_up,
+    at_once,
+    balance,
+    enrol,
+    ledger,
+    outcome,
+    redemption,
+    refunds_of,
+    transactions,
+)
 from laurel_http import Http, Reply, new_tenant
-from webhook_receiver import Receiver
 
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH",
            "country": "GB"}
@@ -28,30 +38,14 @@ def tenant(http, stack):
     return {**made, "store": store["secret"]}
 
 
-@pytest.fixture
-def receiver():
-    running = Receiver()
-    yield running
-    running.stop()
 
 
 def hours_from_now(hours: float) -> str:
     return (datetime.now(timezone.utc) + timedelta(hours=hours)).isoformat()
 
 
-def enrol(http: Http, tenant: dict, member: str, points: int, **profile) -> None:
-    """A member of the tenant's program with `points` from one adjustment."""
-    path, admin = tenant["path"], tenant["admin"]
-    assert http.call("PUT", f"{path}/members/{member}", admin, {"name": member.title(), **profile}).status == 201
-    credit = http.call("POST", f"{path}/members/{member}/adjustments", admin, {"points": points, "reason": "seed"},
-                       headers={"Idempotency-Key": f"seed-{member}"})
-    assert credit.status == 201, credit
 
 
-def add_reward(http: Http, tenant: dict, body: dict) -> dict:
-    made = http.call("POST", f"{tenant['path']}/rewards", tenant["admin"], body)
-    assert made.status == 201, made
-    return made.body
 
 
 def redeem(http: Http, tenant: dict, member: str, key: str, body: dict, auth: str | None = None) -> Reply:
@@ -59,10 +53,6 @@ def redeem(http: Http, tenant: dict, member: str, key: str, body: dict, auth: st
                      headers={"Idempotency-Key": key})
 
 
-def redemption(http: Http, tenant: dict, redemption_id: str) -> dict:
-    reply = http.call("GET", f"{tenant['path']}/redemptions/{redemption_id}", tenant["admin"])
-    assert reply.status == 200, reply
-    return reply.body
 
 
 def reward(http: Http, tenant: dict, reward_id: str) -> dict:
@@ -71,9 +61,6 @@ def reward(http: Http, tenant: dict, reward_id: str) -> dict:
     return reply.body
 
 
-def refunds_of(http: Http, tenant: dict, member: str, redemption_id: str) -> list[dict]:
-    return [t for t in transactions(http, tenant, member)
-            if t["kind"] == "refund" and t["redemption_id"] == redemption_id]
 
 
 def sent_emails(stack, address: str) -> list[dict]:
@@ -88,7 +75,7 @@ def test_merchandise_is_shipped_delivered_or_returned_once_and_refused_when_out_
     # Given a member with 2000 points and a 300-point mug, 3 in stock
     path, admin = tenant["path"], tenant["admin"]
     enrol(http, tenant, "mia", 2000)
-    mug = add_reward(http, tenant, {"type": "merchandise", "name": "Mug", "cost": 300, "stock": 3})
+    mug = add_reward(http, tenant, **{"type": "merchandise", "name": "Mug", "cost": 300, "stock": 3})
 
     def order(key: str, address: dict | None = ADDRESS) -> Reply:
         delivery = {} if address is None else {"address": address}
@@ -148,7 +135,7 @@ def test_merchandise_is_shipped_delivered_or_returned_once_and_refused_when_out_
     assert (returned.status, returned.body["status"]) == (200, "returned")
     assert (again.status, again.body["error"]["details"]) == (409, {"status": "returned"})
     assert state() == (1700, 2)
-    assert [t["points"] for t in refunds_of(http, tenant, "mia", second.body["id"])] == [300]
+    assert [t["points"] for t in refunds_of(ledger(http, tenant, "mia"), second.body["id"])] == [300]
     # And a delivered mug cannot be reported shipped again
     assert ship(first.body["id"], {"status": "shipped", "carrier": "DHL", "tracking": "X"}).status == 409
 
@@ -169,7 +156,7 @@ def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack
     # with a slot in 3 days, one in 1 hour (whose cutoff has passed) and one that started an hour ago
     path, admin = tenant["path"], tenant["admin"]
     enrol(http, tenant, "eli", 500)
-    tour = add_reward(http, tenant, {
+    tour = add_reward(http, tenant, **{
         "type": "experience", "name": "Vineyard tour", "cost": 200, "cancel_cutoff_hours": 24,
         "slots": [{"id": "later", "starts_at": hours_from_now(72), "capacity": 3},
                   {"id": "soon", "starts_at": hours_from_now(1), "capacity": 3},
@@ -206,7 +193,7 @@ def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack
     assert (again.status, again.code, again.body["error"]["details"]) == (409, "conflict", {"status": "cancelled"})
     assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (
         500, {"later": 0, "soon": 0, "begun": 0})
-    assert [t["points"] for t in refunds_of(http, tenant, "eli", later.body["id"])] == [200]
+    assert [t["points"] for t in refunds_of(ledger(http, tenant, "eli"), later.body["id"])] == [200]
 
     # When he books the slot starting in an hour, and then tries to cancel it
     soon = book("soon", "soon")
@@ -219,14 +206,14 @@ def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack
     assert redemption(http, tenant, soon.body["id"])["status"] == "fulfilled"
     assert (assert_ledger_adds_up(http, tenant, "eli")["available"], seats()) == (
         300, {"later": 0, "soon": 1, "begun": 0})
-    assert refunds_of(http, tenant, "eli", soon.body["id"]) == []
+    assert refunds_of(ledger(http, tenant, "eli"), soon.body["id"]) == []
 
 
 def test_12_members_racing_for_the_last_3_seats_of_a_slot_book_exactly_3(http, stack, tenant):
     # Given a 100-point cooking class whose evening slot of 5 has 2 seats taken, and 12 more members
     # who can each afford it twice
     path = tenant["path"]
-    cooking = add_reward(http, tenant, {"type": "experience", "name": "Cooking class", "cost": 100,
+    cooking = add_reward(http, tenant, **{"type": "experience", "name": "Cooking class", "cost": 100,
                                         "slots": [{"id": "evening", "starts_at": hours_from_now(48), "capacity": 5}]})
     early, racers = ["cook-early-0", "cook-early-1"], [f"cook-{n}" for n in range(12)]
     for member in early + racers:
@@ -271,9 +258,9 @@ def test_donations_go_to_the_chosen_charity_add_up_in_its_total_and_send_a_recei
     path, admin = tenant["path"], tenant["admin"]
     email = f"dora-{tenant['program_id'][-8:]}@example.com"
     enrol(http, tenant, "dora", 1000, email=email)
-    small = add_reward(http, tenant, {"type": "donation", "name": "Give 100", "cost": 100, "charities": [
+    small = add_reward(http, tenant, **{"type": "donation", "name": "Give 100", "cost": 100, "charities": [
         {"id": "sea", "name": "Clean Seas"}, {"id": "trees", "name": "Forests Now"}]})
-    large = add_reward(http, tenant, {"type": "donation", "name": "Give 250", "cost": 250, "charities": [
+    large = add_reward(http, tenant, **{"type": "donation", "name": "Give 250", "cost": 250, "charities": [
         {"id": "trees", "name": "Forests Now"}, {"id": "books", "name": "Books for All"}]})
     session = http.call("POST", f"{path}/members/dora/sessions", admin, {}).body["token"]
 
@@ -335,9 +322,9 @@ def test_a_money_budget_is_never_overspent_announces_each_level_once_and_gets_re
                                                                   "kinds": ["budget.threshold"]})
     assert endpoint.status == 201, endpoint
     receiver.secrets.append(endpoint.body["secret"])
-    bag = add_reward(http, tenant, {"type": "merchandise", "name": "Tote bag", "cost": 100,
+    bag = add_reward(http, tenant, **{"type": "merchandise", "name": "Tote bag", "cost": 100,
                                     "value": {"amount": 1000, "currency": "EUR"}})
-    sticker = add_reward(http, tenant, {"type": "merchandise", "name": "Sticker", "cost": 10})
+    sticker = add_reward(http, tenant, **{"type": "merchandise", "name": "Sticker", "cost": 10})
     members = [f"bud-{n}" for n in range(10)]
     for member in [*members, "bud-sticker"]:
         enrol(http, tenant, member, 100)
@@ -405,10 +392,10 @@ def test_a_balance_for_5_of_12_parallel_redemptions_of_stock_seats_and_donations
     # of 2 seats) and a donation (no limit)
     path = tenant["path"]
     enrol(http, tenant, "kim", 500)
-    cap = add_reward(http, tenant, {"type": "merchandise", "name": "Cap", "cost": 100, "stock": 2})
-    yoga = add_reward(http, tenant, {"type": "experience", "name": "Yoga", "cost": 100,
+    cap = add_reward(http, tenant, **{"type": "merchandise", "name": "Cap", "cost": 100, "stock": 2})
+    yoga = add_reward(http, tenant, **{"type": "experience", "name": "Yoga", "cost": 100,
                                      "slots": [{"id": "dawn", "starts_at": hours_from_now(30), "capacity": 2}]})
-    gift = add_reward(http, tenant, {"type": "donation", "name": "Give", "cost": 100,
+    gift = add_reward(http, tenant, **{"type": "donation", "name": "Give", "cost": 100,
                                      "charities": [{"id": "kim-cause", "name": "Kim's cause"}]})
     bodies = {"cap": {"reward_id": cap["id"], "delivery": {"address": ADDRESS}},
               "yoga": {"reward_id": yoga["id"], "slot_id": "dawn"},

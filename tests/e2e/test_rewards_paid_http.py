@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 from fake_tremendous import FakeTremendous
+from given_http import add_reward, enrol, ledger, redemption, refunds_of
 from laurel_http import Http, new_tenant
-from webhook_receiver import Receiver
 
 W = "/v1/webhook-endpoints"
 IBAN = "DE89370400440532013000"
@@ -29,24 +29,10 @@ def tenant(http, stack):
     return new_tenant(http, stack.root_key)
 
 
-@pytest.fixture
-def receiver():
-    running = Receiver()
-    yield running
-    running.stop()
 
 
-def enrol(http, tenant, member, points, **profile):
-    assert http.call("PUT", f"{tenant['path']}/members/{member}", tenant["admin"], profile).status == 201
-    given = http.call("POST", f"{tenant['path']}/members/{member}/adjustments", tenant["admin"],
-                      {"points": points, "reason": "welcome"}, headers={"Idempotency-Key": f"welcome-{member}"})
-    assert given.status == 201, given
 
 
-def add_reward(http, tenant, **reward):
-    made = http.call("POST", f"{tenant['path']}/rewards", tenant["admin"], reward)
-    assert made.status == 201, made
-    return made.body
 
 
 def redeem(http, tenant, member, reward_id, key, key_of=None, **request):
@@ -54,10 +40,6 @@ def redeem(http, tenant, member, reward_id, key, key_of=None, **request):
                      {"reward_id": reward_id, **request}, headers={"Idempotency-Key": key})
 
 
-def redemption(http, tenant, redemption_id, key=None):
-    shown = http.call("GET", f"{tenant['path']}/redemptions/{redemption_id}", key or tenant["admin"])
-    assert shown.status == 200, shown
-    return shown.body
 
 
 def session(http, tenant, member):
@@ -103,25 +85,8 @@ def redeliver_fulfilment(stack, redemption_id):
 
 # --- Then steps: the points and the money add up -----------------------------------------------------
 
-def ledger(http, tenant, member):
-    """The member's transactions, oldest first, once checked: each balance follows from the one before
-    and the last is the balance shown; no redemption refunded twice."""
-    page = http.call("GET", f"{tenant['path']}/members/{member}/transactions?limit=100", tenant["admin"])
-    assert page.status == 200 and page.body["next_cursor"] is None, page
-    entries = list(reversed(page.body["items"]))
-    running = 0
-    for entry in entries:
-        running += entry["points"]
-        assert entry["balance_after"] == running, entries
-    balance = http.call("GET", f"{tenant['path']}/members/{member}/balance", tenant["admin"]).body
-    assert balance["available"] == running, (balance, entries)
-    refunded = [e["redemption_id"] for e in entries if e["kind"] == "refund"]
-    assert len(refunded) == len(set(refunded)), entries
-    return entries
 
 
-def refunds_of(entries, redemption_id):
-    return [e for e in entries if e["kind"] == "refund" and e["redemption_id"] == redemption_id]
 
 
 def wallet(http, tenant, member, key=None):

@@ -3,20 +3,12 @@ function, posting to a receiver on this machine that verifies every signature. I
 the retry delays at 0, so a receiver's failures are retried at once."""
 import json
 
-import pytest
-
 from laurel_http import Http, new_tenant
-from webhook_receiver import Receiver
 
 W = "/v1/webhook-endpoints"
 ATTEMPTS = 8  # chalicelib.webhooks.deliveries.ATTEMPTS
 
 
-@pytest.fixture
-def receiver():
-    running = Receiver()
-    yield running
-    running.stop()
 
 
 def dead_letters(stack, delivery_id):

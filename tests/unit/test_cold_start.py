@@ -44,3 +44,12 @@ def test_a_delivery_worker_does_not_import_the_catalog():
     loaded = imported_by("functions.email_delivery")
     # Then nothing a redeem needs comes with it
     assert not loaded & {"chalicelib.catalog", "chalicelib.redemptions", "chalicelib.fulfilment"}
+
+
+def test_the_api_loads_its_shapes_when_a_call_first_parses_a_body():
+    # Given a fresh interpreter
+    # When it imports the API (every route declared)
+    loaded = imported_by("app")
+    # Then no shape is built yet, so a read answers without pydantic
+    assert "chalicelib.schemas" not in loaded
+    assert not packages(loaded) & {"pydantic", "pydantic_core", "cryptography"}

@@ -4,7 +4,7 @@ import re
 from pydantic.json_schema import models_json_schema
 
 from chalicelib import schemas
-from chalicelib.web import Endpoint
+from chalicelib.web import Endpoint, shape
 
 ERRORS = {400: "Invalid input (validation_error)", 401: "Missing, unknown or revoked credential (unauthorized)",
           403: "The credential's role may not do this (forbidden)",
@@ -60,7 +60,7 @@ def _operation(endpoint: Endpoint) -> dict:
 def document(endpoints: list[Endpoint]) -> dict:
     models = {schemas.Error}
     for endpoint in endpoints:
-        models.update(getattr(schemas, shape) for shape in (endpoint.body, endpoint.answer) if shape)
+        models.update(shape(name) for name in (endpoint.body, endpoint.answer) if name)
     ordered = sorted(models, key=lambda model: model.__name__)
     _, definitions = models_json_schema(
         [(model, "validation" if issubclass(model, schemas.Request) else "serialization") for model in ordered],

@@ -29,7 +29,6 @@ from chalicelib import (
     template_store,
     unsubscribe_pages,
 )
-from chalicelib import schemas as s
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import EXTERNAL_ID
 from chalicelib.web import ENDPOINTS, Call, endpoint, install
@@ -72,7 +71,7 @@ def member_of(call: Call) -> tuple[str, str]:
 
 # --- service ---------------------------------------------------------------------------------
 
-@endpoint(app, "GET", "/v1/health", roles=(), summary="Liveness", answer=s.Health)
+@endpoint(app, "GET", "/v1/health", roles=(), summary="Liveness", answer="Health")
 def health(call: Call):
     return {"status": "ok"}
 
@@ -87,24 +86,24 @@ def openapi_document(call: Call):
 # --- organisations and keys ------------------------------------------------------------------
 
 @endpoint(app, "POST", "/v1/orgs", roles=("root",), summary="Create an organisation and its first admin key",
-          body=s.OrgCreate, answer=s.OrgCreated, status=201)
+          body="OrgCreate", answer="OrgCreated", status=201)
 def create_org(call: Call):
     return orgs.create_org(call.body.name)
 
 
-@endpoint(app, "GET", "/v1/org", roles=KEYS, summary="The caller's organisation", answer=s.Org)
+@endpoint(app, "GET", "/v1/org", roles=KEYS, summary="The caller's organisation", answer="Org")
 def get_org(call: Call):
     return orgs.get_org(call.org_id)
 
 
 @endpoint(app, "POST", "/v1/api-keys", roles=ADMIN, summary="Create an API key (its secret is shown once)",
-          body=s.ApiKeyCreate, answer=s.ApiKeyCreated, status=201)
+          body="ApiKeyCreate", answer="ApiKeyCreated", status=201)
 def create_api_key(call: Call):
     return orgs.create_key(call.org_id, call.body.name, call.body.role)
 
 
 @endpoint(app, "GET", "/v1/api-keys", roles=ADMIN, summary="The organisation's API keys, without secrets",
-          answer=s.ApiKeyList, paged=True)
+          answer="ApiKeyList", paged=True)
 def list_api_keys(call: Call):
     return orgs.list_keys(call.org_id, call.query)
 
@@ -130,31 +129,31 @@ def _program_fields(body, unset: bool) -> dict:
     return fields
 
 
-@endpoint(app, "POST", "/v1/programs", roles=ADMIN, summary="Create a program", body=s.ProgramCreate,
-          answer=s.Program, status=201)
+@endpoint(app, "POST", "/v1/programs", roles=ADMIN, summary="Create a program", body="ProgramCreate",
+          answer="Program", status=201)
 def create_program(call: Call):
     return programs.create(call.org_id, _program_fields(call.body, unset=False))
 
 
 @endpoint(app, "GET", "/v1/programs", roles=READERS, summary="The organisation's programs",
-          answer=s.ProgramList, paged=True)
+          answer="ProgramList", paged=True)
 def list_programs(call: Call):
     return programs.list_(call.org_id, call.query)
 
 
-@endpoint(app, "GET", P, roles=READERS, summary="A program", answer=s.Program)
+@endpoint(app, "GET", P, roles=READERS, summary="A program", answer="Program")
 def get_program(call: Call):
     return programs.view(programs.load(call.org_id, call.params["program_id"]))
 
 
-@endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body=s.ProgramUpdate,
-          answer=s.Program)
+@endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body="ProgramUpdate",
+          answer="Program")
 def update_program(call: Call):
     return programs.update(call.org_id, call.params["program_id"], _program_fields(call.body, unset=True))
 
 
 @endpoint(app, "POST", P + "/campaigns", roles=ADMIN, summary="Start a campaign: rules for a while, within a budget",
-          body=s.CampaignCreate, answer=s.Campaign, status=201)
+          body="CampaignCreate", answer="Campaign", status=201)
 def create_campaign(call: Call):
     body = call.body
     fields = {"name": body.name, "starts_at": clock.iso(body.starts_at), "ends_at": clock.iso(body.ends_at),
@@ -164,13 +163,13 @@ def create_campaign(call: Call):
 
 
 @endpoint(app, "GET", P + "/campaigns", roles=READERS, summary="The program's campaigns and what each has spent",
-          answer=s.CampaignList)
+          answer="CampaignList")
 def list_campaigns(call: Call):
     return campaigns.list_(call.org_id, call.params["program_id"])
 
 
 @endpoint(app, "PATCH", P + "/campaigns/{campaign_id}", roles=ADMIN, summary="Stop a campaign",
-          body=s.CampaignUpdate, answer=s.Campaign)
+          body="CampaignUpdate", answer="Campaign")
 def stop_campaign(call: Call):
     return campaigns.stop(call.org_id, call.params["program_id"], call.params["campaign_id"])
 
@@ -178,37 +177,37 @@ def stop_campaign(call: Call):
 # --- members ---------------------------------------------------------------------------------
 
 @endpoint(app, "PUT", M, roles=ADMIN, summary="Create or update a member (201 created, 200 updated)",
-          body=s.MemberUpsert, answer=s.Member, status=201, also=(200,))
+          body="MemberUpsert", answer="Member", status=201, also=(200,))
 def upsert_member(call: Call):
     view, created = members.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
     return (201 if created else 200), view
 
 
-@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer=s.Member)
+@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer="Member")
 def get_member(call: Call):
     return members.get(call.org_id, *member_of(call))
 
 
 @endpoint(app, "GET", M + "/balance", roles=MEMBER_READERS + ("partner",), summary="A member's balance",
-          answer=s.Balance)
+          answer="Balance")
 def get_balance(call: Call):
     return members.balance(call.org_id, *member_of(call))
 
 
 @endpoint(app, "GET", M + "/transactions", roles=("admin", "analyst", "member"),
-          summary="A member's transactions, newest first", answer=s.TransactionList, paged=True)
+          summary="A member's transactions, newest first", answer="TransactionList", paged=True)
 def list_transactions(call: Call):
     return members.transactions(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "GET", M + "/tier-history", roles=("admin", "analyst", "member"),
-          summary="A member's tier changes, newest first", answer=s.TierChangeList, paged=True)
+          summary="A member's tier changes, newest first", answer="TierChangeList", paged=True)
 def tier_history(call: Call):
     return members.tier_history(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", M + "/adjustments", roles=ADMIN, summary="Credit or debit a member by hand",
-          body=s.AdjustmentCreate, answer=s.Adjustment, status=201, idempotent=True)
+          body="AdjustmentCreate", answer="Adjustment", status=201, idempotent=True)
 def adjust(call: Call):
     result, replayed = adjustments.adjust(call.org_id, *member_of(call), call.body.points, call.body.reason,
                                           call.idempotency_key)
@@ -216,20 +215,20 @@ def adjust(call: Call):
 
 
 @endpoint(app, "POST", M + "/sessions", roles=ADMIN, summary="A session token for one member (at most 24 h)",
-          body=s.SessionCreate, answer=s.Session, status=201)
+          body="SessionCreate", answer="Session", status=201)
 def open_session(call: Call):
     return members.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
 
 
 @endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",
-          answer=s.ReferralCode, also=(409,))
+          answer="ReferralCode", also=(409,))
 def referral_code(call: Call):
     return referrals.member_code(call.org_id, *member_of(call))
 
 
 @endpoint(app, "PUT", M + "/referral", roles=("admin", "member"),
           summary="Record who referred the member (once; self-referral and cycles refused)",
-          body=s.ReferralAttach, answer=s.Referral, status=201, also=(200,))
+          body="ReferralAttach", answer="Referral", status=201, also=(200,))
 def attach_referral(call: Call):
     view, attached = referrals.attach(call.org_id, *member_of(call), call.body.code)
     return (201 if attached else 200), view
@@ -237,7 +236,7 @@ def attach_referral(call: Call):
 
 @endpoint(app, "POST", M + "/recognitions", roles=("admin", "member"),
           summary="Give points to another member from this member's monthly allowance",
-          body=s.RecognitionCreate, answer=s.Recognition, status=201, idempotent=True)
+          body="RecognitionCreate", answer="Recognition", status=201, idempotent=True)
 def recognise(call: Call):
     result, replayed = recognition.give(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key)
     return (200 if replayed else 201), result
@@ -249,7 +248,7 @@ def recognise(call: Call):
 
 @endpoint(app, "POST", P + "/imports", roles=ADMIN,
           summary="A presigned URL to upload a CSV or JSON-lines file of members; it is imported once uploaded",
-          body=s.ImportCreate, answer=s.ImportUpload, status=201)
+          body="ImportCreate", answer="ImportUpload", status=201)
 def create_import(call: Call):
     from chalicelib import import_jobs
 
@@ -257,7 +256,7 @@ def create_import(call: Call):
 
 
 @endpoint(app, "GET", P + "/imports", roles=ADMIN, summary="The program's member imports, newest first",
-          answer=s.ImportList, paged=True,
+          answer="ImportList", paged=True,
           query=(("key", "Only the imports of this uploaded object (the key POST .../imports answered)"),))
 def list_imports(call: Call):
     from chalicelib import import_jobs
@@ -267,7 +266,7 @@ def list_imports(call: Call):
 
 @endpoint(app, "GET", P + "/imports/{import_id}", roles=ADMIN,
           summary="A member import's status and counts; once finished, a URL of its per-row report",
-          answer=s.Import)
+          answer="Import")
 def get_import(call: Call):
     from chalicelib import import_jobs
 
@@ -277,7 +276,7 @@ def get_import(call: Call):
 # --- events ----------------------------------------------------------------------------------
 
 @endpoint(app, "POST", P + "/events", roles=("admin", "partner"), summary="Record an event and award its points",
-          body=s.EventIn, answer=s.EventResult, status=201, also=(200,))
+          body="EventIn", answer="EventResult", status=201, also=(200,))
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
     result, replayed = earning.record(call.org_id, call.params["program_id"], event)
@@ -286,7 +285,7 @@ def record_event(call: Call):
 
 @endpoint(app, "POST", P + "/webhooks/orders", roles=("admin", "partner"),
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
-          body=s.OrderWebhook, answer=s.EventResult, status=201, also=(200,))
+          body="OrderWebhook", answer="EventResult", status=201, also=(200,))
 def order_webhook(call: Call):
     result, replayed = orders.record(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
@@ -294,8 +293,8 @@ def order_webhook(call: Call):
 
 # --- rewards ---------------------------------------------------------------------------------
 
-@endpoint(app, "POST", P + "/rewards", roles=ADMIN, summary="Add a reward to the catalog", body=s.RewardCreate,
-          answer=s.Reward, status=201)
+@endpoint(app, "POST", P + "/rewards", roles=ADMIN, summary="Add a reward to the catalog", body="RewardCreate",
+          answer="Reward", status=201)
 def create_reward(call: Call):
     return catalog.create(call.org_id, call.params["program_id"], call.body.model_dump(exclude_none=True))
 
@@ -311,13 +310,13 @@ def reader_of(call: Call) -> catalog.Reader:
                           locale=locales.requested(call.query))
 
 
-@endpoint(app, "GET", P + "/rewards", roles=CATALOG_READERS, summary="The active rewards", answer=s.RewardList,
+@endpoint(app, "GET", P + "/rewards", roles=CATALOG_READERS, summary="The active rewards", answer="RewardList",
           paged=True, query=(LOCALE_QUERY,))
 def list_rewards(call: Call):
     return catalog.list_active(call.org_id, program_of(call), call.query, reader_of(call))
 
 
-@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer=s.Reward,
+@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer="Reward",
           query=(LOCALE_QUERY,))
 def get_reward(call: Call):
     return catalog.get(call.org_id, program_of(call), call.params["reward_id"], reader_of(call))
@@ -325,29 +324,29 @@ def get_reward(call: Call):
 
 @endpoint(app, "GET", M + "/catalog", roles=MEMBER_READERS,
           summary="The active rewards as this member sees them: eligible or why not, affordable or how many points "
-                  "short", answer=s.CatalogList, paged=True,
+                  "short", answer="CatalogList", paged=True,
           query=(LOCALE_QUERY, ("eligible", "true or false: only the rewards the member may (or may not) redeem"),
                  ("affordable", "true or false: only the rewards the member has (or lacks) the points for")))
 def member_catalog(call: Call):
     return catalog.member_catalog(call.org_id, *member_of(call), call.query, reader_of(call))
 
 
-@endpoint(app, "PATCH", P + "/rewards/{reward_id}", roles=ADMIN, summary="Change a reward", body=s.RewardUpdate,
-          answer=s.Reward)
+@endpoint(app, "PATCH", P + "/rewards/{reward_id}", roles=ADMIN, summary="Change a reward", body="RewardUpdate",
+          answer="Reward")
 def update_reward(call: Call):
     return catalog.update(call.org_id, call.params["program_id"], call.params["reward_id"],
                           call.body.model_dump(exclude_unset=True))
 
 
 @endpoint(app, "GET", P + "/charities", roles=CATALOG_READERS,
-          summary="The charities the program's donations give to, with the points donated to each", answer=s.CharityList,
+          summary="The charities the program's donations give to, with the points donated to each", answer="CharityList",
           paged=True)
 def list_charities(call: Call):
     return donations.list_(call.org_id, program_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/rewards/{reward_id}/codes", roles=ADMIN, summary="Add gift-card codes",
-          body=s.CodesAdd, answer=s.CodesAdded, status=201)
+          body="CodesAdd", answer="CodesAdded", status=201)
 def add_codes(call: Call):
     return catalog.add_codes(call.org_id, call.params["program_id"], call.params["reward_id"], call.body.codes)
 
@@ -356,7 +355,7 @@ def add_codes(call: Call):
 
 @endpoint(app, "POST", M + "/redemptions", roles=("admin", "store", "member"),
           summary="Redeem points for a reward (points taken at once, fulfilled asynchronously)",
-          body=s.RedemptionCreate, answer=s.Redemption, status=202, idempotent=True)
+          body="RedemptionCreate", answer="Redemption", status=202, idempotent=True)
 def redeem(call: Call):
     result, replayed = redemptions.create(call.org_id, *member_of(call), call.body.model_dump(exclude_none=True),
                                           call.idempotency_key)
@@ -364,7 +363,7 @@ def redeem(call: Call):
 
 
 @endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member"),
-          summary="A redemption and its fulfilment", answer=s.Redemption)
+          summary="A redemption and its fulfilment", answer="Redemption")
 def get_redemption(call: Call):
     principal = call.principal
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
@@ -376,7 +375,7 @@ R = P + "/redemptions/{redemption_id}"
 
 
 @endpoint(app, "GET", P + "/redemptions", roles=ADMIN, summary="The program's redemptions awaiting approval, "
-          "oldest first", answer=s.RedemptionList, paged=True,
+          "oldest first", answer="RedemptionList", paged=True,
           query=(("status", "awaiting_approval (the default and, for now, the only status listed)"),))
 def list_redemptions(call: Call):
     return redemption_review.list_(call.org_id, call.params["program_id"], call.query)
@@ -384,14 +383,14 @@ def list_redemptions(call: Call):
 
 @endpoint(app, "POST", R + "/approve", roles=ADMIN,
           summary="Approve a redemption awaiting approval: it is fulfilled from now (409 if it is not awaiting)",
-          answer=s.Redemption)
+          answer="Redemption")
 def approve_redemption(call: Call):
     return redemption_review.approve(call.org_id, call.params["program_id"], call.params["redemption_id"])
 
 
 @endpoint(app, "POST", R + "/reject", roles=ADMIN,
           summary="Reject a redemption awaiting approval: its points, stock and budget are given back once",
-          body=s.RedemptionReject, answer=s.Redemption)
+          body="RedemptionReject", answer="Redemption")
 def reject_redemption(call: Call):
     return redemption_review.reject(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
@@ -400,7 +399,7 @@ def reject_redemption(call: Call):
 @endpoint(app, "POST", R + "/cancel", roles=ADMIN,
           summary="Cancel a redemption not yet fulfilled: its points, stock and budget are given back once "
                   "(409 once fulfilled, failed or decided)",
-          body=s.RedemptionCancel, answer=s.Redemption)
+          body="RedemptionCancel", answer="Redemption")
 def cancel_redemption(call: Call):
     return redemption_review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
@@ -419,7 +418,7 @@ def session_member(call: Call) -> str | None:
 
 @endpoint(app, "GET", M + "/wallet", roles=("admin", "analyst", "member"),
           summary="A member's cash wallet: balances per currency and cash transactions, newest first",
-          answer=s.CashWallet, paged=True)
+          answer="CashWallet", paged=True)
 def get_cash_wallet(call: Call):
     program_id, external_id = member_of(call)
     members.require(call.org_id, program_id, external_id)
@@ -429,7 +428,7 @@ def get_cash_wallet(call: Call):
 @endpoint(app, "POST", M + "/payouts", roles=("admin", "member"),
           summary="Request a payout from the cash wallet: the amount is reserved at once "
                   "(409 insufficient_funds beyond the balance)",
-          body=s.PayoutCreate, answer=s.Payout, status=201, idempotent=True)
+          body="PayoutCreate", answer="Payout", status=201, idempotent=True)
 def request_payout(call: Call):
     result, replayed = payouts.request(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key,
                                        show_method=True)
@@ -440,34 +439,34 @@ PO = P + "/payouts/{payout_id}"
 
 
 @endpoint(app, "GET", P + "/payouts", roles=ADMIN, summary="The program's payouts awaiting approval, oldest first",
-          answer=s.PayoutList, paged=True)
+          answer="PayoutList", paged=True)
 def list_payouts(call: Call):
     return payouts.list_requested(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", PO, roles=("admin", "analyst", "member"),
-          summary="A payout (its method masked to analysts)", answer=s.Payout)
+          summary="A payout (its method masked to analysts)", answer="Payout")
 def get_payout(call: Call):
     return payouts.get(call.org_id, program_of(call), call.params["payout_id"], external_id=session_member(call),
                        show_method=sees_payout_methods(call))
 
 
 @endpoint(app, "POST", PO + "/approve", roles=ADMIN,
-          summary="Approve a requested payout (409 if it is not requested)", answer=s.Payout)
+          summary="Approve a requested payout (409 if it is not requested)", answer="Payout")
 def approve_payout(call: Call):
     return payouts.approve(call.org_id, call.params["program_id"], call.params["payout_id"])
 
 
 @endpoint(app, "POST", PO + "/reject", roles=ADMIN,
           summary="Reject a requested or approved payout: its amount returns to the wallet once",
-          body=s.PayoutReject, answer=s.Payout)
+          body="PayoutReject", answer="Payout")
 def reject_payout(call: Call):
     return payouts.reject(call.org_id, call.params["program_id"], call.params["payout_id"], call.body.reason)
 
 
 @endpoint(app, "POST", PO + "/mark-paid", roles=ADMIN,
           summary="Mark an approved payout paid, once (409 if it is not approved: never paid twice)",
-          body=s.PayoutPaid, answer=s.Payout)
+          body="PayoutPaid", answer="Payout")
 def mark_payout_paid(call: Call):
     return payouts.mark_paid(call.org_id, call.params["program_id"], call.params["payout_id"],
                              call.body.external_reference)
@@ -475,7 +474,7 @@ def mark_payout_paid(call: Call):
 
 @endpoint(app, "POST", PO + "/cancel", roles=("admin", "member"),
           summary="Cancel a payout still requested: its amount returns to the wallet once",
-          body=s.PayoutCancel, answer=s.Payout)
+          body="PayoutCancel", answer="Payout")
 def cancel_payout(call: Call):
     return payouts.cancel(call.org_id, program_of(call), call.params["payout_id"], call.body.reason,
                           external_id=session_member(call))
@@ -483,7 +482,7 @@ def cancel_payout(call: Call):
 
 @endpoint(app, "POST", R + "/cancel-booking", roles=("admin", "member"),
           summary="Cancel an experience's booking before its cutoff: points given back and the seats freed once "
-                  "(409 after the cutoff or once cancelled)", answer=s.Redemption)
+                  "(409 after the cutoff or once cancelled)", answer="Redemption")
 def cancel_booking(call: Call):
     principal = call.principal
     return bookings.cancel(call.org_id, program_of(call), call.params["redemption_id"],
@@ -493,14 +492,14 @@ def cancel_booking(call: Call):
 @endpoint(app, "POST", R + "/shipment", roles=ADMIN,
           summary="Report a merchandise shipment: shipped (carrier, tracking), delivered, or returned (points given "
                   "back and restocked once); 409 from a status that does not lead there",
-          body=s.ShipmentUpdate, answer=s.Redemption)
+          body="ShipmentUpdate", answer="Redemption")
 def report_shipment(call: Call):
     return shipping.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
                            call.body.model_dump(exclude_none=True))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",
-          answer=s.ProgramBudget)
+          answer="ProgramBudget")
 def get_budget(call: Call):
     return budgets.view(call.org_id, call.params["program_id"])
 
@@ -508,24 +507,24 @@ def get_budget(call: Call):
 # --- webhooks --------------------------------------------------------------------------------
 
 @endpoint(app, "POST", W, roles=ADMIN, summary="Register a webhook endpoint (its signing secret is shown once)",
-          body=s.WebhookEndpointCreate, answer=s.WebhookEndpointCreated, status=201)
+          body="WebhookEndpointCreate", answer="WebhookEndpointCreated", status=201)
 def create_webhook_endpoint(call: Call):
     return endpoints.create(call.org_id, call.body.model_dump())
 
 
 @endpoint(app, "GET", W, roles=ADMIN, summary="The organisation's webhook endpoints, without secrets",
-          answer=s.WebhookEndpointList, paged=True)
+          answer="WebhookEndpointList", paged=True)
 def list_webhook_endpoints(call: Call):
     return endpoints.list_(call.org_id, call.query)
 
 
-@endpoint(app, "GET", E, roles=ADMIN, summary="A webhook endpoint", answer=s.WebhookEndpoint)
+@endpoint(app, "GET", E, roles=ADMIN, summary="A webhook endpoint", answer="WebhookEndpoint")
 def get_webhook_endpoint(call: Call):
     return endpoints.get(call.org_id, call.params["endpoint_id"])
 
 
 @endpoint(app, "PATCH", E, roles=ADMIN, summary="Change a webhook endpoint: URL, kinds, program, enabled",
-          body=s.WebhookEndpointUpdate, answer=s.WebhookEndpoint)
+          body="WebhookEndpointUpdate", answer="WebhookEndpoint")
 def update_webhook_endpoint(call: Call):
     return endpoints.update(call.org_id, call.params["endpoint_id"], call.body.model_dump(exclude_unset=True))
 
@@ -538,32 +537,32 @@ def delete_webhook_endpoint(call: Call):
 
 @endpoint(app, "POST", E + "/secret", roles=ADMIN,
           summary="Rotate the signing secret (the new one is shown once; the old one also signs for 24 h)",
-          answer=s.WebhookSecret, status=201)
+          answer="WebhookSecret", status=201)
 def rotate_webhook_secret(call: Call):
     return endpoints.rotate_secret(call.org_id, call.params["endpoint_id"])
 
 
 @endpoint(app, "POST", E + "/pings", roles=ADMIN, summary="Send a signed webhook.ping to test the receiver",
-          answer=s.WebhookDelivery, status=202)
+          answer="WebhookDelivery", status=202)
 def ping_webhook_endpoint(call: Call):
     return events.ping(call.org_id, call.params["endpoint_id"])
 
 
 @endpoint(app, "GET", E + "/deliveries", roles=ADMIN, summary="The endpoint's deliveries, newest first",
-          answer=s.WebhookDeliveryList, paged=True)
+          answer="WebhookDeliveryList", paged=True)
 def list_webhook_deliveries(call: Call):
     return deliveries.list_(call.org_id, call.params["endpoint_id"], call.query)
 
 
 @endpoint(app, "GET", D, roles=ADMIN, summary="A webhook delivery: its status, tries and body",
-          answer=s.WebhookDelivery)
+          answer="WebhookDelivery")
 def get_webhook_delivery(call: Call):
     return deliveries.get(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
 
 
 @endpoint(app, "POST", D + "/replay", roles=ADMIN,
           summary="Send a delivered or failed delivery again (same event id: receivers dedupe)",
-          answer=s.WebhookDelivery, status=202, also=(409,))
+          answer="WebhookDelivery", status=202, also=(409,))
 def replay_webhook_delivery(call: Call):
     return deliveries.replay(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
 
@@ -571,21 +570,21 @@ def replay_webhook_delivery(call: Call):
 # --- communications --------------------------------------------------------------------------
 
 @endpoint(app, "GET", P + "/templates", roles=READERS, summary="The program's own message templates",
-          answer=s.TemplateList, paged=True)
+          answer="TemplateList", paged=True)
 def list_templates(call: Call):
     return template_store.list_(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", T, roles=READERS,
           summary="The program's template for a kind and locale, or else the built-in one that locale gets",
-          answer=s.Template)
+          answer="Template")
 def get_template(call: Call):
     return template_store.get(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
 
 
 @endpoint(app, "PUT", T, roles=ADMIN,
           summary="Write the program's template for a kind and locale (201 created, 200 replaced); a placeholder "
-                  "the kind lacks is a 400", body=s.TemplateUpsert, answer=s.Template, status=201, also=(200,))
+                  "the kind lacks is a 400", body="TemplateUpsert", answer="Template", status=201, also=(200,))
 def put_template(call: Call):
     view, created = template_store.put(call.org_id, call.params["program_id"], call.params["kind"],
                                        call.params["locale"], call.body.model_dump(exclude_none=True))
@@ -600,35 +599,35 @@ def delete_template(call: Call):
 
 @endpoint(app, "POST", T + "/preview", roles=ADMIN,
           summary="A template (the draft sent, else the one in use) filled with sample values, and its SMS segments",
-          body=s.TemplateDraft, answer=s.TemplatePreview)
+          body="TemplateDraft", answer="TemplatePreview")
 def preview_template(call: Call):
     return template_store.preview(call.org_id, call.params["program_id"], call.params["kind"],
                                   call.params["locale"], call.body.model_dump(exclude_none=True))
 
 
 @endpoint(app, "GET", M + "/preferences", roles=("admin", "member"),
-          summary="What the member receives: email and SMS, transactional and marketing", answer=s.Preferences)
+          summary="What the member receives: email and SMS, transactional and marketing", answer="Preferences")
 def get_preferences(call: Call):
     return preferences.get(call.org_id, *member_of(call))
 
 
 @endpoint(app, "PUT", M + "/preferences", roles=("admin", "member"),
-          summary="Change what the member receives (fields left out keep their value)", body=s.PreferencesUpdate,
-          answer=s.Preferences)
+          summary="Change what the member receives (fields left out keep their value)", body="PreferencesUpdate",
+          answer="Preferences")
 def put_preferences(call: Call):
     return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
 
 
 @endpoint(app, "GET", M + "/messages", roles=READERS,
           summary="The member's messages, newest first: kind, channel and status, never text or address",
-          answer=s.MessageList, paged=True)
+          answer="MessageList", paged=True)
 def list_messages(call: Call):
     return delivery_records.list_(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/broadcasts", roles=ADMIN,
-          summary="Announce something to a segment of the members, in paced batches", body=s.BroadcastCreate,
-          answer=s.Broadcast, status=202, idempotent=True)
+          summary="Announce something to a segment of the members, in paced batches", body="BroadcastCreate",
+          answer="Broadcast", status=202, idempotent=True)
 def create_broadcast(call: Call):
     view, replayed = broadcasts.create(call.org_id, call.params["program_id"], call.body.model_dump(mode="json"),
                                        call.idempotency_key)
@@ -636,7 +635,7 @@ def create_broadcast(call: Call):
 
 
 @endpoint(app, "GET", P + "/broadcasts/{broadcast_id}", roles=READERS, summary="A broadcast's progress and counts",
-          answer=s.Broadcast)
+          answer="Broadcast")
 def get_broadcast(call: Call):
     return broadcasts.get(call.org_id, call.params["program_id"], call.params["broadcast_id"])
 

@@ -20,6 +20,7 @@ from chalicelib import (
     db,
     donations,
     eligibility,
+    gift_codes,
     ids,
     ledger,
     locales,
@@ -213,7 +214,7 @@ def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) ->
         chunk = [keys[code] for code in unique[start:start + 100]]
         known.update(db.get_many(*chunk).keys())
     fresh = [code for code in unique if keys[code] not in known]
-    sealer = code_vault.Sealer(scope_of(reward)) if fresh else None
+    sealer = code_vault.Sealer(gift_codes.scope_of(reward)) if fresh else None
     sealed = {keys[code]: sealer.seal(code) for code in fresh}
     added = 0
     for start in range(0, len(fresh), CODES_PER_TRANSACTION):
@@ -242,29 +243,12 @@ def _add_chunk(reward: db.RewardItem, keys: list[tuple[str, str]], sealed: dict)
     return 0
 
 
-def scope_of(reward: db.RewardItem | db.RedemptionItem) -> code_vault.Scope:
-    """The scope a reward's codes are sealed in (a redemption names its reward's)."""
-    return code_vault.Scope(reward.org_id, reward.program_id, reward.reward_id)
-
-
-def sealed_fulfillment(codes: list[db.CodeItem]) -> dict:
-    """A gift card's fulfillment as stored: the codes as sealed (with their hashes), never in clear."""
-    return {"type": "gift_card", "sealed": [[code.sk, code.sealed] for code in codes]}
-
-
-def codes_of(redemption: db.RedemptionItem) -> list[str]:
-    """The gift-card codes a redemption was fulfilled with, opened: for its admins and its member only."""
-    sealed = (redemption.fulfillment or {}).get("sealed") or []
-    scope = scope_of(redemption)
-    return [code_vault.open_code(value, scope, hashed) for hashed, value in sealed]
-
-
 def fulfillment_view(redemption: db.RedemptionItem, *, show_secrets: bool) -> dict:
     """The fulfillment as the contract shows it: `code` (the first) and `codes` to those who may see them."""
     shown = {name: value for name, value in redemption.fulfillment.items()
              if name != "sealed" and (show_secrets or name not in SECRET_FIELDS)}
     if show_secrets and redemption.fulfillment.get("sealed"):
-        codes = codes_of(redemption)
+        codes = gift_codes.codes_of(redemption)
         shown.update({"code": codes[0], "codes": codes})
     return shown
 

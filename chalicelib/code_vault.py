@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from chalicelib import aws, settings
 
@@ -76,6 +74,24 @@ def forget_keys() -> None:
         _keys.clear()
 
 
+def _aead(key: bytes):
+    """AES-GCM under `key`. cryptography is imported on first use, for cold start: most handlers that
+    import this module only carry sealed codes around, and never seal or open one."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+def _decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    """The plaintext; Unopenable if the ciphertext or its associated data were altered."""
+    from cryptography.exceptions import InvalidTag  # on first use, as in _aead
+
+    try:
+        return _aead(key).decrypt(nonce, ciphertext, aad)
+    except InvalidTag:
+        raise Unopenable() from None
+
+
 def _aad(scope: Scope, hashed: str) -> bytes:
     return json.dumps([VERSION, scope.org_id, scope.program_id, scope.reward_id, hashed]).encode()
 
@@ -95,7 +111,7 @@ class Sealer:
         self.scope = scope
         answer = aws.client("kms").generate_data_key(KeyId=settings.codes_key_id(), KeySpec="AES_256",
                                                      EncryptionContext=scope.context())
-        self._encrypted, self._aead = answer["CiphertextBlob"], AESGCM(answer["Plaintext"])
+        self._encrypted, self._aead = answer["CiphertextBlob"], _aead(answer["Plaintext"])
         _remember(self._encrypted, scope, answer["Plaintext"])
 
     def seal(self, code: str) -> str:
@@ -124,10 +140,7 @@ def open_code(sealed: str, scope: Scope, hashed: str) -> str:
                 raise Unopenable() from None
             raise
         _remember(encrypted, scope, plain_key)
-    try:
-        code = AESGCM(plain_key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(scope, hashed)).decode()
-    except InvalidTag:
-        raise Unopenable() from None
+    code = _decrypt(plain_key, body[:NONCE_BYTES], body[NONCE_BYTES:], _aad(scope, hashed)).decode()
     if code_hash(code) != hashed:
         raise Unopenable()
     return code

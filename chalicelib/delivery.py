@@ -19,10 +19,10 @@ from botocore.exceptions import ClientError
 
 from chalicelib import (
     aws,
-    catalog,
     clock,
     db,
     delivery_records,
+    gift_codes,
     message_kinds,
     messaging,
     preferences,
@@ -102,7 +102,7 @@ def values_of(message: Message) -> dict:
     if isinstance(about, db.RedemptionItem):
         values["reward"] = about.reward_name
         if message.kind.name == "reward_delivered":
-            values["code"] = next(iter(catalog.codes_of(about)), "")
+            values["code"] = next(iter(gift_codes.codes_of(about)), "")
     elif isinstance(about, db.BroadcastItem):
         values.update({name: _text(value) for name, value in _content(about, member.locale, program.locale).items()})
     return values

@@ -7,7 +7,17 @@ one status to the next, and the notification is marked sent once published. Unti
 announces the redemption again, which finds the deliveries it made and adds none. A redemption that
 failed (refunded on fulfilment's last try) is told too, with the same mark.
 """
-from chalicelib import cash_wallet, catalog, db, donations, notifications, providers, redemptions, shipping, transfers
+from chalicelib import (
+    cash_wallet,
+    db,
+    donations,
+    gift_codes,
+    notifications,
+    providers,
+    redemptions,
+    shipping,
+    transfers,
+)
 from chalicelib.errors import Contention, NotFound
 from chalicelib.transact import Tx, with_retries
 
@@ -73,7 +83,7 @@ def _assign_codes(redemption: db.RedemptionItem) -> bool:
         tx.update(f"code:{sk}", code, [db.CodeItem.redemption_id.set(redemption.redemption_id),
                                        db.CodeItem.gsi2pk.remove(), db.CodeItem.gsi2sk.remove()],
                   condition=db.CodeItem.gsi2pk.exists())
-    return redemptions.mark_fulfilled(redemption, catalog.sealed_fulfillment(list(codes.values())), tx)
+    return redemptions.mark_fulfilled(redemption, gift_codes.sealed_fulfillment(list(codes.values())), tx)
 
 
 def untold(redemption_id: str) -> bool:

@@ -7,8 +7,8 @@ import re
 from typing import Iterable, Optional
 
 from chalicelib.errors import ValidationFailed
-from chalicelib.wire import LOCALE
 
+LOCALE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"  # a BCP 47 tag, as the contract accepts it (wire.Locale)
 TAG = re.compile(LOCALE)
 MAX_TAG = 35
 

@@ -4,7 +4,7 @@ import re
 from pydantic.json_schema import models_json_schema
 
 from chalicelib import schemas
-from chalicelib.web import Endpoint
+from chalicelib.web import Endpoint, shape
 
 ERRORS = {400: "Invalid input (validation_error)", 401: "Missing, unknown or revoked credential (unauthorized)",
           403: "The credential's role may not do this (forbidden)",
@@ -15,12 +15,8 @@ ERRORS = {400: "Invalid input (validation_error)", 401: "Missing, unknown or rev
           500: "internal_error"}
 
 
-def _ref(model) -> dict:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _json(model) -> dict:
-    return {"application/json": {"schema": _ref(model)}}
+def _json(shape: str) -> dict:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{shape}"}}}
 
 
 def _operation(endpoint: Endpoint) -> dict:
@@ -51,7 +47,7 @@ def _operation(endpoint: Endpoint) -> dict:
     if endpoint.idempotent or endpoint.method in ("POST", "PUT", "PATCH"):
         codes += [409]
     for code in sorted(set(codes)):
-        responses[str(code)] = {"description": ERRORS[code], "content": _json(schemas.Error)}
+        responses[str(code)] = {"description": ERRORS[code], "content": _json("Error")}
     operation = {"summary": endpoint.summary, "operationId": f"{endpoint.method.lower()}_{endpoint.path}",
                  "parameters": parameters, "responses": responses,
                  "x-roles": list(endpoint.roles)}
@@ -64,7 +60,7 @@ def _operation(endpoint: Endpoint) -> dict:
 def document(endpoints: list[Endpoint]) -> dict:
     models = {schemas.Error}
     for endpoint in endpoints:
-        models.update(model for model in (endpoint.body, endpoint.answer) if model)
+        models.update(shape(name) for name in (endpoint.body, endpoint.answer) if name)
     ordered = sorted(models, key=lambda model: model.__name__)
     _, definitions = models_json_schema(
         [(model, "validation" if issubclass(model, schemas.Request) else "serialization") for model in ordered],

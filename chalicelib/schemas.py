@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer, TimeZone, _timezone  # noqa: F401 (part of the contract's shapes)
-from chalicelib.segments import Segment  # noqa: F401 (a broadcast's and a reward's)
 from chalicelib.webhooks import KINDS
 from chalicelib.wire import (  # noqa: F401
     MAX_POINTS,
@@ -566,6 +565,23 @@ Translations = Annotated[dict[Locale, RewardText], Field(min_length=1, max_lengt
 TRANSLATIONS = ("Name and description per BCP 47 language tag (at most 30): reads show the one for `?locale=`, "
                 "else the member's locale (member sessions, the member's catalog), else the program's; fr-CA falls "
                 "back to fr, then to the reward's own name and description (absent or null: none)")
+
+
+class Segment(Request):
+    """Members who match every condition given (none: all the program's members)."""
+
+    tiers: Optional[Annotated[list[Optional[Annotated[str, Field(min_length=1, max_length=64)]]],
+                              Field(min_length=1, max_length=20)]] = Field(
+        None, description="Tier names; null in the list: members below every tier")
+    attributes: Optional[dict[Annotated[str, Field(min_length=1, max_length=64)],
+                              Union[Annotated[str, Field(max_length=200)], int, float, bool]]] = Field(
+        None, description="Member attributes equal to these values")
+    active_within_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = Field(
+        None, description="Members whose record changed (an earn, a redemption, a profile change) in this many days")
+
+    _attributes = field_validator("attributes")(lambda value: small_object(value, 10))
+
+
 SEGMENT = ("Only members of this segment (the shape of a broadcast's) may redeem it; others get 409 not_eligible "
            "(absent or null: everyone)")
 
@@ -676,6 +692,21 @@ class CodesAdded(Answer):
 
 
 # --- redemptions ---------------------------------------------------------------------------
+
+AddressLine = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ShippingAddress(Request):
+    """Where merchandise goes (checked only for merchandise: other rewards keep their free-form address)."""
+
+    name: AddressLine
+    line1: AddressLine
+    line2: Optional[AddressLine] = None
+    city: AddressLine
+    region: Optional[AddressLine] = None
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO-3166 alpha-2")]
+
 
 class Delivery(Request):
     email: Optional[Email] = None

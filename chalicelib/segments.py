@@ -1,30 +1,12 @@
 """Member segments: which of a program's members a broadcast reaches or a reward is for.
 
-One shape and one test, shared by broadcasts (who is told) and the catalog (who may redeem), so a
-segment means the same wherever it is written.
+One shape (schemas.Segment) and one test, shared by broadcasts (who is told) and the catalog (who may
+redeem), so a segment means the same wherever it is written. The test is kept apart from the shape so
+the queue and schedule handlers that run it do not import pydantic.
 """
 from datetime import timedelta
-from typing import Annotated, Optional, Union
-
-from pydantic import Field, field_validator
 
 from chalicelib import clock, db
-from chalicelib.wire import Request, small_object
-
-
-class Segment(Request):
-    """Members who match every condition given (none: all the program's members)."""
-
-    tiers: Optional[Annotated[list[Optional[Annotated[str, Field(min_length=1, max_length=64)]]],
-                              Field(min_length=1, max_length=20)]] = Field(
-        None, description="Tier names; null in the list: members below every tier")
-    attributes: Optional[dict[Annotated[str, Field(min_length=1, max_length=64)],
-                              Union[Annotated[str, Field(max_length=200)], int, float, bool]]] = Field(
-        None, description="Member attributes equal to these values")
-    active_within_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = Field(
-        None, description="Members whose record changed (an earn, a redemption, a profile change) in this many days")
-
-    _attributes = field_validator("attributes")(lambda value: small_object(value, 10))
 
 
 def stored(segment: dict | None) -> dict | None:

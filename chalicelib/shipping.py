@@ -6,31 +6,14 @@ conditional status move: processing → shipped (with carrier and tracking) → 
 delivered → returned. A return gives the points back and restocks through `redemptions.give_back`, so
 once however often it is reported; a report that finds another status answers 409 with it.
 """
-from typing import Annotated, Optional
-
-from pydantic import Field, ValidationError
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, db, redemption_review, redemptions
 from chalicelib.errors import Conflict, ValidationFailed
 from chalicelib.transact import error_code
-from chalicelib.wire import Request
 
 KIND = "merchandise"
 MOVES = {"shipped": ("processing",), "delivered": ("shipped",), "returned": ("shipped", "delivered")}
-Line = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Address(Request):
-    """Where merchandise goes (checked only for merchandise: other rewards keep their free-form address)."""
-
-    name: Line
-    line1: Line
-    line2: Optional[Line] = None
-    city: Line
-    region: Optional[Line] = None
-    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO-3166 alpha-2")]
 
 
 def check_request(reward: db.RewardItem, request: dict) -> None:
@@ -40,8 +23,14 @@ def check_request(reward: db.RewardItem, request: dict) -> None:
     address = (request.get("delivery") or {}).get("address")
     if address is None:
         raise ValidationFailed("Merchandise needs a delivery address.", {"field": "delivery.address"})
+    # Imported here for cold start: only the API redeems (and has the shapes loaded); fulfilment and the
+    # jobs import this module too, and need no pydantic.
+    from pydantic import ValidationError
+
+    from chalicelib.schemas import ShippingAddress
+
     try:
-        Address.model_validate(address)
+        ShippingAddress.model_validate(address)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(["delivery", "address", *map(str, first["loc"])])

@@ -19,7 +19,7 @@ from chalicelib import (
     templates,
 )
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.wire import LOCALE
+from chalicelib.locales import LOCALE
 
 SAMPLE_NAME = "Ada"
 SAMPLE_UNSUBSCRIBE_URL = "https://rewards.example.com/v1/unsubscribe/sample"

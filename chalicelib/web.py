@@ -2,22 +2,28 @@
 
 Every route is declared once with `endpoint(...)`: the same declaration registers it with Chalice,
 checks its credential and body, and feeds the OpenAPI document, so the three cannot disagree.
+
+A route names its shapes (classes of chalicelib.schemas) rather than holding them: the shapes, and
+pydantic with them, load on the first call that parses a body, not at every cold start (a read
+answers without them).
 """
 import json
 import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from chalice import Chalice, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib import auth
 from chalicelib.errors import Contention, LaurelError, PayloadTooLarge, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.ratelimit import limiter
 from chalicelib.transact import is_transient
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -34,8 +40,8 @@ class Endpoint:
     path: str
     roles: tuple[str, ...]
     summary: str
-    body: Optional[type[BaseModel]] = None
-    answer: Optional[type[BaseModel]] = None
+    body: Optional[str] = None  # the request's shape: a class name in chalicelib.schemas
+    answer: Optional[str] = None  # the answer's shape, likewise
     status: int = 200
     idempotent: bool = False  # requires an Idempotency-Key header
     paged: bool = False  # takes ?limit= and ?cursor=
@@ -69,7 +75,14 @@ def error_response(error: LaurelError) -> Response:
     return Response(body=json.dumps(error.body()), status_code=error.status, headers=headers)
 
 
-def _validation_error(error: ValidationError) -> ValidationFailed:
+def shape(name: str) -> type["BaseModel"]:
+    """The shape of chalicelib.schemas called `name`."""
+    from chalicelib import schemas  # on first use, for cold start (see the module's docstring)
+
+    return getattr(schemas, name)
+
+
+def _validation_error(error: "ValidationError") -> ValidationFailed:
     """Name each offending field (never echo the value: it may be personal data)."""
     problems = [{"field": ".".join(str(part) for part in problem["loc"]) or "body", "message": problem["msg"]}
                 for problem in error.errors(include_input=False, include_url=False)]
@@ -77,7 +90,9 @@ def _validation_error(error: ValidationError) -> ValidationFailed:
     return ValidationFailed(f"{first['field']}: {first['message']}", {"field": first["field"], "errors": problems})
 
 
-def parse_body(raw: bytes, model: type[BaseModel]) -> BaseModel:
+def parse_body(raw: bytes, model: type["BaseModel"]) -> "BaseModel":
+    from pydantic import ValidationError  # loaded with the shapes (see the module's docstring)
+
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.", {"limit": MAX_BODY_BYTES})
     try:
@@ -101,12 +116,12 @@ def _answer(endpoint: Endpoint, result: Any) -> Response:
     if status == 204:
         return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
     if endpoint.answer and os.environ.get("LAUREL_VALIDATE_ANSWERS") == "1":
-        endpoint.answer.model_validate(data)  # tests: every answer matches the documented schema
+        shape(endpoint.answer).model_validate(data)  # tests: every answer matches the documented schema
     return Response(body=json.dumps(data), status_code=status, headers=JSON_HEADERS)
 
 
 def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
-             body: Optional[type[BaseModel]] = None, answer: Optional[type[BaseModel]] = None,
+             body: Optional[str] = None, answer: Optional[str] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
              also: tuple[int, ...] = (), query: tuple[tuple[str, str], ...] = (),
              content_types: tuple[str, ...] = ("application/json",)) -> Callable:
@@ -124,7 +139,7 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
                     limiter.take(principal.log_id)
                 call = Call(principal, params, query=dict(request.query_params or {}))
                 if body is not None:
-                    call.body = parse_body(request.raw_body or b"", body)
+                    call.body = parse_body(request.raw_body or b"", shape(body))
                 if idempotent:
                     call.idempotency_key = _idempotency_key(request.headers)
                 return _answer(spec, function(call))

@@ -6,10 +6,11 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.locales import LOCALE
+
 EXTERNAL_ID = r"^[A-Za-z0-9._\-:@]{1,128}$"
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 E164 = r"^\+[1-9][0-9]{6,14}$"
-LOCALE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 MAX_POINTS = 1_000_000_000
 
 ExternalId = Annotated[str, Field(pattern=EXTERNAL_ID, examples=["member-42"])]

@@ -1,0 +1,55 @@
+"""What a Lambda handler drags in at cold start (bench section B): heavy packages stay off the paths
+that do not use them. Each import runs in a fresh interpreter, as a cold start does."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Handlers that validate no shapes (pydantic: ~100 ms) and seal or open no code on their common path
+# (cryptography: loaded by code_vault on first use).
+NO_PYDANTIC = ["functions.email_delivery", "functions.sms_delivery", "functions.fulfilment",
+               "functions.points_expiry", "functions.redemption_recovery", "functions.broadcast",
+               "functions.tier_review", "functions.tier_recalculation", "functions.webhook_delivery",
+               "functions.sms_inbound", "functions.member_import"]
+
+
+def imported_by(module: str) -> set[str]:
+    """The modules a fresh interpreter holds after importing `module`."""
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                            env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"})
+    return set(json.loads(result.stdout))
+
+
+def packages(modules: set[str]) -> set[str]:
+    return {name.partition(".")[0] for name in modules}
+
+
+@pytest.mark.parametrize("handler", NO_PYDANTIC)
+def test_a_handler_that_validates_no_shapes_imports_no_pydantic_nor_cryptography(handler):
+    # Given a fresh interpreter
+    # When it imports the handler
+    loaded = packages(imported_by(handler))
+    # Then neither package is loaded
+    assert not loaded & {"pydantic", "pydantic_core", "cryptography"}
+
+
+def test_a_delivery_worker_does_not_import_the_catalog():
+    # Given a fresh interpreter
+    # When it imports a delivery worker (it opens a gift card's codes through gift_codes)
+    loaded = imported_by("functions.email_delivery")
+    # Then nothing a redeem needs comes with it
+    assert not loaded & {"chalicelib.catalog", "chalicelib.redemptions", "chalicelib.fulfilment"}
+
+
+def test_the_api_loads_its_shapes_when_a_call_first_parses_a_body():
+    # Given a fresh interpreter
+    # When it imports the API (every route declared)
+    loaded = imported_by("app")
+    # Then no shape is built yet, so a read answers without pydantic
+    assert "chalicelib.schemas" not in loaded
+    assert not packages(loaded) & {"pydantic", "pydantic_core", "cryptography"}

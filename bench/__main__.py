@@ -43,6 +43,8 @@ OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
     "balance": ("balance read", "balance"),
     "redeem_gift_card": ("redeem gift card", None),
     "redeem_cashback": ("redeem cashback (unlimited stock)", None),
+    "rewards_list": ("rewards list (one page)", None),
+    "member_catalog": ("a member's catalog view (one page)", None),
 }
 
 

@@ -165,6 +165,13 @@ class Scenario:
             self._redeem(reward, f"{name}-warm-up")
             self.measure(name, lambda reward=reward, name=name: self._redeem(reward, name))
 
+    def catalog(self) -> None:
+        """What a member's app reads to show the catalog: the rewards, or the member's own view of them."""
+        for name, path in (("rewards_list", f"{self.path}/rewards"),
+                           ("member_catalog", f"{self.path}/members/ada/catalog")):
+            self.api.call("GET", path, self.admin)  # warm-up
+            self.measure(name, lambda path=path: self.api.call("GET", path, self.admin))
+
     def _redeem(self, reward: str, idempotency_key: str) -> dict:
         return self.api.call("POST", f"{self.path}/members/ada/redemptions", self.admin,
                              {"reward_id": reward, "quantity": 1}, {"Idempotency-Key": idempotency_key},
@@ -220,6 +227,7 @@ def measure() -> list[Measurement]:
                 scenario.earn_over_queue()
                 scenario.balance()
                 scenario.redemptions()
+                scenario.catalog()
         finally:
             recorder.uninstall()
         return scenario.results

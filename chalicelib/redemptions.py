@@ -24,6 +24,7 @@ from chalicelib import (
     eligibility,
     ids,
     ledger,
+    locales,
     settings,
     shipping,
     transfers,
@@ -60,6 +61,12 @@ def approval_key(program_id: str) -> str:
 def needs_approval(program: db.ProgramItem, points: int) -> bool:
     policy = program.redemption_policy or {}
     return policy.get("approval_above_points") is not None and points > int(policy["approval_above_points"])
+
+
+def name_read_by(member: db.MemberItem, program: db.ProgramItem, reward: db.RewardItem) -> str:
+    """The reward's name as the member reads it in its catalog: what the messages about it will say."""
+    locale = locales.wanted(None, member.locale, program.locale)
+    return locales.localized(reward.name, None, reward.translations, locale)["name"]
 
 
 def create(org_id: str, program_id: str, external_id: str, request: dict, idempotency_key: str) -> tuple[dict, bool]:
@@ -112,7 +119,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         redemption = db.RedemptionItem(
             *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
             program_id=program_id, external_id=external_id, reward_id=reward_id,
-            reward_type=reward.reward_type, reward_name=reward.name, quantity=quantity, points=points,
+            reward_type=reward.reward_type, reward_name=name_read_by(member, program, reward), quantity=quantity, points=points,
             status=status, delivery=request.get("delivery"), terms=transfers.terms_of(reward) or charity, consumed=[list(lot) for lot in consumed],
             budget_cost=cost, created_at=now_iso, updated_at=now_iso, **index)
         ledger.put_wallet(member, wallet, now_iso)

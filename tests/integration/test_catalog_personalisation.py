@@ -1,7 +1,11 @@
 """A personal catalog: rewards for a segment of members, names and descriptions in the reader's language,
 and each member's own view of what it may redeem and can afford."""
+import uuid
+
 import pytest
 from given import enrol
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses import ses_backends
 
 VIP = {"attributes": {"vip": True}}
 FRENCH = {"fr": {"name": "Café offert", "description": "Un café, n'importe lequel"}, "de": {"name": "Gratis Kaffee"}}
@@ -171,3 +175,22 @@ def test_only_its_own_member_and_the_catalogs_readers_see_a_members_catalog(api,
         "Gratis Kaffee": True, "Lounge": True}
     # And an unknown member is 404
     assert catalog(api, shelf, "nobody", shelf["admin"])[0] == 404
+
+
+def test_the_member_is_told_of_its_reward_by_the_name_it_reads(stack, api, shelf):
+    # Given Carla reads Italian, and the coffee has an Italian name
+    path, admin, coffee = shelf["path"], shelf["admin"], shelf["rewards"]["coffee"]
+    email = f"carla-{uuid.uuid4().hex[:8]}@example.com"
+    enrol(api, shelf, "carla", points=500, locale="it", email=email, key="welcome-carla")
+    translations = {**FRENCH, "it": {"name": "Caffè offerto"}}
+    assert api.call("PATCH", f"{path}/rewards/{coffee['id']}", admin, {"translations": translations})[0] == 200
+    # When she redeems it and is told
+    status, made = api.call("POST", f"{path}/members/carla/redemptions", admin, {"reward_id": coffee["id"]},
+                            {"Idempotency-Key": "carla-coffee"})
+    assert status == 202, made
+    stack.pump("FulfilmentFunction")
+    stack.pump("EmailDeliveryFunction")
+    # Then her Italian email names the reward as she reads it in the catalog
+    (told,) = [m for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+               if email in m.destinations["ToAddresses"]]
+    assert "Caffè offerto" in told.subject + told.body and "Free coffee" not in told.subject + told.body

@@ -219,7 +219,7 @@ def test_the_method_is_masked_to_analysts_hidden_from_other_members_and_never_st
     assert bank["id"] in stored and paypal["id"] in stored
     assert IBAN not in stored and "ada.private" not in stored and "Lovelace" not in stored
     bodies = [json.loads(item["body"]["S"]) for item in items
-              if item["_t"]["S"] == "webhook_delivery" and item["kind"]["S"] == "payout.status_changed"]
+              if item.get("_t", {}).get("S") == "webhook_delivery" and item["kind"]["S"] == "payout.status_changed"]
     assert sorted((b["data"]["payout_id"], b["data"]["status"]) for b in bodies
                   if b["program_id"] == cash["id"]) == sorted(
         [(bank["id"], "requested"), (bank["id"], "approved"), (paypal["id"], "requested")])

@@ -37,8 +37,9 @@ from chalicelib.webhooks import deliveries, endpoints, events
 app = Chalice(app_name="laurel")
 install(app)
 
-KEYS = ("admin", "partner", "store", "analyst")
+KEYS = ("admin", "partner", "store", "analyst", "fulfilment")
 ADMIN = ("admin",)
+SHIPPERS = ("admin", "fulfilment")  # a fulfilment partner (3PL) ships merchandise, and reaches nothing else
 READERS = ("admin", "analyst")
 MEMBER_READERS = ("admin", "store", "analyst", "member")
 CATALOG_READERS = ("admin", "store", "analyst", "member")
@@ -362,23 +363,33 @@ def redeem(call: Call):
     return (200 if replayed else 202), result
 
 
-@endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member"),
-          summary="A redemption and its fulfilment", answer="Redemption")
+def merchandise_only(call: Call) -> bool:
+    """A fulfilment partner's key: merchandise is all it reaches (any other redemption is 404, as if absent)."""
+    return call.principal.grants == "fulfilment"
+
+
+@endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member", "fulfilment"),
+          summary="A redemption and its fulfilment (a merchandise's shipping address to admins, the member's own "
+                  "session and fulfilment keys, which read merchandise only)", answer="Redemption")
 def get_redemption(call: Call):
     principal = call.principal
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
                            external_id=principal.external_id if principal.kind == "member" else None,
-                           show_secrets=principal.kind == "member" or principal.role == "admin")
+                           reward_type=shipping.KIND if merchandise_only(call) else None,
+                           show_secrets=principal.grants in ("admin", "member"),
+                           show_address=principal.grants in ("admin", "member", "fulfilment"))
 
 
 R = P + "/redemptions/{redemption_id}"
 
 
-@endpoint(app, "GET", P + "/redemptions", roles=ADMIN, summary="The program's redemptions awaiting approval, "
-          "oldest first", answer="RedemptionList", paged=True,
-          query=(("status", "awaiting_approval (the default and, for now, the only status listed)"),))
+@endpoint(app, "GET", P + "/redemptions", roles=SHIPPERS, summary="The program's redemptions awaiting approval, "
+          "or its merchandise waiting to ship, oldest first", answer="RedemptionList", paged=True,
+          query=(("status", "awaiting_approval (the default; admins only) or processing (merchandise waiting to "
+                            "ship, with its address; the only one a fulfilment key may list)"),))
 def list_redemptions(call: Call):
-    return redemption_review.list_(call.org_id, call.params["program_id"], call.query)
+    return redemption_review.list_(call.org_id, call.params["program_id"], call.query,
+                                   merchandise_only=merchandise_only(call))
 
 
 @endpoint(app, "POST", R + "/approve", roles=ADMIN,
@@ -489,13 +500,13 @@ def cancel_booking(call: Call):
                            principal.external_id if principal.kind == "member" else None)
 
 
-@endpoint(app, "POST", R + "/shipment", roles=ADMIN,
+@endpoint(app, "POST", R + "/shipment", roles=SHIPPERS,
           summary="Report a merchandise shipment: shipped (carrier, tracking), delivered, or returned (points given "
                   "back and restocked once); 409 from a status that does not lead there",
           body="ShipmentUpdate", answer="Redemption")
 def report_shipment(call: Call):
     return shipping.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
-                           call.body.model_dump(exclude_none=True))
+                           call.body.model_dump(exclude_none=True), merchandise_only=merchandise_only(call))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",

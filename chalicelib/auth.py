@@ -21,7 +21,7 @@ from chalicelib import clock, db, settings
 from chalicelib.errors import Forbidden, NotFound, Unauthorized
 
 KEY_CACHE_SECONDS = 30  # a revoked key answers 401 within 60 s, as the contract allows
-ROLES = ("admin", "partner", "store", "analyst")
+ROLES = ("admin", "partner", "store", "analyst", "fulfilment")  # fulfilment: a 3PL, shipping merchandise
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """An admin's decisions on redemptions: approve or reject one awaiting approval, cancel one not yet fulfilled,
-and the program's approval queue.
+and the program's queues: awaiting approval, and merchandise waiting to ship (a fulfilment partner's too).
 
 Each decision is a status move conditional on the status it starts from, so two decisions (or a decision
 and fulfilment) racing leave exactly one outcome: the loser answers 409 with the status it found.
@@ -8,12 +8,12 @@ Rejection and cancellation give back points, stock and budget through `redemptio
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import bookings, clock, db, fulfilment, pagination, programs, redemptions
-from chalicelib.errors import Conflict, ValidationFailed
+from chalicelib.errors import Conflict, Forbidden, ValidationFailed
 from chalicelib.observability import logger as log
 from chalicelib.transact import error_code
 
 CANCELLABLE = ("awaiting_approval", "pending")  # not yet fulfilled
-LISTED = ("awaiting_approval",)  # the statuses GET .../redemptions lists (the sparse index holds no other)
+SCOPES = {"awaiting_approval": "approvals", "processing": "shipments"}  # each queue's cursors serve it alone
 
 
 def refusal(redemption_id: str, action: str) -> Conflict:
@@ -67,16 +67,20 @@ def give_back(org_id, program_id, redemption_id, from_statuses, to_status, reaso
     return redemptions.view(moved)
 
 
-def list_(org_id: str, program_id: str, query: dict) -> dict:
-    """The program's redemptions awaiting approval, oldest first, a page at a time (gsi3 `APPROVAL#`)."""
+def list_(org_id: str, program_id: str, query: dict, *, merchandise_only: bool) -> dict:
+    """The program's redemptions in one queue, oldest first, a page at a time (a sparse gsi3 partition,
+    `redemptions.QUEUES`): awaiting approval (the default), or merchandise processing, waiting to ship.
+    `merchandise_only`: a fulfilment partner's key, which may list the merchandise alone (403 for the other)."""
     status = query.get("status", "awaiting_approval")
-    limit, scope = pagination.limit_from(query), f"approvals:{program_id}"
+    if status not in SCOPES:
+        raise ValidationFailed(f"status must be one of: {', '.join(SCOPES)}.", {"field": "status"})
+    if merchandise_only and status != "processing":
+        raise Forbidden("A fulfilment key lists only the merchandise waiting to ship: ?status=processing.")
+    limit, scope = pagination.limit_from(query), f"{SCOPES[status]}:{program_id}"
     start = pagination.decode(query, scope)
-    if status not in LISTED:
-        raise ValidationFailed(f"status must be one of: {', '.join(LISTED)}.", {"field": "status"})
     programs.load(org_id, program_id)
-    keys, last = db.index_page("gsi3", redemptions.approval_key(program_id), limit, start)
+    keys, last = db.index_page("gsi3", redemptions.queue_key(status, program_id), limit, start)
     found = db.get_many(*keys) if keys else {}
     items = [redemptions.view(found[key]) for key in keys
-             if key in found and found[key].status == status]  # the index may lag a decision
+             if key in found and found[key].status == status]  # the index may lag a move out of the queue
     return {"items": items, "next_cursor": pagination.encode(last, scope)}

@@ -36,15 +36,22 @@ from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retri
 from chalicelib.webhooks import events
 
 DECIDED = ("rejected", "cancelled")  # statuses an admin chose, shown with their reason
+# The statuses a program lists its redemptions by, each a sparse gsi3 partition written with the move into it:
+# the approval queue (redemption_review) and the merchandise waiting to ship (shipping).
+QUEUES = {"awaiting_approval": "APPROVAL", "processing": "SHIP"}
 
 
-def view(redemption: db.RedemptionItem, *, show_secrets: bool = True) -> dict:
+def view(redemption: db.RedemptionItem, *, show_secrets: bool = True, show_address: bool = True) -> dict:
+    """The redemption as the API shows it. `show_address`: merchandise's shipping address, personal data shown
+    only to those who ship it or own it (never a transfer's account, nor the email or phone given)."""
     answer = {"id": redemption.redemption_id, "member": redemption.external_id,
               "reward_id": redemption.reward_id, "quantity": int(redemption.quantity),
               "points": int(redemption.points), "status": redemption.status,
               "created_at": redemption.created_at, "updated_at": redemption.updated_at}
     if redemption.fulfillment is not None:
         answer["fulfillment"] = catalog.fulfillment_view(redemption, show_secrets=show_secrets)
+    if show_address and redemption.reward_type == shipping.KIND:
+        answer["delivery"] = {"address": redemption.delivery["address"]}
     if redemption.status in DECIDED and redemption.failure_reason:
         answer["reason"] = redemption.failure_reason
     return answer
@@ -54,8 +61,9 @@ def outbox_key(redemption_id: str) -> str:
     return f"OUTBOX#{db.shard_of(redemption_id)}"
 
 
-def approval_key(program_id: str) -> str:
-    return f"APPROVAL#{program_id}"
+def queue_key(status: str, program_id: str) -> str:
+    """The sparse gsi3 partition listing a program's redemptions in `status`, oldest first (QUEUES)."""
+    return f"{QUEUES[status]}#{program_id}"
 
 
 def needs_approval(program: db.ProgramItem, points: int) -> bool:
@@ -112,7 +120,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         wallet, consumed = wallets.debit(ledger.wallet_of(member), points, spend=True)
         redemption_id = ids.new_id("rdm")
         if needs_approval(program, points):  # in the approval queue, not the outbox, until an admin decides
-            status, index = "awaiting_approval", {"gsi3pk": approval_key(program_id),
+            status, index = "awaiting_approval", {"gsi3pk": queue_key("awaiting_approval", program_id),
                                                   "gsi3sk": f"{now_iso}#{redemption_id}"}
         else:
             status, index = "pending", {"gsi2pk": outbox_key(redemption_id), "gsi2sk": now_iso}
@@ -126,7 +134,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
                                  points=-points, redemption_id=redemption_id)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-        entry.snapshot = view(redemption)
+        entry.snapshot = view(redemption, show_address=False)  # kept in the ledger, replayed to any redeemer
         tx = Tx()
         if seats is not None:
             redemption.terms = bookings.book(tx, reward, seats, quantity)
@@ -166,9 +174,12 @@ def enqueue_fulfilment(org_id: str, program_id: str, redemption_id: str) -> None
         log.warning("fulfilment enqueue failed; recovery job will retry", extra={"redemption_id": redemption_id})
 
 
-def load(org_id: str, program_id: str, redemption_id: str) -> db.RedemptionItem:
+def load(org_id: str, program_id: str, redemption_id: str, *, reward_type: str | None = None) -> db.RedemptionItem:
+    """The program's redemption; with `reward_type` (a fulfilment partner's reach), one of another type is 404
+    too, as if absent."""
     redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-    if redemption is None or (redemption.org_id, redemption.program_id) != (org_id, program_id):
+    if redemption is None or (redemption.org_id, redemption.program_id) != (org_id, program_id) \
+            or reward_type not in (None, redemption.reward_type):
         raise NotFound("No such redemption.")
     return redemption
 
@@ -270,9 +281,10 @@ def member_of(redemption: db.RedemptionItem) -> db.MemberItem:
     return found
 
 
-def get(org_id: str, program_id: str, redemption_id: str, *, external_id: str | None, show_secrets: bool) -> dict:
-    redemption = load(org_id, program_id, redemption_id)
+def get(org_id: str, program_id: str, redemption_id: str, *, external_id: str | None, reward_type: str | None,
+        show_secrets: bool, show_address: bool) -> dict:
+    redemption = load(org_id, program_id, redemption_id, reward_type=reward_type)
     if external_id is not None and redemption.external_id != external_id:
         raise NotFound("No such redemption.")
-    return {"fulfillment": {}, **view(redemption, show_secrets=show_secrets)}
+    return {"fulfillment": {}, **view(redemption, show_secrets=show_secrets, show_address=show_address)}
 

@@ -728,6 +728,10 @@ class RedemptionCreate(Request):
         None, description="The charity the points go to (donations only)")
 
 
+class Shipping(Answer):
+    address: ShippingAddress
+
+
 class Redemption(Answer):
     id: str
     member: str
@@ -738,6 +742,8 @@ class Redemption(Answer):
                     "processing", "shipped", "delivered", "returned"] = Field(
         description="processing, shipped, delivered and returned are merchandise's (docs/programs.md, Reward types)")
     fulfillment: Optional[dict[str, Any]] = None
+    delivery: Optional[Shipping] = Field(None, description="Where merchandise ships: shown to admins, the member's "
+                                                           "own session and fulfilment keys (not to store or analyst)")
     reason: Optional[str] = Field(None, description="Why it was rejected or cancelled")
     created_at: Timestamp
     updated_at: Timestamp

@@ -1,10 +1,12 @@
 """Merchandise: shipped to the address the member gives when redeeming, its progress reported by an admin
-(or the fulfilment partner through the admin API).
+or by the fulfilment partner's own key (role `fulfilment`, which reaches merchandise alone).
 
-Fulfilment moves a pending merchandise redemption to `processing`; from there each report is one
-conditional status move: processing → shipped (with carrier and tracking) → delivered, and shipped or
-delivered → returned. A return gives the points back and restocks through `redemptions.give_back`, so
-once however often it is reported; a report that finds another status answers 409 with it.
+Fulfilment moves a pending merchandise redemption to `processing`, and lists it in its program's to-ship
+queue (the sparse gsi3 `SHIP#{program_id}`, read by `redemption_review.list_`) in that same update; from
+there each report is one conditional status move: processing → shipped (with carrier and tracking, out of
+the queue) → delivered, and shipped or delivered → returned. A return gives the points back and restocks
+through `redemptions.give_back`, so once however often it is reported; a report that finds another status
+answers 409 with it.
 """
 from pynamodb.exceptions import UpdateError
 
@@ -42,9 +44,10 @@ def start(redemption: db.RedemptionItem) -> None:
     _move(redemption, "processing", ("pending",), {"type": KIND})
 
 
-def report(org_id: str, program_id: str, redemption_id: str, update: dict) -> dict:
-    """Apply a shipment report: shipped (carrier, tracking), delivered, or returned (refunded, restocked)."""
-    redemption = redemptions.load(org_id, program_id, redemption_id)
+def report(org_id: str, program_id: str, redemption_id: str, update: dict, *, merchandise_only: bool) -> dict:
+    """Apply a shipment report: shipped (carrier, tracking), delivered, or returned (refunded, restocked).
+    `merchandise_only`: a fulfilment partner's, to which any other redemption is 404, as if absent."""
+    redemption = redemptions.load(org_id, program_id, redemption_id, reward_type=KIND if merchandise_only else None)
     if redemption.reward_type != KIND:
         raise Conflict("Only merchandise is shipped.", {"reward_type": redemption.reward_type})
     status = update["status"]
@@ -66,13 +69,19 @@ def report(org_id: str, program_id: str, redemption_id: str, update: dict) -> di
 
 
 def _move(redemption: db.RedemptionItem, to_status: str, from_statuses: tuple[str, ...], fulfillment: dict) -> bool:
-    """One conditional status move, announced to the webhook endpoints; False if the status was another."""
+    """One conditional status move, announced to the webhook endpoints; False if the status was another.
+    Into `processing` it enters the to-ship queue, out of it it leaves, in the same update."""
     now_iso = clock.iso(clock.now())
+    if to_status == "processing":
+        queue = [db.RedemptionItem.gsi3pk.set(redemptions.queue_key(to_status, redemption.program_id)),
+                 db.RedemptionItem.gsi3sk.set(f"{redemption.created_at}#{redemption.redemption_id}")]
+    else:
+        queue = [db.RedemptionItem.gsi3pk.remove(), db.RedemptionItem.gsi3sk.remove()]
     try:
         redemption.update(actions=[
             db.RedemptionItem.status.set(to_status), db.RedemptionItem.fulfillment.set(fulfillment),
             db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
-            db.RedemptionItem.gsi2sk.remove()], condition=db.RedemptionItem.status.is_in(*from_statuses))
+            db.RedemptionItem.gsi2sk.remove(), *queue], condition=db.RedemptionItem.status.is_in(*from_statuses))
     except UpdateError as error:
         if error_code(error) == "ConditionalCheckFailedException":
             return False

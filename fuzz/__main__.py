@@ -2,11 +2,11 @@
 
     python -m fuzz                  # ~50 examples per operation, passes as admin and as a member session
     python -m fuzz --fast           # ~10 examples per operation, under a minute
-    python -m fuzz --roles admin,member,store,analyst,partner --max-examples 100
+    python -m fuzz --roles admin,member,store,analyst,partner,fulfilment --max-examples 100
     python -m fuzz --base-url http://127.0.0.1:8000 --root-key "$ROOT"   # a stack already running
 
 It starts `python -m local` on free ports (LAUREL_SEED=0, a random root key, the rate limit raised), makes one tenant through the API (an org, its admin key, store,
-analyst and partner keys, a program with referrals and recognition switched on, members with points,
+analyst, partner and fulfilment keys, a program with referrals and recognition switched on, members with points,
 a gift card with codes, a redemption, a campaign, a member session), then runs `schemathesis run`
 with every check (`--checks all`) and every phase, once per role: each pass calls only the
 operations whose `x-roles` name its role (the admin pass also the public ones; a root pass follows
@@ -44,7 +44,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
                         help=f"{FAST_EXAMPLES} examples per operation, a {FAST_BUDGET:.0f} s budget")
     parser.add_argument("--max-examples", type=int, help=f"per operation and phase (default {DEFAULT_EXAMPLES})")
     parser.add_argument("--roles", default="admin,member",
-                        help="one pass per role: admin, member, store, analyst, partner (default admin,member)")
+                        help="one pass per role: admin, member, store, analyst, partner, fulfilment (default admin,member)")
     parser.add_argument("--budget", type=float, help=f"seconds for all passes (default {DEFAULT_BUDGET:.0f})")
     parser.add_argument("--workers", default="1", help=(
         "schemathesis workers per pass (default 1: more threads crash schemathesis now and then, "

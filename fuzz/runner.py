@@ -67,7 +67,8 @@ class Pass:
     def for_role(cls, role: str, tenant: Tenant, root_key: str, document: dict) -> "Pass":
         """Root is its own pass (POST /v1/orgs); the admin pass also calls the public operations."""
         keys = {"admin": tenant.admin_key, "store": tenant.store_key, "analyst": tenant.analyst_key,
-                "partner": tenant.partner_key, "member": tenant.session, "root": root_key}
+                "partner": tenant.partner_key, "fulfilment": tenant.keys["fulfilment"], "member": tenant.session,
+                "root": root_key}
         if role not in keys:
             raise ValueError(f"unknown role {role!r}: one of {', '.join(keys)}")
         chosen = [op for op in operations(document) if role in op.roles or (role == "admin" and not op.roles)]

@@ -54,7 +54,7 @@ def make_tenant(base_url: str, root_key: str, document: dict | None = None) -> T
     org = call("POST", "/v1/orgs", root_key, {"name": f"Fuzz {uuid.uuid4().hex[:8]}"})
     admin = org["admin_key"]["secret"]
     keys = {role: call("POST", "/v1/api-keys", admin, {"name": f"fuzz {role}", "role": role})
-            for role in ("store", "analyst", "partner", "admin")}
+            for role in ("store", "analyst", "partner", "fulfilment", "admin")}
     program = call("POST", "/v1/programs", admin, {
         "name": "Coffee Club", "currency_name": "beans", "locale": "en", "points_expiry_days": 365,
         "earn_rules": [{"event_type": "signup", "points": 100},

@@ -149,6 +149,66 @@ def test_merchandise_is_shipped_delivered_or_returned_once_and_refused_when_out_
     assert stack.drain()
 
 
+def test_a_fulfilment_partner_lists_what_waits_to_ship_reads_the_address_and_reports_it(http, stack):
+    # Given a shop of its own (its to-ship queue empty), a member with 1000 points and her session, a 200-point
+    # hoodie, 5 in stock, and a fulfilment key for the shop's 3PL warehouse
+    shop = new_tenant(http, stack.root_key)
+    path, admin = shop["path"], shop["admin"]
+    enrol(http, shop, "noa", 1000)
+    session = http.call("POST", f"{path}/members/noa/sessions", admin, {"ttl_seconds": 600}).body["token"]
+    hoodie = add_reward(http, shop, **{"type": "merchandise", "name": "Hoodie", "cost": 200, "stock": 5})
+    made = http.call("POST", "/v1/api-keys", admin, {"name": "Warehouse", "role": "fulfilment"})
+    assert (made.status, made.body["role"]) == (201, "fulfilment"), made
+    partner = made.body["secret"]
+
+    def queue(limit: int) -> list[dict]:
+        """The to-ship queue as the 3PL pages through it."""
+        items, cursor = [], ""
+        while True:
+            page = http.call("GET", f"{path}/redemptions?status=processing&limit={limit}{cursor}", partner)
+            assert page.status == 200 and len(page.body["items"]) <= limit, page
+            items += page.body["items"]
+            if page.body["next_cursor"] is None:
+                return items
+            cursor = f"&cursor={page.body['next_cursor']}"
+
+    def ship(redemption_id: str, body: dict) -> Reply:
+        return http.call("POST", f"{path}/redemptions/{redemption_id}/shipment", partner, body)
+
+    # When she orders three hoodies in her app, and fulfilment runs
+    orders = [redeem(http, shop, "noa", f"hoodie-{n}", {"reward_id": hoodie["id"], "delivery": {"address": ADDRESS}},
+                     auth=session) for n in range(3)]
+    assert [order.status for order in orders] == [202] * 3
+    assert stack.drain()
+    # Then the 3PL finds all three waiting to ship, oldest first, two a page, each with where it goes
+    waiting = queue(limit=2)
+    assert [item["id"] for item in waiting] == [order.body["id"] for order in orders]
+    assert {(item["status"], item["delivery"]["address"]["postal_code"]) for item in waiting} == {
+        ("processing", "SW1Y 4JH")}
+    # And it may not read the admin's approval queue, nor act as an admin
+    assert http.call("GET", f"{path}/redemptions", partner).code == "forbidden"
+    assert http.call("POST", f"{path}/redemptions/{waiting[0]['id']}/cancel", partner, {}).code == "forbidden"
+
+    # When it reads the first, ships it with tracking, and reports it delivered
+    first = redemption(http, shop, waiting[0]["id"], partner)
+    shipped = ship(first["id"], {"status": "shipped", "carrier": "DHL", "tracking": "JD014600"})
+    left = queue(limit=2)
+    delivered = ship(first["id"], {"status": "delivered"})
+    # Then it read her address, the shipped hoodie left the queue, and each move happened once
+    assert first["delivery"] == {"address": ADDRESS}
+    assert (shipped.status, shipped.body["status"]) == (200, "shipped")
+    assert [item["id"] for item in left] == [item["id"] for item in waiting[1:]]
+    assert (delivered.status, delivered.body["status"]) == (200, "delivered")
+    # And she sees it delivered, with its carrier and tracking, at her own address
+    mine = redemption(http, shop, first["id"], session)
+    assert (mine["status"], mine["fulfillment"]["tracking"], mine["delivery"]) == (
+        "delivered", "JD014600", {"address": ADDRESS})
+    # And the ledger adds up: three redemptions, nothing given back, two hoodies left
+    assert assert_ledger_adds_up(http, shop, "noa")["available"] == 400
+    assert Counter(entry["kind"] for entry in ledger(http, shop, "noa")) == {"adjust": 1, "redeem": 3}
+    assert reward(http, shop, hoodie["id"])["stock"] == 2
+
+
 # --- experiences ---------------------------------------------------------------------------------------
 
 def test_a_booking_is_cancelled_once_before_its_cutoff_and_not_after(http, stack, tenant):

@@ -7,7 +7,8 @@ other members (API1, BOLA), injection-ish ids and oversized bodies (API4, API8),
 every answer (no stack trace, no AWS text, no secret, the security headers). A new endpoint may need
 two things, and a test says so: a valid body (`sample_body` derives one from the schema; `SAMPLES`
 overrides it where that one is refused), and, for a new kind of id in its path, a maker (`MAKERS`).
-The roles table of API.md is checked against the `x-roles` of every operation (`MUST`, `MAY`).
+The roles table of API.md is checked against the `x-roles` of every operation (`MUST`, `MAY`), and so is the
+project's one role beyond it, `fulfilment` (a fulfilment partner's key: merchandise only), probed like the rest.
 
 Two organisations, A and B, are made once per module. Every call goes through `Guard`, which fails
 the test on any 5xx, any answer without the security headers or the contract's error shape, and
@@ -37,6 +38,8 @@ def _document() -> dict:
 
 DOCUMENT = _document()
 CONTRACT_ROLES = ("root", "admin", "partner", "store", "analyst", "member")
+EXTENSION_ROLES = ("fulfilment",)  # the project's: a fulfilment partner (3PL) that ships merchandise
+ROLES = CONTRACT_ROLES + EXTENSION_ROLES
 P = "/v1/programs/{program_id}"
 M = P + "/members/{external_id}"
 EXTERNAL_ID = re.compile(r"[A-Za-z0-9._\-:@]{1,128}")  # API.md
@@ -109,18 +112,22 @@ PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
 # view of the catalog (what it may redeem and can afford: the rewards list and its balance, read together).
 CATALOG_EXTENSIONS = {f"GET {P}/charities", f"GET {M}/catalog"}
 # Added by the project for admins alone: the approval queues, an admin's decisions on a redemption or a
-# payout (money moves) and merchandise's shipment reports (a return gives points back); the budget is also
-# read by analysts.
+# payout (money moves); the budget is also read by analysts.
 R = P + "/redemptions/{redemption_id}"
-ADMIN_ONLY = {f"GET {P}/redemptions", f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel",
-              f"POST {R}/shipment", f"GET {P}/payouts", f"POST {PO}/approve", f"POST {PO}/reject",
-              f"POST {PO}/mark-paid"}
+ADMIN_ONLY = {f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel", f"GET {P}/payouts",
+              f"POST {PO}/approve", f"POST {PO}/reject", f"POST {PO}/mark-paid"}
 ADMIN_AND_ANALYST = {f"GET {P}/budget"}
+# The project's fulfilment role, and all it may do: list the merchandise waiting to ship (the redemptions list,
+# `?status=processing` only), read a merchandise redemption (its address; any other is 404), report shipments
+# (a return gives points back), and read its organisation. Nothing more, not even the contract's reads.
+SHIPPING = {f"GET {P}/redemptions", f"POST {R}/shipment"}
+FULFILMENT = SHIPPING | {ORG, REDEMPTION}
 MAY = {
     "root": MUST["root"],
     "partner": MUST["partner"] | PARTNER_EXTENSIONS,
     "store": MUST["store"] | {REWARD, REDEMPTION} | CATALOG_EXTENSIONS,
     "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS | CATALOG_EXTENSIONS,
+    "fulfilment": FULFILMENT,
 }
 
 # --- answers -------------------------------------------------------------------------------
@@ -200,6 +207,7 @@ class Tenant:
     sessions: dict[str, str]  # external id -> session token
     extra: dict[str, str] = field(default_factory=dict)  # ids made by MAKERS
     code: str = ""  # the code m1's redemption was fulfilled with
+    mug_redemption_id: str = ""  # m1's merchandise, processing: what a fulfilment key reaches
 
     @property
     def admin(self) -> str:
@@ -218,10 +226,17 @@ class Tenant:
     def credential(self, role: str, root_key: str) -> str:
         return root_key if role == "root" else self.sessions["m1"] if role == "member" else self.keys[role]
 
+    def probe(self, role: str, op: "Op") -> tuple[dict[str, str], str]:
+        """The ids and query `role` is probed with on `op`: a fulfilment key reaches merchandise alone (m1's mug,
+        not its gift card, which is 404 to it as if absent) and lists only what waits to ship."""
+        if role != "fulfilment":
+            return self.ids(), ""
+        return self.ids(redemption_id=self.mug_redemption_id), "?status=processing" if op.label in SHIPPING else ""
+
     def identifiers(self) -> set[str]:
         """What must never appear in another organisation's answers."""
         return {self.org_id, self.program_id, self.program2_id, self.reward_id, self.cashback_id,
-                self.redemption_id, *self.key_ids.values(), *self.extra.values(), f"Club {self.label}",
+                self.redemption_id, self.mug_redemption_id, *self.key_ids.values(), *self.extra.values(), f"Club {self.label}",
                 f"Member one {self.label}"}
 
 
@@ -242,8 +257,8 @@ def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
     org = _ok(g.call("POST", "/v1/orgs", root_key, {"name": f"Security {label}"}))
     admin = org.body["admin_key"]["secret"]
     keys, key_ids = {"admin": admin}, {"admin": org.body["admin_key"]["id"]}
-    for name, role in (("partner", "partner"), ("store", "store"), ("analyst", "analyst"), ("spare", "admin"),
-                       ("revoked", "admin")):
+    for name, role in (("partner", "partner"), ("store", "store"), ("analyst", "analyst"),
+                       ("fulfilment", "fulfilment"), ("spare", "admin"), ("revoked", "admin")):
         made = _ok(g.call("POST", "/v1/api-keys", admin, {"name": f"{label} {name}", "role": role}))
         keys[name], key_ids[name] = made.body["secret"], made.body["id"]
     _ok(g.call("DELETE", f"/v1/api-keys/{key_ids['revoked']}", admin))
@@ -271,10 +286,17 @@ def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
     _wait_for_cash(g, admin, path)
     redemption = _ok(g.call("POST", f"{path}/members/m1/redemptions", admin, {"reward_id": gift.body["id"]},
                             headers={"Idempotency-Key": f"gift-{label}"}))
+    mug = _ok(g.call("POST", f"{path}/rewards", admin,
+                     {"type": "merchandise", "name": f"Mug {label}", "description": "same", "cost": 100, "stock": 10}))
+    address = {"name": f"Member one {label}", "line1": "1 High Street", "city": "London", "postal_code": "N1 9GU",
+               "country": "GB"}
+    mug_redemption = _ok(g.call("POST", f"{path}/members/m1/redemptions", admin,
+                                {"reward_id": mug.body["id"], "delivery": {"address": address}},
+                                headers={"Idempotency-Key": f"mug-{label}"}))
     sessions = {member: _ok(g.call("POST", f"{path}/members/{member}/sessions", admin, {"ttl_seconds": 3600})).body[
         "token"] for member in ("m1", "m2")}
     tenant = Tenant(label, org.body["id"], keys, key_ids, program.body["id"], program2.body["id"], gift.body["id"],
-                    cashback.body["id"], redemption.body["id"], sessions)
+                    cashback.body["id"], redemption.body["id"], sessions, mug_redemption_id=mug_redemption.body["id"])
     for name, (label_, body) in MAKERS.items():
         op = next((op for op in OPERATIONS if op.label == label_), None)
         if op is not None:
@@ -296,22 +318,29 @@ class World:
     b_before: dict = field(default_factory=dict)
 
 
+def _settled(g: Guard, tenant: Tenant, redemption_id: str, status: str, timeout: float = 30) -> dict:
+    """The redemption once fulfilment has moved it to `status`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        redemption = g.call("GET", f"{tenant.path}/redemptions/{redemption_id}", tenant.admin,
+                            codes_allowed=True).body
+        if redemption["status"] == status or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert redemption["status"] == status, redemption
+    return redemption
+
+
 @pytest.fixture(scope="module")
 def world(stack) -> Iterator[World]:
     g = Guard(Http(stack.base_url))  # its own client: it closes its connections (see Guard.call)
     a, b = _make_tenant(g, stack.root_key, "A"), _make_tenant(g, stack.root_key, "B")
     assert stack.drain()
     for tenant in (a, b):
-        deadline = time.monotonic() + 30
-        while True:
-            redemption = g.call("GET", f"{tenant.path}/redemptions/{tenant.redemption_id}", tenant.admin,
-                                codes_allowed=True).body
-            if redemption["status"] == "fulfilled" or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert redemption["status"] == "fulfilled", redemption
+        redemption = _settled(g, tenant, tenant.redemption_id, "fulfilled")
         tenant.code = redemption["fulfillment"]["code"]
         assert tenant.code in g.codes
+        _settled(g, tenant, tenant.mug_redemption_id, "processing")  # waiting to ship
     g.secrets.update({stack.root_key, *a.keys.values(), *b.keys.values(), *a.sessions.values(), *b.sessions.values()})
     made = World(g, stack.root_key, a, b)
     made.b_before = snapshot(made, b)
@@ -397,6 +426,7 @@ SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold thes
     f"PUT {M}/preferences": lambda t: {"email": {"transactional": True}},
     f"POST {P}/broadcasts": lambda t: BROADCAST,
     f"POST {R}/reject": lambda t: {"reason": "probe"},
+    f"POST {R}/shipment": lambda t: {"status": "delivered"},  # A's mug is processing, its gift card no merchandise: 409
     f"POST {M}/payouts": lambda t: {**PAYOUT, "amount": 1},
     f"POST {PO}/reject": lambda t: {"reason": "probe"},
 }
@@ -417,12 +447,12 @@ def url(op: Op, values: dict[str, str], *, encode: bool = True) -> str:
 
 
 def send(world: World, op: Op, key: str | None, *, values: dict | None = None, body=None, headers=None,
-         raw=None, encode: bool = True, codes_allowed: bool = False, routed: bool = True) -> Reply:
+         raw=None, encode: bool = True, codes_allowed: bool = False, routed: bool = True, query: str = "") -> Reply:
     values = values or world.a.ids()
     sent = {**({"Idempotency-Key": f"sec-{uuid.uuid4().hex}"} if op.idempotent else {}), **(headers or {})}
     if body is None and raw is None:
         body = sample_body(op, world.a)
-    return world.g.call(op.method, url(op, values, encode=encode), key, body, headers=sent, raw=raw,
+    return world.g.call(op.method, url(op, values, encode=encode) + query, key, body, headers=sent, raw=raw,
                         codes_allowed=codes_allowed, routed=routed)
 
 
@@ -431,6 +461,7 @@ def snapshot(world: World, tenant: Tenant) -> dict:
     lists = [op for op in SECURED if op.method == "GET" and op.params == ("program_id",)]  # rewards, ...
     reads = [(tenant.path, "analyst"), (f"{tenant.path}/members/m1", "analyst"),
              (f"{tenant.path}/redemptions/{tenant.redemption_id}", "analyst"),
+             (f"{tenant.path}/redemptions/{tenant.mug_redemption_id}", "analyst"),
              *[(url(op, tenant.ids()), "analyst" if "analyst" in op.roles else "admin") for op in lists]]
     state = {path: world.g.call("GET", path, tenant.keys[role]).body for path, role in reads}
     state["keys"] = world.g.call("GET", "/v1/api-keys?limit=100", tenant.admin).body
@@ -460,8 +491,8 @@ def test_every_path_parameter_names_a_real_object(world):
 
 
 def test_the_roles_are_the_contracts():
-    granted = {role: {op.label for op in SECURED if role in op.roles} for role in CONTRACT_ROLES}
-    assert all(set(op.roles) <= set(CONTRACT_ROLES) for op in SECURED), [op.roles for op in SECURED]
+    granted = {role: {op.label for op in SECURED if role in op.roles} for role in ROLES}
+    assert all(set(op.roles) <= set(ROLES) for op in SECURED), [op.roles for op in SECURED]
     assert all("admin" in op.roles or op.roles == ("root",) for op in SECURED), "admin may do everything in its org"
     assert all(op.label.startswith("GET ") for op in SECURED if "analyst" in op.roles), "analyst is read-only"
     for role, must in MUST.items():
@@ -472,6 +503,8 @@ def test_the_roles_are_the_contracts():
     assert {label: roles.get(label) for label in ADMIN_ONLY} == {label: {"admin"} for label in ADMIN_ONLY}
     assert {label: roles.get(label) for label in ADMIN_AND_ANALYST} == {
         label: {"admin", "analyst"} for label in ADMIN_AND_ANALYST}
+    assert {label: roles.get(label) for label in SHIPPING} == {label: {"admin", "fulfilment"} for label in SHIPPING}
+    assert granted["fulfilment"] == FULFILMENT, "a fulfilment key does exactly what a 3PL needs"
 
 
 # --- API2 broken authentication ------------------------------------------------------------
@@ -534,20 +567,20 @@ def test_a_revoked_key_is_401(world, op):
 
 @pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
 def test_a_role_not_listed_is_403(world, op):
-    for role in sorted(set(CONTRACT_ROLES) - set(op.roles)):
+    for role in sorted(set(ROLES) - set(op.roles)):
         assert_error(send(world, op, world.a.credential(role, world.root)), 403, "forbidden", f"as {role}")
 
 
 @pytest.mark.parametrize("op", SECURED, ids=ids(SECURED))
 def test_a_role_listed_gets_past_authorisation(world, op):
     for role in op.roles:
-        values = world.a.ids()
+        values, query = world.a.probe(role, op)
         if "key_id" in op.params:  # revoke a throwaway key, not one another test names
             made = world.g.call("POST", "/v1/api-keys", world.a.admin, {"name": "throwaway", "role": "store"})
             values["key_id"] = made.body["id"]
         if op.label == f"DELETE {E}":  # likewise, delete a throwaway webhook endpoint
             values["endpoint_id"] = world.g.call("POST", W, world.a.admin, WEBHOOK).body["id"]
-        reply = send(world, op, world.a.credential(role, world.root), values=values, codes_allowed=True)
+        reply = send(world, op, world.a.credential(role, world.root), values=values, codes_allowed=True, query=query)
         assert reply.status not in (401, 403), f"as {role}: {reply}"
         assert reply.status != 400, f"as {role}: the sample body is refused: add a valid one to SAMPLES: {reply}"
 
@@ -568,8 +601,9 @@ def test_another_organisation_gets_404_and_changes_nothing(world, op):
     """B's credentials of every role the operation allows, on A's objects (or, without ids, B's own only)."""
     before = None if changes_nothing(op) else snapshot(world, world.a)
     for role in op.roles:
-        reply = send(world, op, world.b.credential(role, world.root), values=world.a.ids(),
-                     body=sample_body(op, world.a))
+        values, query = world.a.probe(role, op)
+        reply = send(world, op, world.b.credential(role, world.root), values=values, body=sample_body(op, world.a),
+                     query=query)
         context = f"B's {role} on A's {op.label}"
         if op.params:
             assert_error(reply, 404, "not_found", context)
@@ -779,7 +813,7 @@ def test_api_key_secrets_are_shown_once_and_never_listed(world):
         assert listed.status == 200 and all("secret" not in item and "secret_hash" not in item
                                             for item in listed.body["items"])
         assert {item["id"] for item in listed.body["items"]} >= set(tenant.key_ids.values())
-        for role in ("admin", "partner", "store", "analyst"):
+        for role in ("admin", "partner", "store", "analyst", "fulfilment"):
             assert world.g.call("GET", "/v1/org", tenant.keys[role]).status == 200
 
 
@@ -794,9 +828,10 @@ def test_gift_card_codes_only_to_admins_and_the_members_own_session(world):
         assert reply.status == 200 and reply.body["status"] == "fulfilled" and "code" not in reply.body["fulfillment"]
     assert_error(g.call("GET", path, a.sessions["m2"]), 404, "not_found")
     assert_error(g.call("GET", path, world.b.admin), 404, "not_found")
-    # nor anywhere else a store, an analyst or a member reads
+    assert_error(g.call("GET", path, a.keys["fulfilment"]), 404, "not_found")  # it reaches merchandise alone
+    # nor anywhere else a store, an analyst, a member or a fulfilment partner reads
     for role, key in (("store", a.keys["store"]), ("analyst", a.keys["analyst"]), ("member", a.sessions["m1"]),
-                      ("admin", a.admin)):
+                      ("fulfilment", a.keys["fulfilment"]), ("admin", a.admin)):
         for op in SECURED:
             if op.method == "GET" and role in op.roles and op.label != REDEMPTION:
                 assert send(world, op, key).status < 500
@@ -817,3 +852,21 @@ def test_gift_card_codes_are_stored_sealed_and_never_logged(stack, world):
     # Then no code is there in clear, assigned or not
     assert not [code for code in world.g.codes if code in stored]
     assert not [code for code in world.g.codes if code in stack.output]
+
+
+REDEMPTION_READERS = next(op.roles for op in SECURED if op.label == REDEMPTION)
+
+
+def test_a_shipping_address_only_to_admins_the_members_own_session_and_fulfilment(world):
+    # Given m1's mug, waiting to ship to its address (the world)
+    a, g = world.a, world.g
+    path = f"{a.path}/redemptions/{a.mug_redemption_id}"
+    # When every role that reads redemptions reads it
+    seen = {role: g.call("GET", path, a.credential(role, world.root)) for role in REDEMPTION_READERS}
+    # Then admins, m1's session and the fulfilment key see where it goes; a store and an analyst do not
+    assert {role: reply.status for role, reply in seen.items()} == dict.fromkeys(REDEMPTION_READERS, 200)
+    assert {role for role, reply in seen.items() if "delivery" in reply.body} == {"admin", "member", "fulfilment"}
+    assert seen["fulfilment"].body["delivery"]["address"]["name"] == "Member one A"
+    # And m2's session and B's fulfilment key get 404
+    assert_error(g.call("GET", path, a.sessions["m2"]), 404, "not_found")
+    assert_error(g.call("GET", path, world.b.keys["fulfilment"]), 404, "not_found")

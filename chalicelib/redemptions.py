@@ -50,8 +50,9 @@ def view(redemption: db.RedemptionItem, *, show_secrets: bool = True, show_addre
               "created_at": redemption.created_at, "updated_at": redemption.updated_at}
     if redemption.fulfillment is not None:
         answer["fulfillment"] = catalog.fulfillment_view(redemption, show_secrets=show_secrets)
-    if show_address and redemption.reward_type == shipping.KIND:
-        answer["delivery"] = {"address": redemption.delivery["address"]}
+    address = (redemption.delivery or {}).get("address")  # absent on merchandise redeemed before it was required
+    if show_address and address is not None and redemption.reward_type == shipping.KIND:
+        answer["delivery"] = {"address": address}
     if redemption.status in DECIDED and redemption.failure_reason:
         answer["reason"] = redemption.failure_reason
     return answer

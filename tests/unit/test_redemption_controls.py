@@ -41,3 +41,20 @@ def test_a_budget_setting_keeps_its_levels_sorted_once_and_refuses_nonsense():
                 b'{"amount": 1, "currency": "EUR", "alert_at_percent": [101]}'):
         with pytest.raises(ValidationFailed):
             parse_body(bad, schemas.Budget)
+
+
+def merchandise(delivery) -> db.RedemptionItem:
+    return db.RedemptionItem("RDM#r", "REDEMPTION", redemption_id="r", org_id="o", program_id="p", external_id="m",
+                             reward_id="w", reward_type="merchandise", reward_name="Mug", quantity=1, points=10,
+                             status="processing", delivery=delivery, created_at="t", updated_at="t")
+
+
+def test_a_merchandise_shows_its_address_only_when_asked_and_when_it_has_one():
+    # Given a mug with an address, one with an email only, and one redeemed before addresses were required
+    address = {"name": "Ada", "line1": "1 Main St", "city": "Rome", "postal_code": "00100", "country": "IT"}
+    shipped, emailed, older = merchandise({"address": address}), merchandise({"email": "a@x.io"}), merchandise(None)
+    # When each is shown to a reader of addresses, and the first to a reader of none
+    # Then only the address is shown, only where there is one, and never to the other reader
+    assert redemptions.view(shipped)["delivery"] == {"address": address}
+    assert "delivery" not in redemptions.view(emailed) and "delivery" not in redemptions.view(older)
+    assert "delivery" not in redemptions.view(shipped, show_address=False)

@@ -300,7 +300,9 @@ def create_reward(call: Call):
     return catalog.create(call.org_id, call.params["program_id"], call.body.model_dump(exclude_none=True))
 
 
-LOCALE_QUERY = ("locale", "Read names and descriptions in this language tag (else the member's, else the program's)")
+LOCALE_QUERY = ("locale", "Read names and descriptions in this language tag (else the member's, else the program's)",
+                {"pattern": locales.LOCALE, "maxLength": locales.MAX_TAG})
+FLAG = {"enum": list(catalog.FLAGS)}
 
 
 def reader_of(call: Call) -> catalog.Reader:
@@ -326,8 +328,8 @@ def get_reward(call: Call):
 @endpoint(app, "GET", M + "/catalog", roles=MEMBER_READERS,
           summary="The active rewards as this member sees them: eligible or why not, affordable or how many points "
                   "short", answer="CatalogList", paged=True,
-          query=(LOCALE_QUERY, ("eligible", "true or false: only the rewards the member may (or may not) redeem"),
-                 ("affordable", "true or false: only the rewards the member has (or lacks) the points for")))
+          query=(LOCALE_QUERY, ("eligible", "true or false: only the rewards the member may (or may not) redeem", FLAG),
+                 ("affordable", "true or false: only the rewards the member has (or lacks) the points for", FLAG)))
 def member_catalog(call: Call):
     return catalog.member_catalog(call.org_id, *member_of(call), call.query, reader_of(call))
 
@@ -386,7 +388,8 @@ R = P + "/redemptions/{redemption_id}"
 @endpoint(app, "GET", P + "/redemptions", roles=SHIPPERS, summary="The program's redemptions awaiting approval, "
           "or its merchandise waiting to ship, oldest first", answer="RedemptionList", paged=True,
           query=(("status", "awaiting_approval (the default; admins only) or processing (merchandise waiting to "
-                            "ship, with its address; the only one a fulfilment key may list)"),))
+                            "ship, with its address; the only one a fulfilment key may list)",
+                 {"enum": list(redemption_review.SCOPES)}),))
 def list_redemptions(call: Call):
     return redemption_review.list_(call.org_id, call.params["program_id"], call.query,
                                    merchandise_only=merchandise_only(call))
@@ -652,13 +655,14 @@ def get_broadcast(call: Call):
 
 
 @endpoint(app, "GET", "/v1/unsubscribe/{token}", roles=(),
-          summary="The page an email's unsubscribe link opens (HTML): it asks, and changes nothing")
+          summary="The page an email's unsubscribe link opens (HTML): it asks, and changes nothing (404: a link "
+                  "not ours or its member gone)", also=(404,))
 def unsubscribe_page(call: Call):
     return unsubscribe_pages.ask(*preferences.unsubscribe_page(call.params["token"]))
 
 
 @endpoint(app, "POST", "/v1/unsubscribe/{token}", roles=(),
-          summary="Unsubscribe from marketing email, without a key (the link's own page, or one-click; HTML)",
-          content_types=FORMS)
+          summary="Unsubscribe from marketing email, without a key (the link's own page, or one-click; HTML; 404: "
+                  "a link not ours or its member gone)", content_types=FORMS, also=(404,))
 def unsubscribe(call: Call):
     return unsubscribe_pages.done(*preferences.unsubscribe(call.params["token"]))

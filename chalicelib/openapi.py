@@ -26,8 +26,9 @@ def _operation(endpoint: Endpoint) -> dict:
         parameters += [
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
             {"name": "cursor", "in": "query", "schema": {"type": "string"}}]
-    parameters += [{"name": name, "in": "query", "description": description, "schema": {"type": "string"}}
-                   for name, description in endpoint.query]
+    parameters += [{"name": name, "in": "query", "description": description,
+                    "schema": {"type": "string", **(accepted[0] if accepted else {})}}
+                   for name, description, *accepted in endpoint.query]
     if endpoint.idempotent:
         parameters.append({"name": "Idempotency-Key", "in": "header", "required": True,
                            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$",

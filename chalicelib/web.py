@@ -46,7 +46,9 @@ class Endpoint:
     idempotent: bool = False  # requires an Idempotency-Key header
     paged: bool = False  # takes ?limit= and ?cursor=
     also: tuple[int, ...] = ()  # other statuses it answers (a replay's 200, a 409), for the document
-    query: tuple[tuple[str, str], ...] = ()  # other query parameters it reads: (name, description)
+    # other query parameters it reads: (name, description) or (name, description, the JSON schema of the values
+    # it accepts beyond a string: the server's own check, so the document refuses what the server refuses)
+    query: tuple[tuple, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)  # request bodies Chalice lets through
 
 
@@ -123,7 +125,7 @@ def _answer(endpoint: Endpoint, result: Any) -> Response:
 def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
              body: Optional[str] = None, answer: Optional[str] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
-             also: tuple[int, ...] = (), query: tuple[tuple[str, str], ...] = (),
+             also: tuple[int, ...] = (), query: tuple[tuple, ...] = (),
              content_types: tuple[str, ...] = ("application/json",)) -> Callable:
     spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query, content_types)
     ENDPOINTS.append(spec)

@@ -37,7 +37,7 @@ from chalicelib.webhooks import deliveries, endpoints, events
 app = Chalice(app_name="laurel")
 install(app)
 
-KEYS = ("admin", "partner", "store", "analyst", "fulfilment")
+KEYS = auth.ROLES  # any key of the organisation
 ADMIN = ("admin",)
 SHIPPERS = ("admin", "fulfilment")  # a fulfilment partner (3PL) ships merchandise, and reaches nothing else
 READERS = ("admin", "analyst")

@@ -233,7 +233,8 @@ class Messaging(Request):
     """When and how the program's messages go out (docs/notifications.md)."""
 
     quiet_hours: Optional[QuietHours] = Field(
-        {"start": "21:00", "end": "08:00"},  # a plain default: an instance would build the models at import
+        {"start": "21:00", "end": "08:00"}, validate_default=True,  # plain, so import builds no model; validated
+        # into QuietHours when used, so a default program answers (and serialises) the same shape as one set
         description="Points, tier, expiry and marketing messages wait for its end in the member's time zone; "
                     "null: none")
     time_zone: Optional[TimeZone] = Field(

@@ -305,9 +305,10 @@ def of_member(program_id: str, external_id: str, query: dict, *, show_secrets: b
     They have no index of their own (a redemption writes nothing more for this list): each wrote a `redeem`
     entry in the member's ledger, which gsi1 lists newest first, so a page is one Query of that partition
     filtered to `redeem` entries (the `refund` entry of one given back is not listed again), then one
-    BatchGetItem of those redemptions. DynamoDB's Limit counts the entries read, not those kept: when other
-    entries (earns, adjustments, expiries) leave a Query short of `limit`, another reads the next `limit`
-    entries, and so on until the page is full or the ledger ends. `?status=` keeps the page's redemptions in
+    BatchGetItem of those redemptions. DynamoDB's Limit counts the entries read, not those kept: each Query
+    reads up to as many entries as the largest page holds (a small `limit` does not crawl the ledger a few
+    entries a request), and when other entries (earns, adjustments, expiries) leave it short of `limit`,
+    another reads on, until the page is full or the ledger ends. `?status=` keeps the page's redemptions in
     that status, so a filtered page may hold fewer than `limit` and still carry a `next_cursor`."""
     status = query.get("status")
     if status is not None and status not in STATUSES:
@@ -315,7 +316,7 @@ def of_member(program_id: str, external_id: str, query: dict, *, show_secrets: b
     partition = db.member_pk(program_id, external_id)
     scope = f"redemptions:{partition}"
     entries = db.Item.gsi1.query(partition, scan_index_forward=False, limit=pagination.limit_from(query),
-                                 last_evaluated_key=pagination.decode(query, scope),
+                                 page_size=pagination.MAX_LIMIT, last_evaluated_key=pagination.decode(query, scope),
                                  filter_condition=db.EntryItem.kind == "redeem")
     keys = [db.RedemptionItem.key(entry.redemption_id) for entry in entries]
     found = db.get_many(*keys) if keys else {}

@@ -370,6 +370,13 @@ def merchandise_only(call: Call) -> bool:
     return call.principal.grants == "fulfilment"
 
 
+def sight(call: Call) -> dict:
+    """What the caller sees of a redemption: a gift card's codes (admins, the member's own session), a
+    merchandise's shipping address (those, and fulfilment keys, which ship it)."""
+    grants = call.principal.grants
+    return {"show_secrets": grants in ("admin", "member"), "show_address": grants in ("admin", "member", "fulfilment")}
+
+
 @endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member", "fulfilment"),
           summary="A redemption and its fulfilment (a merchandise's shipping address to admins, the member's own "
                   "session and fulfilment keys, which read merchandise only)", answer="Redemption")
@@ -377,9 +384,18 @@ def get_redemption(call: Call):
     principal = call.principal
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
                            external_id=principal.external_id if principal.kind == "member" else None,
-                           reward_type=shipping.KIND if merchandise_only(call) else None,
-                           show_secrets=principal.grants in ("admin", "member"),
-                           show_address=principal.grants in ("admin", "member", "fulfilment"))
+                           reward_type=shipping.KIND if merchandise_only(call) else None, **sight(call))
+
+
+@endpoint(app, "GET", M + "/redemptions", roles=MEMBER_READERS,
+          summary="A member's redemptions, newest first, each as GET .../redemptions/{redemption_id} shows it to the "
+                  "caller", answer="RedemptionList", paged=True,
+          query=(("status", "Only the redemptions in this status, of each page (a page may then hold fewer than "
+                            "limit and still carry a next_cursor)", {"enum": list(redemptions.STATUSES)}),))
+def member_redemptions(call: Call):
+    program_id, external_id = member_of(call)
+    members.require(call.org_id, program_id, external_id)
+    return redemptions.of_member(program_id, external_id, call.query, **sight(call))
 
 
 R = P + "/redemptions/{redemption_id}"

@@ -45,6 +45,7 @@ OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
     "redeem_cashback": ("redeem cashback (unlimited stock)", None),
     "rewards_list": ("rewards list (one page)", None),
     "member_catalog": ("a member's catalog view (one page)", None),
+    "member_redemptions": ("a member's redemptions (one page)", None),
 }
 
 

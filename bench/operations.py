@@ -166,9 +166,11 @@ class Scenario:
             self.measure(name, lambda reward=reward, name=name: self._redeem(reward, name))
 
     def catalog(self) -> None:
-        """What a member's app reads to show the catalog: the rewards, or the member's own view of them."""
+        """What a member's app reads to show the catalog: the rewards, or the member's own view of them; and its
+        rewards: Ada's redemptions (those above, among her earns and adjustment)."""
         for name, path in (("rewards_list", f"{self.path}/rewards"),
-                           ("member_catalog", f"{self.path}/members/ada/catalog")):
+                           ("member_catalog", f"{self.path}/members/ada/catalog"),
+                           ("member_redemptions", f"{self.path}/members/ada/redemptions")):
             self.api.call("GET", path, self.admin)  # warm-up
             self.measure(name, lambda path=path: self.api.call("GET", path, self.admin))
 

@@ -8,7 +8,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
 | member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` on the day its tier may drop (`tier_review`) |
-| ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields) |
+| ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields); filtered on `kind` = `redeem`, a member's redemptions, newest first (their `redemption_id`s, then read by key) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |

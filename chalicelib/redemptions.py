@@ -25,16 +25,20 @@ from chalicelib import (
     ids,
     ledger,
     locales,
+    pagination,
     settings,
     shipping,
     transfers,
 )
 from chalicelib import wallet as wallets
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.observability import logger as log
 from chalicelib.transact import ConditionFailed, Replayed, Retry, Tx, with_retries
 from chalicelib.webhooks import events
 
+# Every status a redemption may be in (schemas.Redemption's, and a member's list's `?status=`).
+STATUSES = ("pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected", "processing", "shipped",
+            "delivered", "returned")
 DECIDED = ("rejected", "cancelled")  # statuses an admin chose, shown with their reason
 # The statuses a program lists its redemptions by, each a sparse gsi3 partition written with the move into it:
 # the approval queue (redemption_review) and the merchandise waiting to ship (shipping).
@@ -287,5 +291,35 @@ def get(org_id: str, program_id: str, redemption_id: str, *, external_id: str | 
     redemption = load(org_id, program_id, redemption_id, reward_type=reward_type)
     if external_id is not None and redemption.external_id != external_id:
         raise NotFound("No such redemption.")
+    return shown(redemption, show_secrets=show_secrets, show_address=show_address)
+
+
+def shown(redemption: db.RedemptionItem, *, show_secrets: bool, show_address: bool) -> dict:
+    """A redemption as its reader gets it by id or in its member's list: `fulfillment` is {} until it has one."""
     return {"fulfillment": {}, **view(redemption, show_secrets=show_secrets, show_address=show_address)}
 
+
+def of_member(program_id: str, external_id: str, query: dict, *, show_secrets: bool, show_address: bool) -> dict:
+    """A member's redemptions, newest first, a page at a time, each as `get` shows it to the same reader.
+
+    They have no index of their own (a redemption writes nothing more for this list): each wrote a `redeem`
+    entry in the member's ledger, which gsi1 lists newest first, so a page is one Query of that partition
+    filtered to `redeem` entries (the `refund` entry of one given back is not listed again), then one
+    BatchGetItem of those redemptions. DynamoDB's Limit counts the entries read, not those kept: each Query
+    reads up to as many entries as the largest page holds (a small `limit` does not crawl the ledger a few
+    entries a request), and when other entries (earns, adjustments, expiries) leave it short of `limit`,
+    another reads on, until the page is full or the ledger ends. `?status=` keeps the page's redemptions in
+    that status, so a filtered page may hold fewer than `limit` and still carry a `next_cursor`."""
+    status = query.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed(f"status must be one of: {', '.join(STATUSES)}.", {"field": "status"})
+    partition = db.member_pk(program_id, external_id)
+    scope = f"redemptions:{partition}"
+    entries = db.Item.gsi1.query(partition, scan_index_forward=False, limit=pagination.limit_from(query),
+                                 page_size=pagination.MAX_LIMIT, last_evaluated_key=pagination.decode(query, scope),
+                                 filter_condition=db.EntryItem.kind == "redeem")
+    keys = [db.RedemptionItem.key(entry.redemption_id) for entry in entries]
+    found = db.get_many(*keys) if keys else {}
+    items = [shown(found[key], show_secrets=show_secrets, show_address=show_address) for key in keys
+             if status in (None, found[key].status)]
+    return {"items": items, "next_cursor": pagination.encode(entries.last_evaluated_key, scope)}

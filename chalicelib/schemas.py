@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.redemptions import STATUSES
 from chalicelib.rule_schemas import EarnRule, EarnRules, PointsPer, TimeZone, _timezone  # noqa: F401 (part of the contract's shapes)
 from chalicelib.webhooks import KINDS
 from chalicelib.wire import (  # noqa: F401
@@ -739,8 +740,7 @@ class Redemption(Answer):
     reward_id: str
     quantity: int
     points: int
-    status: Literal["pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected",
-                    "processing", "shipped", "delivered", "returned"] = Field(
+    status: Literal[STATUSES] = Field(
         description="processing, shipped, delivered and returned are merchandise's (docs/programs.md, Reward types)")
     fulfillment: Optional[dict[str, Any]] = None
     delivery: Optional[Shipping] = Field(None, description="Where merchandise ships: shown to admins, the member's "

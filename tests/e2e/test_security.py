@@ -111,6 +111,9 @@ PARTNER_EXTENSIONS = {f"POST {P}/webhooks/orders"}
 # Read with the catalog: the charities a donation reward may give to, and their totals; and a member's own
 # view of the catalog (what it may redeem and can afford: the rewards list and its balance, read together).
 CATALOG_EXTENSIONS = {f"GET {P}/charities", f"GET {M}/catalog"}
+# A member's redemptions ("my rewards"), each as GET .../redemptions/{redemption_id} shows it to the caller: read
+# by those who read a redemption, but a fulfilment key (merchandise only).
+MEMBER_REDEMPTIONS = f"GET {M}/redemptions"
 # Added by the project for admins alone: the approval queues, an admin's decisions on a redemption or a
 # payout (money moves); the budget is also read by analysts.
 R = P + "/redemptions/{redemption_id}"
@@ -125,8 +128,8 @@ FULFILMENT = SHIPPING | {ORG, REDEMPTION}
 MAY = {
     "root": MUST["root"],
     "partner": MUST["partner"] | PARTNER_EXTENSIONS,
-    "store": MUST["store"] | {REWARD, REDEMPTION} | CATALOG_EXTENSIONS,
-    "member": MUST["member"] | {REDEMPTION} | MEMBER_EXTENSIONS | CATALOG_EXTENSIONS,
+    "store": MUST["store"] | {REWARD, REDEMPTION, MEMBER_REDEMPTIONS} | CATALOG_EXTENSIONS,
+    "member": MUST["member"] | {REDEMPTION, MEMBER_REDEMPTIONS} | MEMBER_EXTENSIONS | CATALOG_EXTENSIONS,
     "fulfilment": FULFILMENT,
 }
 
@@ -504,6 +507,7 @@ def test_the_roles_are_the_contracts():
     assert {label: roles.get(label) for label in ADMIN_AND_ANALYST} == {
         label: {"admin", "analyst"} for label in ADMIN_AND_ANALYST}
     assert {label: roles.get(label) for label in SHIPPING} == {label: {"admin", "fulfilment"} for label in SHIPPING}
+    assert roles[MEMBER_REDEMPTIONS] == roles[REDEMPTION] - {"fulfilment"}
     assert granted["fulfilment"] == FULFILMENT, "a fulfilment key does exactly what a 3PL needs"
 
 
@@ -817,15 +821,25 @@ def test_api_key_secrets_are_shown_once_and_never_listed(world):
             assert world.g.call("GET", "/v1/org", tenant.keys[role]).status == 200
 
 
+def _gift_card(reply: Reply, tenant: Tenant) -> dict:
+    """m1's gift-card redemption in an answer: the redemption itself, or its item in m1's list."""
+    if "items" not in reply.body:
+        return reply.body
+    return next(item for item in reply.body["items"] if item["id"] == tenant.redemption_id)
+
+
 def test_gift_card_codes_only_to_admins_and_the_members_own_session(world):
     a, g = world.a, world.g
     path = f"{a.path}/redemptions/{a.redemption_id}"
-    for who, key in (("admin", a.admin), ("m1's session", a.sessions["m1"])):
-        reply = g.call("GET", path, key, codes_allowed=True)
-        assert reply.status == 200 and reply.body["fulfillment"].get("code") == a.code, f"{who}: {reply}"
-    for role in ("store", "analyst"):
-        reply = g.call("GET", path, a.keys[role])  # the guard fails on any code in the answer
-        assert reply.status == 200 and reply.body["status"] == "fulfilled" and "code" not in reply.body["fulfillment"]
+    listed = f"{a.path}/members/m1/redemptions"
+    for where in (path, listed):
+        for who, key in (("admin", a.admin), ("m1's session", a.sessions["m1"])):
+            reply = g.call("GET", where, key, codes_allowed=True)
+            assert reply.status == 200 and _gift_card(reply, a)["fulfillment"].get("code") == a.code, f"{who}: {reply}"
+        for role in ("store", "analyst"):
+            reply = g.call("GET", where, a.keys[role])  # the guard fails on any code in the answer
+            shown = _gift_card(reply, a)
+            assert reply.status == 200 and shown["status"] == "fulfilled" and "code" not in shown["fulfillment"]
     assert_error(g.call("GET", path, a.sessions["m2"]), 404, "not_found")
     assert_error(g.call("GET", path, world.b.admin), 404, "not_found")
     assert_error(g.call("GET", path, a.keys["fulfilment"]), 404, "not_found")  # it reaches merchandise alone
@@ -833,7 +847,7 @@ def test_gift_card_codes_only_to_admins_and_the_members_own_session(world):
     for role, key in (("store", a.keys["store"]), ("analyst", a.keys["analyst"]), ("member", a.sessions["m1"]),
                       ("fulfilment", a.keys["fulfilment"]), ("admin", a.admin)):
         for op in SECURED:
-            if op.method == "GET" and role in op.roles and op.label != REDEMPTION:
+            if op.method == "GET" and role in op.roles and op.label not in (REDEMPTION, MEMBER_REDEMPTIONS):
                 assert send(world, op, key).status < 500
     # a store replaying the admin's redemption (same key, same body) sees the first answer, without the code
     replay = g.call("POST", f"{a.path}/members/m1/redemptions", a.keys["store"], {"reward_id": a.reward_id},
@@ -867,6 +881,13 @@ def test_a_shipping_address_only_to_admins_the_members_own_session_and_fulfilmen
     assert {role: reply.status for role, reply in seen.items()} == dict.fromkeys(REDEMPTION_READERS, 200)
     assert {role for role, reply in seen.items() if "delivery" in reply.body} == {"admin", "member", "fulfilment"}
     assert seen["fulfilment"].body["delivery"]["address"]["name"] == "Member one A"
+    # And m1's list of redemptions shows it as each of those roles reads it, but to a fulfilment key (403)
+    listed = {role: g.call("GET", f"{a.path}/members/m1/redemptions", a.credential(role, world.root),
+                           codes_allowed=True) for role in REDEMPTION_READERS}
+    assert {role: reply.status for role, reply in listed.items()} == {
+        **dict.fromkeys(REDEMPTION_READERS, 200), "fulfilment": 403}
+    assert {role for role, reply in listed.items() if reply.status == 200 and "delivery" in next(
+        item for item in reply.body["items"] if item["id"] == a.mug_redemption_id)} == {"admin", "member"}
     # And m2's session and B's fulfilment key get 404
     assert_error(g.call("GET", path, a.sessions["m2"]), 404, "not_found")
     assert_error(g.call("GET", path, world.b.keys["fulfilment"]), 404, "not_found")

@@ -667,6 +667,32 @@ def index_page(index: str, partition: str, limit: int, start: dict | None,
     return [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
 
+FILTERED_READS, FILTERED_READ_SIZE = 5, 100  # Queries one filtered page may make, and entries each reads
+
+
+def filtered_index_page(index: str, partition: str, attribute: str, value: str, wanted: int, start: dict | None,
+                        newest_first: bool = False) -> tuple[list[dict], dict | None]:
+    """Up to `wanted` items (raw attribute maps) of an index partition whose `attribute` is `value`, and where
+    the next page starts (None: done). DynamoDB filters after it reads, and charges for every entry it reads:
+    each Query reads up to FILTERED_READ_SIZE entries, at most FILTERED_READS are made, so a page of a partition
+    where few items match stops short, with a cursor, instead of reading the whole partition."""
+    found: list[dict] = []
+    for _ in range(FILTERED_READS):
+        page = aws.client("dynamodb").query(
+            TableName=_Meta.table_name, IndexName=index, KeyConditionExpression=f"{index}pk = :p",
+            FilterExpression="#a = :v", ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":p": {"S": partition}, ":v": {"S": value}}, Limit=FILTERED_READ_SIZE,
+            ScanIndexForward=not newest_first, **({"ExclusiveStartKey": start} if start else {}))
+        for item in page.get("Items", []):
+            found.append(item)
+            if len(found) == wanted:  # full: the next page starts after this item
+                return found, {name: item[name] for name in ("pk", "sk", f"{index}pk", f"{index}sk")}
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            break
+    return found, start
+
+
 def get_many(*keys: tuple[str, str]) -> dict[tuple[str, str], Item]:
     """One BatchGetItem for several items of any kind, keyed by (pk, sk)."""
     found = Item.batch_get(list(keys), consistent_read=True)

@@ -303,23 +303,21 @@ def of_member(program_id: str, external_id: str, query: dict, *, show_secrets: b
     """A member's redemptions, newest first, a page at a time, each as `get` shows it to the same reader.
 
     They have no index of their own (a redemption writes nothing more for this list): each wrote a `redeem`
-    entry in the member's ledger, which gsi1 lists newest first, so a page is one Query of that partition
-    filtered to `redeem` entries (the `refund` entry of one given back is not listed again), then one
-    BatchGetItem of those redemptions. DynamoDB's Limit counts the entries read, not those kept: each Query
-    reads up to as many entries as the largest page holds (a small `limit` does not crawl the ledger a few
-    entries a request), and when other entries (earns, adjustments, expiries) leave it short of `limit`,
-    another reads on, until the page is full or the ledger ends. `?status=` keeps the page's redemptions in
-    that status, so a filtered page may hold fewer than `limit` and still carry a `next_cursor`."""
+    entry in the member's ledger, which gsi1 lists newest first, so a page is the member's gsi1 entries filtered
+    to `redeem` (the `refund` entry of one given back is not listed again), then one BatchGetItem of those
+    redemptions. Other entries (earns, adjustments, expiries) are read and dropped: a page makes at most
+    `db.FILTERED_READS` Queries of `db.FILTERED_READ_SIZE` entries, then stops short with a cursor. `?status=`
+    keeps the page's redemptions in that status. Either way a page may hold fewer than `limit` and still carry
+    a `next_cursor`."""
     status = query.get("status")
     if status is not None and status not in STATUSES:
         raise ValidationFailed(f"status must be one of: {', '.join(STATUSES)}.", {"field": "status"})
     partition = db.member_pk(program_id, external_id)
     scope = f"redemptions:{partition}"
-    entries = db.Item.gsi1.query(partition, scan_index_forward=False, limit=pagination.limit_from(query),
-                                 page_size=pagination.MAX_LIMIT, last_evaluated_key=pagination.decode(query, scope),
-                                 filter_condition=db.EntryItem.kind == "redeem")
-    keys = [db.RedemptionItem.key(entry.redemption_id) for entry in entries]
+    entries, last = db.filtered_index_page("gsi1", partition, "kind", "redeem", pagination.limit_from(query),
+                                           pagination.decode(query, scope), newest_first=True)
+    keys = [db.RedemptionItem.key(entry["redemption_id"]["S"]) for entry in entries]
     found = db.get_many(*keys) if keys else {}
     items = [shown(found[key], show_secrets=show_secrets, show_address=show_address) for key in keys
              if status in (None, found[key].status)]
-    return {"items": items, "next_cursor": pagination.encode(entries.last_evaluated_key, scope)}
+    return {"items": items, "next_cursor": pagination.encode(last, scope)}

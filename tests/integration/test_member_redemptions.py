@@ -151,3 +151,26 @@ def test_only_the_members_own_session_and_the_lists_readers_reach_it(api, shop):
     assert listed(api, shop, "nobody", shop["admin"])[0] == 404
     enrol(api, shop, "cleo", points=10, key="welcome-cleo")
     assert listed(api, shop, "cleo", shop["admin"]) == (200, {"items": [], "next_cursor": None})
+
+
+def test_a_page_reads_a_bounded_stretch_of_the_ledger_and_stops_short_with_a_cursor(api, shop, monkeypatch):
+    # Given Ada's seven ledger entries (four redemptions, a refund and two adjustments), and pages that may read
+    # one Query of two entries (db.FILTERED_READS of db.FILTERED_READ_SIZE, 5 of 100 when deployed)
+    from chalicelib import db
+
+    monkeypatch.setattr(db, "FILTERED_READS", 1)
+    monkeypatch.setattr(db, "FILTERED_READ_SIZE", 2)
+    admin, seen, sizes, query = shop["admin"], [], [], ""
+    # When the admin reads her redemptions, following every cursor
+    while True:
+        status, page = listed(api, shop, "ada", admin, query)
+        assert status == 200, page
+        seen += [item["id"] for item in page["items"]]
+        sizes.append(len(page["items"]))
+        if page["next_cursor"] is None:
+            break
+        query = f"?cursor={page['next_cursor']}"
+    # Then each page stopped after two entries with what they held (the last held only the first adjustment),
+    # and together they list every redemption once, newest first
+    assert sizes == [1, 1, 2, 0]
+    assert seen == shop["newest_first"]

@@ -23,6 +23,19 @@ def listed(api, program, member, caller, query="") -> tuple[int, dict]:
     return api.call("GET", f"{program['path']}/members/{member}/redemptions{query}", caller)
 
 
+def every_page(api, program, member, caller, query="") -> tuple[list[str], list[int]]:
+    """Follow a member's list from `query` to its end: the ids seen, in order, and each page's size."""
+    seen, sizes, cursor = [], [], None
+    while True:
+        status, page = listed(api, program, member, caller, query + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200, page
+        seen += [item["id"] for item in page["items"]]
+        sizes.append(len(page["items"]))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen, sizes
+
+
 def redeem(api, program, reward_id, idempotency_key, member="ada", **body) -> str:
     status, made = api.call("POST", f"{program['path']}/members/{member}/redemptions", program["admin"],
                             {"reward_id": reward_id, **body}, {"Idempotency-Key": idempotency_key})
@@ -76,16 +89,9 @@ def test_a_members_redemptions_are_listed_newest_first_each_as_its_own_get_answe
 
 def test_the_list_pages_with_its_own_cursors(api, shop):
     # Given Ada's four redemptions
-    admin, seen, sizes, query = shop["admin"], [], [], "?limit=3"
+    admin = shop["admin"]
     # When the admin reads them three at a time
-    while True:
-        status, page = listed(api, shop, "ada", admin, query)
-        assert status == 200, page
-        seen += [item["id"] for item in page["items"]]
-        sizes.append(len(page["items"]))
-        if page["next_cursor"] is None:
-            break
-        query = f"?limit=3&cursor={page['next_cursor']}"
+    seen, sizes = every_page(api, shop, "ada", admin, "?limit=3")
     # Then each comes once, newest first, in full pages (the entries between redemptions are skipped)
     assert seen == shop["newest_first"] and sizes == [3, 1]
     # And a cursor of Ada's list is refused on Bea's, on Ada's transactions and on her catalog
@@ -160,16 +166,8 @@ def test_a_page_reads_a_bounded_stretch_of_the_ledger_and_stops_short_with_a_cur
 
     monkeypatch.setattr(db, "FILTERED_READS", 1)
     monkeypatch.setattr(db, "FILTERED_READ_SIZE", 2)
-    admin, seen, sizes, query = shop["admin"], [], [], ""
     # When the admin reads her redemptions, following every cursor
-    while True:
-        status, page = listed(api, shop, "ada", admin, query)
-        assert status == 200, page
-        seen += [item["id"] for item in page["items"]]
-        sizes.append(len(page["items"]))
-        if page["next_cursor"] is None:
-            break
-        query = f"?cursor={page['next_cursor']}"
+    seen, sizes = every_page(api, shop, "ada", shop["admin"], "?limit=50")
     # Then each page stopped after two entries with what they held (the last held only the first adjustment),
     # and together they list every redemption once, newest first
     assert sizes == [1, 1, 2, 0]

@@ -405,7 +405,7 @@ R = P + "/redemptions/{redemption_id}"
           "or its merchandise waiting to ship, oldest first", answer="RedemptionList", paged=True,
           query=(("status", "awaiting_approval (the default; admins only) or processing (merchandise waiting to "
                             "ship, with its address; the only one a fulfilment key may list)",
-                 {"enum": list(redemption_review.SCOPES)}),))
+                 {"enum": list(redemptions.QUEUES)}),))
 def list_redemptions(call: Call):
     return redemption_review.list_(call.org_id, call.params["program_id"], call.query,
                                    merchandise_only=merchandise_only(call))

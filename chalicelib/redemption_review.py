@@ -13,7 +13,6 @@ from chalicelib.observability import logger as log
 from chalicelib.transact import error_code
 
 CANCELLABLE = ("awaiting_approval", "pending")  # not yet fulfilled
-SCOPES = {"awaiting_approval": "approvals", "processing": "shipments"}  # each queue's cursors serve it alone
 
 
 def refusal(redemption_id: str, action: str) -> Conflict:
@@ -72,11 +71,11 @@ def list_(org_id: str, program_id: str, query: dict, *, merchandise_only: bool) 
     `redemptions.QUEUES`): awaiting approval (the default), or merchandise processing, waiting to ship.
     `merchandise_only`: a fulfilment partner's key, which may list the merchandise alone (403 for the other)."""
     status = query.get("status", "awaiting_approval")
-    if status not in SCOPES:
-        raise ValidationFailed(f"status must be one of: {', '.join(SCOPES)}.", {"field": "status"})
+    if status not in redemptions.QUEUES:
+        raise ValidationFailed(f"status must be one of: {', '.join(redemptions.QUEUES)}.", {"field": "status"})
     if merchandise_only and status != "processing":
         raise Forbidden("A fulfilment key lists only the merchandise waiting to ship: ?status=processing.")
-    limit, scope = pagination.limit_from(query), f"{SCOPES[status]}:{program_id}"
+    limit, scope = pagination.limit_from(query), f"{redemptions.QUEUES[status][1]}:{program_id}"
     start = pagination.decode(query, scope)
     programs.load(org_id, program_id)
     keys, last = db.index_page("gsi3", redemptions.queue_key(status, program_id), limit, start)

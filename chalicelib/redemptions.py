@@ -41,8 +41,9 @@ STATUSES = ("pending", "fulfilled", "failed", "cancelled", "awaiting_approval", 
             "delivered", "returned")
 DECIDED = ("rejected", "cancelled")  # statuses an admin chose, shown with their reason
 # The statuses a program lists its redemptions by, each a sparse gsi3 partition written with the move into it:
-# the approval queue (redemption_review) and the merchandise waiting to ship (shipping).
-QUEUES = {"awaiting_approval": "APPROVAL", "processing": "SHIP"}
+# the approval queue (redemption_review) and the merchandise waiting to ship (shipping). Each: (the partition's
+# prefix, the scope its list's cursors are bound to, so a cursor of one queue serves it alone).
+QUEUES = {"awaiting_approval": ("APPROVAL", "approvals"), "processing": ("SHIP", "shipments")}
 
 
 def view(redemption: db.RedemptionItem, *, show_secrets: bool = True, show_address: bool = True) -> dict:
@@ -68,7 +69,7 @@ def outbox_key(redemption_id: str) -> str:
 
 def queue_key(status: str, program_id: str) -> str:
     """The sparse gsi3 partition listing a program's redemptions in `status`, oldest first (QUEUES)."""
-    return f"{QUEUES[status]}#{program_id}"
+    return f"{QUEUES[status][0]}#{program_id}"
 
 
 def needs_approval(program: db.ProgramItem, points: int) -> bool:

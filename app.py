@@ -1,37 +1,16 @@
-"""Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.web), call the domain, answer."""
+"""Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.core.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib import (
-    adjustments,
-    auth,
-    bookings,
-    broadcasts,
-    budgets,
-    campaigns,
-    cash_wallet,
-    catalog,
-    clock,
-    delivery_records,
-    donations,
-    earning,
-    locales,
-    members,
-    orders,
-    orgs,
-    payouts,
-    preferences,
-    programs,
-    recognition,
-    redemption_review,
-    redemptions,
-    referrals,
-    shipping,
-    template_store,
-    unsubscribe_pages,
-)
-from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.ids import EXTERNAL_ID
-from chalicelib.web import ENDPOINTS, Call, endpoint, install
+from chalicelib.core import auth, clock, locales, orgs
+from chalicelib.core.errors import NotFound, ValidationFailed
+from chalicelib.core.ids import EXTERNAL_ID
+from chalicelib.core.web import ENDPOINTS, Call, endpoint, install
+from chalicelib.earning import campaigns, earn, order_webhooks, recognition, referrals
+from chalicelib.members import adjustments, membership, programs
+from chalicelib.messaging import broadcasts, message_log, preferences, program_templates
+from chalicelib.notices import unsubscribe_pages
+from chalicelib.rewards import budgets, cash, catalog, payouts, redemptions, review
+from chalicelib.rewards.kinds import donation, experience, merchandise
 from chalicelib.webhooks import deliveries, endpoints, events
 
 app = Chalice(app_name="laurel")
@@ -79,7 +58,7 @@ def health(call: Call):
 
 @endpoint(app, "GET", "/v1/openapi.json", roles=(), summary="This API's OpenAPI 3 document")
 def openapi_document(call: Call):
-    from chalicelib import openapi  # only this route needs JSON Schema generation: kept off the cold start
+    from chalicelib.core import openapi  # only this route needs JSON Schema generation: kept off the cold start
 
     return openapi.document(ENDPOINTS)
 
@@ -180,31 +159,31 @@ def stop_campaign(call: Call):
 @endpoint(app, "PUT", M, roles=ADMIN, summary="Create or update a member (201 created, 200 updated)",
           body="MemberUpsert", answer="Member", status=201, also=(200,))
 def upsert_member(call: Call):
-    view, created = members.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
+    view, created = membership.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
     return (201 if created else 200), view
 
 
 @endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer="Member")
 def get_member(call: Call):
-    return members.get(call.org_id, *member_of(call))
+    return membership.get(call.org_id, *member_of(call))
 
 
 @endpoint(app, "GET", M + "/balance", roles=MEMBER_READERS + ("partner",), summary="A member's balance",
           answer="Balance")
 def get_balance(call: Call):
-    return members.balance(call.org_id, *member_of(call))
+    return membership.balance(call.org_id, *member_of(call))
 
 
 @endpoint(app, "GET", M + "/transactions", roles=("admin", "analyst", "member"),
           summary="A member's transactions, newest first", answer="TransactionList", paged=True)
 def list_transactions(call: Call):
-    return members.transactions(call.org_id, *member_of(call), call.query)
+    return membership.transactions(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "GET", M + "/tier-history", roles=("admin", "analyst", "member"),
           summary="A member's tier changes, newest first", answer="TierChangeList", paged=True)
 def tier_history(call: Call):
-    return members.tier_history(call.org_id, *member_of(call), call.query)
+    return membership.tier_history(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", M + "/adjustments", roles=ADMIN, summary="Credit or debit a member by hand",
@@ -218,7 +197,7 @@ def adjust(call: Call):
 @endpoint(app, "POST", M + "/sessions", roles=ADMIN, summary="A session token for one member (at most 24 h)",
           body="SessionCreate", answer="Session", status=201)
 def open_session(call: Call):
-    return members.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
+    return membership.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
 
 
 @endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",
@@ -244,34 +223,34 @@ def recognise(call: Call):
 
 
 # --- member imports --------------------------------------------------------------------------
-# chalicelib.import_jobs is imported by these routes only: it loads the import function's module,
+# chalicelib.members.imports.uploads is imported by these routes only: it loads the import function's module,
 # which no other route needs at cold start.
 
 @endpoint(app, "POST", P + "/imports", roles=ADMIN,
           summary="A presigned URL to upload a CSV or JSON-lines file of members; it is imported once uploaded",
           body="ImportCreate", answer="ImportUpload", status=201)
 def create_import(call: Call):
-    from chalicelib import import_jobs
+    from chalicelib.members.imports import uploads
 
-    return import_jobs.upload(call.org_id, call.params["program_id"], call.body.file_name, call.body.size)
+    return uploads.upload(call.org_id, call.params["program_id"], call.body.file_name, call.body.size)
 
 
 @endpoint(app, "GET", P + "/imports", roles=ADMIN, summary="The program's member imports, newest first",
           answer="ImportList", paged=True,
           query=(("key", "Only the imports of this uploaded object (the key POST .../imports answered)"),))
 def list_imports(call: Call):
-    from chalicelib import import_jobs
+    from chalicelib.members.imports import uploads
 
-    return import_jobs.list_(call.org_id, call.params["program_id"], call.query)
+    return uploads.list_(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", P + "/imports/{import_id}", roles=ADMIN,
           summary="A member import's status and counts; once finished, a URL of its per-row report",
           answer="Import")
 def get_import(call: Call):
-    from chalicelib import import_jobs
+    from chalicelib.members.imports import uploads
 
-    return import_jobs.get(call.org_id, call.params["program_id"], call.params["import_id"])
+    return uploads.get(call.org_id, call.params["program_id"], call.params["import_id"])
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -280,7 +259,7 @@ def get_import(call: Call):
           body="EventIn", answer="EventResult", status=201, also=(200,))
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
-    result, replayed = earning.record(call.org_id, call.params["program_id"], event)
+    result, replayed = earn.record(call.org_id, call.params["program_id"], event)
     return (200 if replayed else 201), result
 
 
@@ -288,7 +267,7 @@ def record_event(call: Call):
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
           body="OrderWebhook", answer="EventResult", status=201, also=(200,))
 def order_webhook(call: Call):
-    result, replayed = orders.record(call.org_id, call.params["program_id"], call.body.model_dump())
+    result, replayed = order_webhooks.record(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
 
 
@@ -345,7 +324,7 @@ def update_reward(call: Call):
           summary="The charities the program's donations give to, with the points donated to each", answer="CharityList",
           paged=True)
 def list_charities(call: Call):
-    return donations.list_(call.org_id, program_of(call), call.query)
+    return donation.list_(call.org_id, program_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/rewards/{reward_id}/codes", roles=ADMIN, summary="Add gift-card codes",
@@ -384,7 +363,7 @@ def get_redemption(call: Call):
     principal = call.principal
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
                            external_id=principal.external_id if principal.kind == "member" else None,
-                           reward_type=shipping.KIND if merchandise_only(call) else None, **sight(call))
+                           reward_type=merchandise.KIND if merchandise_only(call) else None, **sight(call))
 
 
 @endpoint(app, "GET", M + "/redemptions", roles=MEMBER_READERS,
@@ -394,7 +373,7 @@ def get_redemption(call: Call):
                             "limit and still carry a next_cursor)", {"enum": list(redemptions.STATUSES)}),))
 def member_redemptions(call: Call):
     program_id, external_id = member_of(call)
-    members.require(call.org_id, program_id, external_id)
+    membership.require(call.org_id, program_id, external_id)
     return redemptions.of_member(program_id, external_id, call.query, **sight(call))
 
 
@@ -407,7 +386,7 @@ R = P + "/redemptions/{redemption_id}"
                             "ship, with its address; the only one a fulfilment key may list)",
                  {"enum": list(redemptions.QUEUES)}),))
 def list_redemptions(call: Call):
-    return redemption_review.list_(call.org_id, call.params["program_id"], call.query,
+    return review.list_(call.org_id, call.params["program_id"], call.query,
                                    merchandise_only=merchandise_only(call))
 
 
@@ -415,14 +394,14 @@ def list_redemptions(call: Call):
           summary="Approve a redemption awaiting approval: it is fulfilled from now (409 if it is not awaiting)",
           answer="Redemption")
 def approve_redemption(call: Call):
-    return redemption_review.approve(call.org_id, call.params["program_id"], call.params["redemption_id"])
+    return review.approve(call.org_id, call.params["program_id"], call.params["redemption_id"])
 
 
 @endpoint(app, "POST", R + "/reject", roles=ADMIN,
           summary="Reject a redemption awaiting approval: its points, stock and budget are given back once",
           body="RedemptionReject", answer="Redemption")
 def reject_redemption(call: Call):
-    return redemption_review.reject(call.org_id, call.params["program_id"], call.params["redemption_id"],
+    return review.reject(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
 
 
@@ -431,7 +410,7 @@ def reject_redemption(call: Call):
                   "(409 once fulfilled, failed or decided)",
           body="RedemptionCancel", answer="Redemption")
 def cancel_redemption(call: Call):
-    return redemption_review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
+    return review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
 
 
@@ -451,8 +430,8 @@ def session_member(call: Call) -> str | None:
           answer="CashWallet", paged=True)
 def get_cash_wallet(call: Call):
     program_id, external_id = member_of(call)
-    members.require(call.org_id, program_id, external_id)
-    return cash_wallet.view(program_id, external_id, call.query)
+    membership.require(call.org_id, program_id, external_id)
+    return cash.view(program_id, external_id, call.query)
 
 
 @endpoint(app, "POST", M + "/payouts", roles=("admin", "member"),
@@ -515,7 +494,7 @@ def cancel_payout(call: Call):
                   "(409 after the cutoff or once cancelled)", answer="Redemption")
 def cancel_booking(call: Call):
     principal = call.principal
-    return bookings.cancel(call.org_id, program_of(call), call.params["redemption_id"],
+    return experience.cancel(call.org_id, program_of(call), call.params["redemption_id"],
                            principal.external_id if principal.kind == "member" else None)
 
 
@@ -524,7 +503,7 @@ def cancel_booking(call: Call):
                   "back and restocked once); 409 from a status that does not lead there",
           body="ShipmentUpdate", answer="Redemption")
 def report_shipment(call: Call):
-    return shipping.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
+    return merchandise.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
                            call.body.model_dump(exclude_none=True), merchandise_only=merchandise_only(call))
 
 
@@ -602,21 +581,21 @@ def replay_webhook_delivery(call: Call):
 @endpoint(app, "GET", P + "/templates", roles=READERS, summary="The program's own message templates",
           answer="TemplateList", paged=True)
 def list_templates(call: Call):
-    return template_store.list_(call.org_id, call.params["program_id"], call.query)
+    return program_templates.list_(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", T, roles=READERS,
           summary="The program's template for a kind and locale, or else the built-in one that locale gets",
           answer="Template")
 def get_template(call: Call):
-    return template_store.get(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
+    return program_templates.get(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
 
 
 @endpoint(app, "PUT", T, roles=ADMIN,
           summary="Write the program's template for a kind and locale (201 created, 200 replaced); a placeholder "
                   "the kind lacks is a 400", body="TemplateUpsert", answer="Template", status=201, also=(200,))
 def put_template(call: Call):
-    view, created = template_store.put(call.org_id, call.params["program_id"], call.params["kind"],
+    view, created = program_templates.put(call.org_id, call.params["program_id"], call.params["kind"],
                                        call.params["locale"], call.body.model_dump(exclude_none=True))
     return (201 if created else 200), view
 
@@ -624,14 +603,14 @@ def put_template(call: Call):
 @endpoint(app, "DELETE", T, roles=ADMIN, summary="Remove the program's template: the built-in one applies again",
           status=204)
 def delete_template(call: Call):
-    template_store.delete(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
+    program_templates.delete(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
 
 
 @endpoint(app, "POST", T + "/preview", roles=ADMIN,
           summary="A template (the draft sent, else the one in use) filled with sample values, and its SMS segments",
           body="TemplateDraft", answer="TemplatePreview")
 def preview_template(call: Call):
-    return template_store.preview(call.org_id, call.params["program_id"], call.params["kind"],
+    return program_templates.preview(call.org_id, call.params["program_id"], call.params["kind"],
                                   call.params["locale"], call.body.model_dump(exclude_none=True))
 
 
@@ -652,7 +631,7 @@ def put_preferences(call: Call):
           summary="The member's messages, newest first: kind, channel and status, never text or address",
           answer="MessageList", paged=True)
 def list_messages(call: Call):
-    return delivery_records.list_(call.org_id, *member_of(call), call.query)
+    return message_log.list_(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/broadcasts", roles=ADMIN,

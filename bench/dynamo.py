@@ -1,6 +1,6 @@
 """Every DynamoDB request made through botocore, and what it costs by bench.capacity's rules.
 
-pynamodb and chalicelib.aws both end in botocore's `BaseClient._make_api_call`, so wrapping it
+pynamodb and chalicelib.core.aws both end in botocore's `BaseClient._make_api_call`, so wrapping it
 sees every request (a retry inside botocore stays one request). Item sizes come from the table
 itself: the bench snapshots it before and after the measured call (moto, a handful of items),
 replays the writes in order on the "before" state, and takes an UpdateItem's result from the

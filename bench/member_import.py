@@ -152,7 +152,8 @@ def _pass(name: str, body: bytes, stack: dict, counter: Counter) -> dict:
 def run(rows: int = ROWS) -> dict:
     """Deploy on moto, import `rows` rows then re-sync them, and answer the figures of both passes."""
     with deployed() as (deployment, runtime):
-        from chalicelib import orgs, programs
+        from chalicelib.core import orgs
+        from chalicelib.members import programs
 
         poller = next(p for p in runtime.pollers if p.trigger.function.logical_id == FUNCTION)
         while poller.poll_once():  # S3's test event, sent when the bucket was configured

@@ -133,7 +133,7 @@ class Scenario:
         self.measure("earn_queue", lambda: self._batch(self.members[1:]), per=BATCH)
 
     def _batch(self, members: list[str]) -> None:
-        from chalicelib.partner_messages import sign
+        from chalicelib.earning.partner_messages import sign
 
         sqs = self.sqs
         url = self.deployment.environment["PARTNER_EVENTS_QUEUE_URL"]
@@ -199,7 +199,7 @@ def deployed() -> Iterator[tuple[Any, Any]]:
         deployment = resources.deploy(template.load(), parameters, REGION)
         os.environ.update(deployment.environment)
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-        from chalicelib import aws, db
+        from chalicelib.core import aws, db
 
         if db.Item.Meta.table_name != deployment.environment["LAUREL_TABLE"]:
             raise BenchError(f"chalicelib uses table {db.Item.Meta.table_name}, the stack made "

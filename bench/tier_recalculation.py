@@ -38,8 +38,8 @@ def _seed(program: dict, count: int, now, table: str) -> int:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    from chalicelib import clock, ledger
-    from chalicelib import wallet as wallets
+    from chalicelib.core import clock
+    from chalicelib.members import ledger, lots
 
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
     changing = 0
@@ -48,9 +48,9 @@ def _seed(program: dict, count: int, now, table: str) -> int:
         changing += falls
         earned_on = clock.day(now - timedelta(days=365 if falls else 100))
         member = ledger.new_member(program["org_id"], program["id"], f"m-{n:06d}", clock.iso(now))
-        wallet = wallets.credit(wallets.Wallet(), 2000, expires_at=None, earned_on=earned_on)
+        wallet = lots.credit(lots.Wallet(), 2000, expires_at=None, earned_on=earned_on)
         member.tier = "Silver"
-        member.tier_review = wallets.next_window_drop(wallet, clock.day(now - timedelta(days=1)))
+        member.tier_review = lots.next_window_drop(wallet, clock.day(now - timedelta(days=1)))
         ledger.put_wallet(member, wallet, clock.iso(now))
         member.version = 1
         backend.put_item(table, member.serialize())
@@ -70,7 +70,8 @@ def _measure(counter: Counter, work) -> dict:
 def _deployment(members: int, runs: tuple[str, ...]) -> dict:
     """Seed `members` in a fresh deployment and measure the named runs, in order."""
     with deployed() as (deployment, runtime):
-        from chalicelib import clock, db, orgs, programs, tier_review
+        from chalicelib.core import clock, db, orgs
+        from chalicelib.members import programs, tier_review
 
         poller = next(p for p in runtime.pollers if p.trigger.function.logical_id == FUNCTION)
         now = clock.now()

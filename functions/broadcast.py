@@ -1,12 +1,12 @@
-"""Broadcasts from the broadcast queue: one slice of one broadcast per message (chalicelib/broadcasts.py)."""
+"""Broadcasts from the broadcast queue: one slice of one broadcast per message (chalicelib/messaging/broadcasts.py)."""
 import json
 
 # Imported before pydantic on purpose: see functions/partner_events.py.
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import broadcasts
-from chalicelib.observability import logger
+from chalicelib.core.observability import logger
+from chalicelib.messaging import broadcasts
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -1,4 +1,4 @@
 """Email delivery through SES, fed by the notifications topic through the email queue."""
-from functions.delivery import consumer
+from functions.channel_consumer import consumer
 
 handler = consumer("email")

@@ -5,9 +5,10 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import fulfilment, queues, settings
-from chalicelib.errors import NotFound
-from chalicelib.observability import logger
+from chalicelib.core import queues, settings
+from chalicelib.core.errors import NotFound
+from chalicelib.core.observability import logger
+from chalicelib.rewards import fulfilment
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -4,10 +4,11 @@
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import earning, queues, settings
-from chalicelib.errors import LaurelError
-from chalicelib.observability import logger
-from chalicelib.partner_messages import Rejected, verify
+from chalicelib.core import queues, settings
+from chalicelib.core.errors import LaurelError
+from chalicelib.core.observability import logger
+from chalicelib.earning import earn
+from chalicelib.earning.partner_messages import Rejected, verify
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -16,7 +17,7 @@ def record_handler(record: SQSRecord) -> None:
     try:
         message = verify(record.body, queues.string_attributes(record))
         event = message.event.model_dump(mode="json", exclude_none=True)
-        _, replayed = earning.record(message.org_id, message.program_id, event)
+        _, replayed = earn.record(message.org_id, message.program_id, event)
         logger.info("partner event", extra={"message_id": record.message_id, "replayed": replayed})
     except Rejected as rejected:
         _reject(record, rejected.reason)

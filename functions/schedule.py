@@ -1,7 +1,7 @@
 """The shared shape of the scheduled handlers: run one job, log and return its counts."""
 from typing import Callable
 
-from chalicelib.observability import logger
+from chalicelib.core.observability import logger
 
 
 def scheduled(name: str, job: Callable[[], dict]):

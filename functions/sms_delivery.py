@@ -1,4 +1,4 @@
 """SMS delivery through SNS, fed by the notifications topic through the SMS queue."""
-from functions.delivery import consumer
+from functions.channel_consumer import consumer
 
 handler = consumer("sms")

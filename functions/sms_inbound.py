@@ -12,8 +12,8 @@ import re
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import preferences
-from chalicelib.observability import logger
+from chalicelib.core.observability import logger
+from chalicelib.messaging import preferences
 
 processor = BatchProcessor(event_type=EventType.SQS)
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "BAJA"}

@@ -1,7 +1,7 @@
 """Tier review from TierReviewQueue: one message is one index partition or one sweep segment.
 
 Batch size 1, so each invocation has its whole time for its segment; what is left when the time runs
-low continues in a new message (chalicelib/tier_review.py).
+low continues in a new message (chalicelib/members/tier_review.py).
 """
 # Imported before pydantic on purpose: see functions/partner_events.py.
 import json
@@ -9,8 +9,9 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import aws, settings, tier_review
-from chalicelib.observability import logger
+from chalicelib.core import aws, settings
+from chalicelib.core.observability import logger
+from chalicelib.members import tier_review
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -6,8 +6,8 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import queues, settings
-from chalicelib.observability import logger
+from chalicelib.core import queues, settings
+from chalicelib.core.observability import logger
 from chalicelib.webhooks import deliveries
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -1,7 +1,7 @@
 """`make run`: the whole platform on one machine, from the same template that deploys it.
 
 Order matters: the AWS endpoint and every setting go into the environment before the app or a
-function is imported (modules such as chalicelib.db read them at import).
+function is imported (modules such as chalicelib.core.db read them at import).
 """
 import hashlib
 import logging

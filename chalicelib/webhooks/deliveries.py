@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib import aws, clock, db, ids, pagination, settings
-from chalicelib.errors import Conflict, NotFound
-from chalicelib.transact import error_code
+from chalicelib.core import aws, clock, db, ids, pagination, settings
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.transact import error_code
 from chalicelib.webhooks import endpoints, signing, transport
 
 ATTEMPTS = 8  # per round; with the backoff below the last comes about 45 minutes after the first

@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import auth, clock, db, ids, pagination, programs
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.transact import error_code
+from chalicelib.core import auth, clock, db, ids, pagination
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.transact import error_code
+from chalicelib.members import programs
 from chalicelib.webhooks import transport
 
 MAX_ENDPOINTS = 16  # per organisation: bounds the writes and messages of one event

@@ -11,7 +11,7 @@ the member's external id (`PRIVATE_FIELDS` are refused outright).
 """
 import json
 
-from chalicelib import clock, ids
+from chalicelib.core import clock, ids
 from chalicelib.webhooks import KINDS, PING, deliveries, endpoints
 
 PRIVATE_FIELDS = frozenset({"code", "codes", "fulfillment", "delivery", "email", "phone", "address", "attributes",

@@ -13,7 +13,7 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass
 
-from chalicelib import settings
+from chalicelib.core import settings
 
 TIMEOUT_SECONDS = 5
 USER_AGENT = "Laurel-Webhooks/1"

@@ -30,8 +30,8 @@ from laurel_http import Http, Reply, finished_import, upload_import
 
 def _document() -> dict:
     import app  # noqa: F401 - declares the endpoints
-    from chalicelib import openapi
-    from chalicelib.web import ENDPOINTS
+    from chalicelib.core import openapi
+    from chalicelib.core.web import ENDPOINTS
 
     return openapi.document(ENDPOINTS)
 

@@ -72,7 +72,7 @@ def test_functions_handlers_and_triggers_are_those_of_the_architecture(source_te
 
 def test_broadcasts_pace_for_as_many_slices_as_may_run_at_once(source_template):
     """Each slice publishes at BROADCAST_SENDS_PER_SECOND / WORKERS, so the total holds only if no more run."""
-    from chalicelib import broadcasts
+    from chalicelib.messaging import broadcasts
 
     # Given the broadcast function's queue trigger
     (event,) = functions(source_template)["BroadcastFunction"]["Events"].values()
@@ -202,7 +202,7 @@ def test_sms_replies_reach_their_queue_from_the_sms_service_only(source_template
 
 
 def test_only_the_broadcast_and_tier_review_functions_may_scan_the_table(source_template):
-    """A Scan reads every item: only the two sweeps of a program's members may (chalicelib/db.py says why):
+    """A Scan reads every item: only the two sweeps of a program's members may (chalicelib/core/db.py says why):
     a broadcast, whose pace bounds it, and the tier review after a program's tiers change."""
     scanners = {name for name, function in functions(source_template).items()
                 for statement in statements(function.get("Policies", []))

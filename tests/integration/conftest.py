@@ -31,7 +31,7 @@ def stack():
         deployment = resources.deploy(template.load(), parameters, "us-east-1")
         os.environ.update(deployment.environment)
         resources.verify_email_sender("us-east-1", deployment.environment["EMAIL_SENDER"])
-        from chalicelib import aws, db
+        from chalicelib.core import aws, db
 
         assert db.Item.Meta.table_name == deployment.environment["LAUREL_TABLE"]
         aws.reset()

@@ -1,7 +1,7 @@
 """Given steps and races that many integration tests share (a plain module: conftest modules share one name)."""
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.errors import LaurelError
+from chalicelib.core.errors import LaurelError
 
 THREADS = 12
 

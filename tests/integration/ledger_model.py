@@ -1,6 +1,6 @@
 """A deliberately simple in-memory model of one program's ledger, for tests/integration/test_model_ledger.py.
 
-It restates the contract and the balance semantics of chalicelib/wallet.py in a few lines of plain
+It restates the contract and the balance semantics of chalicelib/members/lots.py in a few lines of plain
 Python, without importing them, so the model-based test compares the real API against an
 independent statement of what it should do:
 
@@ -177,7 +177,7 @@ class LedgerModel:
         return settled
 
     def owed(self, target: str, properties: dict) -> int:
-        """What a refund of earn `target` owes back (chalicelib/reversals.py's `_owed`, restated)."""
+        """What a refund of earn `target` owes back (chalicelib/earning/clawback.py's `_owed`, restated)."""
         earn = self.earns[target]
         remaining = earn.points - earn.reversed
         total, amount = number(properties.get("refunded_total")), number(properties.get("amount"))

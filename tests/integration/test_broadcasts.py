@@ -10,7 +10,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 from moto.sns import sns_backends
 
-from chalicelib import broadcasts, db, settings
+from chalicelib.core import db, settings
+from chalicelib.messaging import broadcasts
 
 REGION = "us-east-1"
 CONTENT = {"it": {"title": "Punti doppi", "body": "Fino a domenica <ogni> acquisto vale il doppio."},

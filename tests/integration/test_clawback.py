@@ -4,7 +4,8 @@ import uuid
 
 import pytest
 
-from chalicelib import clock, db, tier_review
+from chalicelib.core import clock, db
+from chalicelib.members import tier_review
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 

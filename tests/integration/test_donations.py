@@ -6,7 +6,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 
-from chalicelib import fulfilment
+from chalicelib.rewards import fulfilment
 
 
 @pytest.fixture

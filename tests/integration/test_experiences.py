@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import clock
+from chalicelib.core import clock
 
 MEMBERS = [f"m{n}" for n in range(8)]
 

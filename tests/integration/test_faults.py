@@ -31,8 +31,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 from moto.sns import sns_backends
 
-from chalicelib import aws, clock, db, jobs, transact
-from chalicelib.partner_messages import sign
+from chalicelib.core import aws, clock, db, transact
+from chalicelib.earning.partner_messages import sign
+from chalicelib.members import jobs
 from local import lambda_runtime
 from local.lambda_runtime import LambdaContext, load_handler, sqs_event
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 import boto3
 from test_webhooks import register
 
-from chalicelib import clock, db, jobs, tier_review
+from chalicelib.core import clock, db
+from chalicelib.members import jobs, tier_review
 
 
 def earn(api, program, member, amount):

@@ -162,7 +162,7 @@ def test_only_the_members_own_session_and_the_lists_readers_reach_it(api, shop):
 def test_a_page_reads_a_bounded_stretch_of_the_ledger_and_stops_short_with_a_cursor(api, shop, monkeypatch):
     # Given Ada's seven ledger entries (four redemptions, a refund and two adjustments), and pages that may read
     # one Query of two entries (db.FILTERED_READS of db.FILTERED_READ_SIZE, 5 of 100 when deployed)
-    from chalicelib import db
+    from chalicelib.core import db
 
     monkeypatch.setattr(db, "FILTERED_READS", 1)
     monkeypatch.setattr(db, "FILTERED_READ_SIZE", 2)

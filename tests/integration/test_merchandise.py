@@ -39,7 +39,7 @@ def key_of(api, shop, role):
 
 def queued(redemption_id):
     """The redemption's sparse gsi3 entry, as stored (None once it left the to-ship queue)."""
-    from chalicelib import db
+    from chalicelib.core import db
 
     return db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id)).gsi3pk
 

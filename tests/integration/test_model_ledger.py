@@ -5,7 +5,7 @@ checked against a simple in-memory model (tests/integration/ledger_model.py) aft
 
 Each run of the state machine makes its own organisation and program, so runs never interfere; each
 draws whether its program keeps what a clawback cannot take as debt.
-The clock (`chalicelib.clock.now`) is moved on by the `time_passes` rule, which then runs the
+The clock (`chalicelib.core.clock.now`) is moved on by the `time_passes` rule, which then runs the
 expiry job as the hourly schedule would, so points really fall due (the job's bookkeeping is set
 to this run's own last run and put back afterwards, so other tests' far-future runs hide no day).
 
@@ -27,8 +27,11 @@ from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from chalicelib import adjustments, clock, db, earning, fulfilment, jobs, redemptions
-from chalicelib.errors import LaurelError
+from chalicelib.core import clock, db
+from chalicelib.core.errors import LaurelError
+from chalicelib.earning import earn as earning
+from chalicelib.members import adjustments, jobs
+from chalicelib.rewards import fulfilment, redemptions
 from ledger_model import SETTLED, LedgerModel, MemberModel
 from local import lambda_runtime
 
@@ -76,7 +79,7 @@ def base_points(body: dict) -> int:
 
 
 class FakeClock:
-    """`chalicelib.clock.now`, moved forward by the machine (it keeps ticking in real time)."""
+    """`chalicelib.core.clock.now`, moved forward by the machine (it keeps ticking in real time)."""
 
     real_now = staticmethod(clock.now)
 

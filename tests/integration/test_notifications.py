@@ -10,7 +10,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 from moto.sns import sns_backends
 
-from chalicelib import clock, db, delivery, notifications
+from chalicelib.core import clock, db
+from chalicelib.messaging import sending
+from chalicelib.notices import notifications
 
 REGION = "us-east-1"
 
@@ -189,9 +191,9 @@ def test_a_member_in_the_night_gets_points_news_in_the_morning_and_rewards_at_on
     api.call("PUT", f"{ada['path']}/members/ada", ada["admin"], {"attributes": {"time_zone": "Asia/Tokyo"}})
     night = datetime(2026, 6, 1, 15, 0, tzinfo=timezone.utc)
     monkeypatch.setattr(clock, "now", lambda: night)
-    monkeypatch.setattr(delivery, "MAX_DELAY_SECONDS", 0)  # moto keeps real time: the delay is checked below
+    monkeypatch.setattr(sending, "MAX_DELAY_SECONDS", 0)  # moto keeps real time: the delay is checked below
     sent_delays = []
-    real_client = delivery.aws.client
+    real_client = sending.aws.client
 
     def recording_client(service):
         client = real_client(service)
@@ -204,7 +206,7 @@ def test_a_member_in_the_night_gets_points_news_in_the_morning_and_rewards_at_on
             return type("Sqs", (), {"send_message": staticmethod(send_message)})()
         return client
 
-    monkeypatch.setattr(delivery.aws, "client", recording_client)
+    monkeypatch.setattr(sending.aws, "client", recording_client)
     # When an earn is told (it may wait) and the member is woken by nothing
     earned(ada, 9, txn="txn_night")
     stack.poller("EmailDeliveryFunction").poll_once()
@@ -223,11 +225,11 @@ def test_a_member_in_the_night_gets_points_news_in_the_morning_and_rewards_at_on
 
 def test_the_deferral_delay_is_the_time_to_the_morning_at_most_sqs_allows(monkeypatch):
     sent = []
-    monkeypatch.setattr(delivery.aws, "client", lambda service: type("Sqs", (), {
+    monkeypatch.setattr(sending.aws, "client", lambda service: type("Sqs", (), {
         "send_message": staticmethod(lambda **arguments: sent.append(arguments))})())
     now = datetime(2026, 6, 1, 22, 50, tzinfo=timezone.utc)
-    delivery._defer("email", "{}", datetime(2026, 6, 1, 23, 0, tzinfo=timezone.utc), now)
-    delivery._defer("email", "{}", datetime(2026, 6, 2, 6, 0, tzinfo=timezone.utc), now)
+    sending._defer("email", "{}", datetime(2026, 6, 1, 23, 0, tzinfo=timezone.utc), now)
+    sending._defer("email", "{}", datetime(2026, 6, 2, 6, 0, tzinfo=timezone.utc), now)
     assert [arguments["DelaySeconds"] for arguments in sent] == [600, 900]
 
 

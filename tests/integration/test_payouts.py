@@ -8,7 +8,7 @@ import boto3
 import pytest
 from given import outcomes
 
-from chalicelib import fulfilment, payouts, redemptions
+from chalicelib.rewards import fulfilment, payouts, redemptions
 
 IBAN = "DE89370400440532013000"
 BANK = {"type": "bank_transfer", "iban": IBAN, "account_name": "Ada Lovelace"}

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from test_partner_events import FUNCTION, send
 
-from chalicelib import clock, db, jobs
+from chalicelib.core import clock, db
+from chalicelib.members import jobs
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 PER_EURO = {"property": "amount", "every": 100, "points": 1}

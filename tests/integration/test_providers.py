@@ -2,9 +2,9 @@
 429s waited out as Retry-After asks, 5xx and timeouts transient, other 4xx final."""
 import pytest
 
-from chalicelib.providers import ProviderRejected, ProviderUnavailable
-from chalicelib.providers.base import Order
-from chalicelib.providers.tremendous import Tremendous
+from chalicelib.rewards.providers import ProviderRejected, ProviderUnavailable
+from chalicelib.rewards.providers.base import Order
+from chalicelib.rewards.providers.tremendous import Tremendous
 from fake_tremendous import FakeTremendous
 
 ORDER = Order(denomination=250, currency_code="PTS", product="skymiles",

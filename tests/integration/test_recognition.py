@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from unittest import mock
 
-from chalicelib import clock, recognition
+from chalicelib.core import clock
+from chalicelib.earning import recognition
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 

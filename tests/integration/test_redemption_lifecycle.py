@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from given import enrol, outcomes
 
-from chalicelib import redemptions
+from chalicelib.rewards import redemptions
 
 W = "/v1/webhook-endpoints"
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH",

@@ -9,7 +9,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses import ses_backends
 from moto.sns import sns_backends
 
-from chalicelib import db
+from chalicelib.core import db
 
 
 @pytest.fixture

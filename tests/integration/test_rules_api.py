@@ -5,7 +5,7 @@ import uuid
 
 import boto3
 
-from chalicelib.partner_messages import sign
+from chalicelib.earning.partner_messages import sign
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 RULES = [

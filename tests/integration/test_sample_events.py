@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.partner_messages import sign
+from chalicelib.earning.partner_messages import sign
 from local.lambda_runtime import LambdaContext, load_handler
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -86,7 +86,7 @@ def test_fulfilment_and_email_samples_deliver_a_redemption(stack, api, program):
     assert invoke(stack, "EmailDeliveryFunction", email) == {"batchItemFailures": []}
     # Then the redemption is fulfilled and the email was recorded as sent once
     assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"
-    from chalicelib import db
+    from chalicelib.core import db
     record = db.get(db.DeliveryItem, db.DeliveryItem.key(program["id"], "member-42", f"reward_delivered:{redemption['id']}",
                                                          "email"))
     assert record.status == "sent" and record.provider_message_id
@@ -114,7 +114,7 @@ def test_the_broadcast_sample_runs_a_slice(stack, api, program, monkeypatch):
 
 
 def test_the_inbound_sms_sample_stops_the_phone(stack):
-    from chalicelib import preferences
+    from chalicelib.messaging import preferences
 
     assert invoke(stack, "SmsInboundFunction", sample("sqs_inbound_sms.json")) == {"batchItemFailures": []}
     assert preferences.stopped("+14155550100")

@@ -10,7 +10,8 @@ from unittest import mock
 import boto3
 from test_webhooks import register
 
-from chalicelib import clock, db, jobs, tier_review
+from chalicelib.core import clock, db
+from chalicelib.members import jobs, tier_review
 from chalicelib.webhooks import events
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from given import enrol
 
-from chalicelib import db, redemptions
+from chalicelib.core import db
+from chalicelib.rewards import redemptions
 from chalicelib.webhooks import deliveries, events
 from local.lambda_runtime import LambdaContext, load_handler
 

@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from chalicelib import auth
-from chalicelib.errors import Forbidden, NotFound, Unauthorized
+from chalicelib.core import auth
+from chalicelib.core.errors import Forbidden, NotFound, Unauthorized
 
 
 class FakeKeys:

@@ -2,9 +2,9 @@
 import pytest
 from moto import mock_aws
 
-from chalicelib import aws, code_vault
+from chalicelib.core import aws, vault
 
-SCOPE = code_vault.Scope("org-1", "prg-1", "rwd-1")
+SCOPE = vault.Scope("org-1", "prg-1", "rwd-1")
 
 
 @pytest.fixture(autouse=True)
@@ -15,27 +15,27 @@ def kms_key(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         aws.reset()
-        code_vault.forget_keys()
+        vault.forget_keys()
         import boto3
 
         key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
         monkeypatch.setenv("CODES_KEY_ID", key)
         yield key
     aws.reset()
-    code_vault.forget_keys()
+    vault.forget_keys()
 
 
 def sealed(code: str, scope=SCOPE) -> str:
-    return code_vault.Sealer(scope).seal(code)
+    return vault.Sealer(scope).seal(code)
 
 
 def test_a_sealed_code_opens_in_its_scope_even_once_its_data_key_is_forgotten():
     # Given a batch of codes sealed under one data key
-    sealer = code_vault.Sealer(SCOPE)
+    sealer = vault.Sealer(SCOPE)
     codes = {code: sealer.seal(code) for code in ("GIFT-0001", "GIFT-0002", "ÜNÏCODE-3")}
     # When they are opened by a process that never saw the data key
-    code_vault.forget_keys()
-    opened = {code: code_vault.open_code(value, SCOPE, code_vault.code_hash(code)) for code, value in codes.items()}
+    vault.forget_keys()
+    opened = {code: vault.open_code(value, SCOPE, vault.code_hash(code)) for code, value in codes.items()}
     # Then each is its own code, and none is stored in clear
     assert opened == {code: code for code in codes}
     assert all(code not in value for code, value in codes.items())
@@ -48,25 +48,25 @@ def test_sealing_the_same_code_twice_gives_different_ciphertexts():
 
 @pytest.mark.parametrize("forget", [False, True], ids=["key cached", "key from KMS"])
 @pytest.mark.parametrize("scope", [
-    code_vault.Scope("org-2", "prg-1", "rwd-1"),
-    code_vault.Scope("org-1", "prg-2", "rwd-1"),
-    code_vault.Scope("org-1", "prg-1", "rwd-2"),
+    vault.Scope("org-2", "prg-1", "rwd-1"),
+    vault.Scope("org-1", "prg-2", "rwd-1"),
+    vault.Scope("org-1", "prg-1", "rwd-2"),
 ], ids=["other tenant", "other program", "other reward"])
 def test_a_sealed_code_does_not_open_in_another_scope(scope, forget):
     # Given a code sealed for one reward of one tenant
     value = sealed("MOVE-ME")
     if forget:
-        code_vault.forget_keys()
+        vault.forget_keys()
     # When it is opened as another tenant's, program's or reward's
     # Then it is refused
-    with pytest.raises(code_vault.Unopenable):
-        code_vault.open_code(value, scope, code_vault.code_hash("MOVE-ME"))
+    with pytest.raises(vault.Unopenable):
+        vault.open_code(value, scope, vault.code_hash("MOVE-ME"))
 
 
 def test_a_sealed_code_does_not_open_as_another_code():
     value = sealed("CODE-A")
-    with pytest.raises(code_vault.Unopenable):
-        code_vault.open_code(value, SCOPE, code_vault.code_hash("CODE-B"))
+    with pytest.raises(vault.Unopenable):
+        vault.open_code(value, SCOPE, vault.code_hash("CODE-B"))
 
 
 def flip(text: str, at: int) -> str:
@@ -83,8 +83,8 @@ def flip(text: str, at: int) -> str:
 def test_a_tampered_sealed_code_is_refused(tamper):
     # Given a sealed code, altered
     value = tamper(sealed("TAMPER-ME"))
-    code_vault.forget_keys()
+    vault.forget_keys()
     # When it is opened, Then it is refused, and the refusal does not carry the code
-    with pytest.raises(code_vault.Unopenable) as refused:
-        code_vault.open_code(value, SCOPE, code_vault.code_hash("TAMPER-ME"))
+    with pytest.raises(vault.Unopenable) as refused:
+        vault.open_code(value, SCOPE, vault.code_hash("TAMPER-ME"))
     assert "TAMPER-ME" not in str(refused.value)

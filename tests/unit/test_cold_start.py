@@ -43,7 +43,7 @@ def test_a_delivery_worker_does_not_import_the_catalog():
     # When it imports a delivery worker (it opens a gift card's codes through gift_codes)
     loaded = imported_by("functions.email_delivery")
     # Then nothing a redeem needs comes with it
-    assert not loaded & {"chalicelib.catalog", "chalicelib.redemptions", "chalicelib.fulfilment"}
+    assert not loaded & {"chalicelib.rewards.catalog", "chalicelib.rewards.redemptions", "chalicelib.rewards.fulfilment"}
 
 
 def test_the_api_loads_its_shapes_when_a_call_first_parses_a_body():
@@ -51,5 +51,5 @@ def test_the_api_loads_its_shapes_when_a_call_first_parses_a_body():
     # When it imports the API (every route declared)
     loaded = imported_by("app")
     # Then no shape is built yet, so a read answers without pydantic
-    assert "chalicelib.schemas" not in loaded
+    assert "chalicelib.shapes" not in loaded
     assert not packages(loaded) & {"pydantic", "pydantic_core", "cryptography"}

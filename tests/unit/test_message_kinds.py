@@ -3,9 +3,13 @@ import json
 
 import pytest
 
-from chalicelib import auth, message_kinds, notifications, preferences, schemas
-from chalicelib.errors import ValidationFailed
-from chalicelib.web import parse_body
+from chalicelib import shapes
+from chalicelib.core import auth
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.web import parse_body
+from chalicelib.messaging import preferences
+from chalicelib.notices import kinds as message_kinds
+from chalicelib.notices import notifications
 
 MEMBER = {"org_id": "org_1", "program_id": "prg_1", "external_id": "ada"}
 PAYLOADS = {"welcome": {}, "points_earned": {"txn_id": "txn_1", "points": 12, "balance": 112},
@@ -60,25 +64,25 @@ def test_an_unsubscribe_token_names_its_member_and_cannot_be_forged():
 
 
 @pytest.mark.parametrize("model, body, field", [
-    (schemas.TemplateUpsert, {}, "body"),
-    (schemas.TemplateUpsert, {"email": {"subject": "s", "text": "t"}}, "email.html"),
-    (schemas.TemplateUpsert, {"sms": {"text": ""}}, "sms.text"),
-    (schemas.PreferencesUpdate, {"email": {"marketing": "no"}}, "email.marketing"),
-    (schemas.PreferencesUpdate, {"email": {"marketing": None}}, "email.marketing"),
-    (schemas.PreferencesUpdate, {"push": {"marketing": True}}, "push"),
-    (schemas.BroadcastCreate, {"channels": ["email", "email"]}, "channels"),
-    (schemas.BroadcastCreate, {"channels": ["fax"]}, "channels.0"),
-    (schemas.BroadcastCreate, {"kind": "welcome"}, "kind"),
-    (schemas.BroadcastCreate, {"content": {"EN": {"title": "t", "body": "b"}}}, "content.EN.[key]"),
-    (schemas.BroadcastCreate, {"segment": {"active_within_days": 0}}, "segment.active_within_days"),
-    (schemas.ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "21:00", "end": "21:00"}}},
+    (shapes.TemplateUpsert, {}, "body"),
+    (shapes.TemplateUpsert, {"email": {"subject": "s", "text": "t"}}, "email.html"),
+    (shapes.TemplateUpsert, {"sms": {"text": ""}}, "sms.text"),
+    (shapes.PreferencesUpdate, {"email": {"marketing": "no"}}, "email.marketing"),
+    (shapes.PreferencesUpdate, {"email": {"marketing": None}}, "email.marketing"),
+    (shapes.PreferencesUpdate, {"push": {"marketing": True}}, "push"),
+    (shapes.BroadcastCreate, {"channels": ["email", "email"]}, "channels"),
+    (shapes.BroadcastCreate, {"channels": ["fax"]}, "channels.0"),
+    (shapes.BroadcastCreate, {"kind": "welcome"}, "kind"),
+    (shapes.BroadcastCreate, {"content": {"EN": {"title": "t", "body": "b"}}}, "content.EN.[key]"),
+    (shapes.BroadcastCreate, {"segment": {"active_within_days": 0}}, "segment.active_within_days"),
+    (shapes.ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "21:00", "end": "21:00"}}},
      "messaging.quiet_hours"),
-    (schemas.ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "24:00", "end": "08:00"}}},
+    (shapes.ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "24:00", "end": "08:00"}}},
      "messaging.quiet_hours.start"),
-    (schemas.ProgramCreate, {"name": "P", "messaging": {"time_zone": "Mars/Olympus"}}, "messaging.time_zone"),
-    (schemas.ProgramCreate, {"name": "P", "messaging": {"sms_max_segments": 11}}, "messaging.sms_max_segments"),
-    (schemas.MemberUpsert, {"attributes": {"time_zone": "Europe/Roma"}}, "attributes"),
-    (schemas.MemberUpsert, {"attributes": {"time_zone": 1}}, "attributes"),
+    (shapes.ProgramCreate, {"name": "P", "messaging": {"time_zone": "Mars/Olympus"}}, "messaging.time_zone"),
+    (shapes.ProgramCreate, {"name": "P", "messaging": {"sms_max_segments": 11}}, "messaging.sms_max_segments"),
+    (shapes.MemberUpsert, {"attributes": {"time_zone": "Europe/Roma"}}, "attributes"),
+    (shapes.MemberUpsert, {"attributes": {"time_zone": 1}}, "attributes"),
 ])
 def test_bad_communication_requests_name_the_field(model, body, field):
     with pytest.raises(ValidationFailed) as refused:
@@ -87,11 +91,11 @@ def test_bad_communication_requests_name_the_field(model, body, field):
 
 
 def test_good_communication_requests_parse():
-    assert parse_body(b'{"attributes": {"time_zone": "Asia/Tokyo", "vip": true}}', schemas.MemberUpsert)
-    program = parse_body(b'{"name": "P", "messaging": {"time_zone": "Europe/Rome"}}', schemas.ProgramCreate)
+    assert parse_body(b'{"attributes": {"time_zone": "Asia/Tokyo", "vip": true}}', shapes.MemberUpsert)
+    program = parse_body(b'{"name": "P", "messaging": {"time_zone": "Europe/Rome"}}', shapes.ProgramCreate)
     assert program.messaging.model_dump() == {"quiet_hours": {"start": "21:00", "end": "08:00"},
                                               "time_zone": "Europe/Rome", "sms_max_segments": 3,
                                               "announce": []}
     broadcast = parse_body(b'{"content": {"it": {"title": "t", "body": "b"}}, "segment": {"tiers": ["Gold", null]}}',
-                           schemas.BroadcastCreate)
+                           shapes.BroadcastCreate)
     assert broadcast.channels == ["email", "sms"] and broadcast.segment.tiers == ["Gold", None]

@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import db, messaging
+from chalicelib.core import db
+from chalicelib.notices import policy
 
 NIGHT = {"start": "21:00", "end": "08:00"}
 UTC = timezone.utc
@@ -27,20 +28,20 @@ def at(text: str) -> datetime:
     ("2026-06-02T03:00", "America/New_York", "2026-06-02T12:00"),  # 23:00 the day before, in New York
 ])
 def test_a_member_in_the_night_waits_until_the_morning_in_its_own_zone(now, zone, until):
-    assert messaging.quiet_until(at(now), ZoneInfo(zone), NIGHT) == (at(until) if until else None)
+    assert policy.quiet_until(at(now), ZoneInfo(zone), NIGHT) == (at(until) if until else None)
 
 
 def test_quiet_hours_within_one_day():
     siesta = {"start": "13:00", "end": "15:30"}
     rome = ZoneInfo("Europe/Rome")
-    assert messaging.quiet_until(at("2026-06-01T11:00"), rome, siesta) == at("2026-06-01T13:30")
-    assert messaging.quiet_until(at("2026-06-01T13:30"), rome, siesta) is None
-    assert messaging.quiet_until(at("2026-06-01T10:59"), rome, siesta) is None
+    assert policy.quiet_until(at("2026-06-01T11:00"), rome, siesta) == at("2026-06-01T13:30")
+    assert policy.quiet_until(at("2026-06-01T13:30"), rome, siesta) is None
+    assert policy.quiet_until(at("2026-06-01T10:59"), rome, siesta) is None
 
 
 def test_without_a_zone_or_quiet_hours_nothing_waits():
-    assert messaging.quiet_until(at("2026-06-01T02:00"), None, NIGHT) is None
-    assert messaging.quiet_until(at("2026-06-01T02:00"), ZoneInfo("UTC"), None) is None
+    assert policy.quiet_until(at("2026-06-01T02:00"), None, NIGHT) is None
+    assert policy.quiet_until(at("2026-06-01T02:00"), ZoneInfo("UTC"), None) is None
 
 
 @pytest.mark.parametrize("member_zone, program_zone, expected", [
@@ -51,11 +52,11 @@ def test_without_a_zone_or_quiet_hours_nothing_waits():
 ])
 def test_the_members_zone_then_the_programs(member_zone, program_zone, expected):
     member = db.MemberItem(attributes={"time_zone": member_zone} if member_zone else {"tier": "x"})
-    settings = messaging.settings_of(db.ProgramItem(messaging={"time_zone": program_zone}))
-    zone = messaging.zone_of(member, settings)
+    settings = policy.settings_of(db.ProgramItem(messaging={"time_zone": program_zone}))
+    zone = policy.zone_of(member, settings)
     assert (zone.key if zone else None) == expected
 
 
 def test_a_program_without_settings_has_the_default_night():
-    assert messaging.settings_of(db.ProgramItem()) == {"quiet_hours": NIGHT, "time_zone": None, "sms_max_segments": 3,
+    assert policy.settings_of(db.ProgramItem()) == {"quiet_hours": NIGHT, "time_zone": None, "sms_max_segments": 3,
                                                    "announce": []}

@@ -1,7 +1,7 @@
 import pytest
 
-from chalicelib import pagination
-from chalicelib.errors import ValidationFailed
+from chalicelib.core import pagination
+from chalicelib.core.errors import ValidationFailed
 
 
 def test_a_cursor_round_trips_within_its_own_list():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from chalicelib import partner_messages
-from chalicelib.partner_messages import Rejected, sign, verify
+from chalicelib.earning import partner_messages
+from chalicelib.earning.partner_messages import Rejected, sign, verify
 
 SECRET = "org_a.key_p.partner-secret"
 

@@ -1,8 +1,8 @@
 """The template language: `{name}` placeholders from a list, literal braces, nothing that reaches an object."""
 import pytest
 
-from chalicelib import placeholders
-from chalicelib.placeholders import TemplateError
+from chalicelib.notices import placeholders
+from chalicelib.notices.placeholders import TemplateError
 
 
 def test_placeholders_are_filled_and_doubled_braces_are_literal():

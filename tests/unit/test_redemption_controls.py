@@ -2,9 +2,11 @@
 budget, and how a budget setting is read."""
 import pytest
 
-from chalicelib import budgets, db, redemptions, schemas
-from chalicelib.errors import Conflict, ValidationFailed
-from chalicelib.web import parse_body
+from chalicelib import shapes
+from chalicelib.core import db
+from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.web import parse_body
+from chalicelib.rewards import budgets, redemptions
 
 
 def program(**fields) -> db.ProgramItem:
@@ -34,13 +36,13 @@ def test_a_redemption_costs_the_budget_its_value_times_its_quantity_in_the_budge
 
 
 def test_a_budget_setting_keeps_its_levels_sorted_once_and_refuses_nonsense():
-    budget = parse_body(b'{"amount": 100, "currency": "EUR", "alert_at_percent": [80, 50, 80]}', schemas.Budget)
+    budget = parse_body(b'{"amount": 100, "currency": "EUR", "alert_at_percent": [80, 50, 80]}', shapes.Budget)
     assert budget.alert_at_percent == [50, 80]
-    assert parse_body(b'{"amount": 100, "currency": "EUR"}', schemas.Budget).alert_at_percent == [50, 80, 100]
+    assert parse_body(b'{"amount": 100, "currency": "EUR"}', shapes.Budget).alert_at_percent == [50, 80, 100]
     for bad in (b'{"amount": 0, "currency": "EUR"}', b'{"amount": 1, "currency": "eur"}',
                 b'{"amount": 1, "currency": "EUR", "alert_at_percent": [101]}'):
         with pytest.raises(ValidationFailed):
-            parse_body(bad, schemas.Budget)
+            parse_body(bad, shapes.Budget)
 
 
 def merchandise(delivery) -> db.RedemptionItem:

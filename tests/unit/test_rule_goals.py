@@ -1,14 +1,14 @@
 """Goal rules (wellness and education incentives): thresholds and streaks over a member's events, awarded once
-per period. Pure: chalicelib.rules and chalicelib.rule_schemas only."""
+per period. Pure: chalicelib.earning.rules and chalicelib.earning.rule_shapes only."""
 import json
 
 import pytest
 from pydantic import ValidationError
 from test_rules_language import at, run
 
-from chalicelib import rules
-from chalicelib.rule_schemas import EarnRule
-from chalicelib.rules import MemberFacts
+from chalicelib.earning import rules
+from chalicelib.earning.rule_shapes import EarnRule
+from chalicelib.earning.rules import MemberFacts
 
 FIVE_WORKOUTS = {"id": "five", "event_type": "workout", "points": 200, "goal": {"period": "week", "count": 5}}
 

@@ -1,6 +1,7 @@
 import pytest
 
-from chalicelib import rules, tiers
+from chalicelib.earning import rules
+from chalicelib.members import tiers
 
 RULES = [{"event_type": "signup", "points": 100},
          {"event_type": "purchase", "points_per": {"property": "amount", "every": 100, "points": 1}},

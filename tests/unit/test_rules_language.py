@@ -1,4 +1,4 @@
-"""The earn rule language: validation (chalicelib.rule_schemas) and evaluation (chalicelib.rules). Pure and fast."""
+"""The earn rule language: validation (chalicelib.earning.rule_shapes) and evaluation (chalicelib.earning.rules). Pure and fast."""
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -12,12 +12,12 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
 
-from chalicelib import rules
-from chalicelib.errors import ValidationFailed
-from chalicelib.rule_schemas import EarnRule, EarnRules, RuleCondition
-from chalicelib.rules import MemberFacts
-from chalicelib.web import parse_body
-from chalicelib.wire import Request
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.web import parse_body
+from chalicelib.core.wire import Request
+from chalicelib.earning import rules
+from chalicelib.earning.rule_shapes import EarnRule, EarnRules, RuleCondition
+from chalicelib.earning.rules import MemberFacts
 
 UTC = timezone.utc
 NOBODY = MemberFacts()

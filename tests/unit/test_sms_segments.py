@@ -1,13 +1,13 @@
 """SMS length as the network counts it: GSM-7 or UCS-2, segments, and cutting a text to fit."""
 import pytest
 
-from chalicelib import sms_segments as sms
+from chalicelib.notices import sms_segments
 
 
 def test_the_gsm_alphabet_is_the_standards():
     # GSM 03.38: 128 codes, one of them the escape to the extension table; 10 extension characters
-    assert len(sms.GSM_BASIC) == 127 and len(sms.GSM_EXTENSION) == 10
-    assert not sms.GSM_BASIC & sms.GSM_EXTENSION
+    assert len(sms_segments.GSM_BASIC) == 127 and len(sms_segments.GSM_EXTENSION) == 10
+    assert not sms_segments.GSM_BASIC & sms_segments.GSM_EXTENSION
 
 
 @pytest.mark.parametrize("text, encoding, segments", [
@@ -30,12 +30,12 @@ def test_the_gsm_alphabet_is_the_standards():
     ("ó" * 66 + "😀" + "ó" * 66, "UCS-2", 3),  # 134 units, but the surrogate pair is never split
 ])
 def test_encoding_and_segments(text, encoding, segments):
-    assert sms.describe(text) == {"encoding": encoding, "segments": segments, "characters": len(text)}
+    assert sms_segments.describe(text) == {"encoding": encoding, "segments": segments, "characters": len(text)}
 
 
 def test_a_text_that_fits_is_left_alone():
     text = "Coffee Club: you earned 12 beans."
-    assert sms.fit(text, 1) == text
+    assert sms_segments.fit(text, 1) == text
 
 
 @pytest.mark.parametrize("word, ellipsis", [("beans", "..."), ("caffè", "..."), ("código", "…"), ("☕", "…")])
@@ -44,15 +44,15 @@ def test_a_long_text_is_cut_at_a_word_to_fit_with_an_ellipsis_of_its_own_alphabe
     # Given a text far longer than the limit
     text = " ".join([word] * 200)
     # When it is cut
-    cut = sms.fit(text, max_segments)
+    cut = sms_segments.fit(text, max_segments)
     # Then it fits, keeps its alphabet, ends with the ellipsis after a whole word, and loses as little as it can
-    assert sms.segments(cut) == max_segments and sms.encoding(cut) == sms.encoding(text)
+    assert sms_segments.segments(cut) == max_segments and sms_segments.encoding(cut) == sms_segments.encoding(text)
     assert cut.endswith(ellipsis) and text.startswith(cut[:-len(ellipsis)])
     assert cut[:-len(ellipsis)].endswith(word)
-    per_segment = sms.LIMITS[sms.encoding(text)][max_segments > 1]
+    per_segment = sms_segments.LIMITS[sms_segments.encoding(text)][max_segments > 1]
     assert len(cut) > max_segments * per_segment * 0.8 / (2 if word == "☕" else 1)
 
 
 def test_a_text_without_spaces_is_cut_where_it_must_be():
-    cut = sms.fit("x" * 500, 1)
-    assert cut == "x" * 157 + "..." and sms.segments(cut) == 1
+    cut = sms_segments.fit("x" * 500, 1)
+    assert cut == "x" * 157 + "..." and sms_segments.segments(cut) == 1

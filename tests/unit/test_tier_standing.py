@@ -1,5 +1,5 @@
-"""Tier standing (chalicelib.tiers): up at once, down only on the scheduled run after the grace, by policy."""
-from chalicelib import tiers
+"""Tier standing (chalicelib.members.tiers): up at once, down only on the scheduled run after the grace, by policy."""
+from chalicelib.members import tiers
 
 LADDER = [{"name": "Gold", "min_points": 5000}, {"name": "Bronze", "min_points": 100},
           {"name": "Silver", "min_points": 1000}]

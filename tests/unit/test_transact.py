@@ -7,7 +7,7 @@ def test_a_dynamodb_timeout_is_a_retry_not_a_crash():
     from botocore.exceptions import ReadTimeoutError
     from pynamodb.exceptions import PutError, TransactWriteError
 
-    from chalicelib.transact import error_code
+    from chalicelib.core.transact import error_code
 
     assert error_code(TransactWriteError("x", ReadTimeoutError(endpoint_url="http://h"))) is None
     assert error_code(PutError("x", ReadTimeoutError(endpoint_url="http://h"))) is None
@@ -17,7 +17,7 @@ def test_throttling_and_timeouts_are_transient_but_a_failed_condition_is_not():
     from botocore.exceptions import ClientError, ReadTimeoutError
     from pynamodb.exceptions import GetError
 
-    from chalicelib.transact import is_transient
+    from chalicelib.core.transact import is_transient
 
     def client_error(code):
         return ClientError({"Error": {"Code": code, "Message": "x"}}, "GetItem")
@@ -47,7 +47,7 @@ def _dynamodb_refuses(monkeypatch, code: str, reasons: tuple[str, ...] = ()) -> 
     """Every transaction fails with DynamoDB error `code` (and these cancellation reason codes)."""
     from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-    from chalicelib import transact
+    from chalicelib.core import transact
 
     cause = VerboseClientError({"Error": {"Code": code, "Message": "refused"}}, "TransactWriteItems",
                                cancellation_reasons=[CancellationReason(reason) if reason != "None" else None
@@ -59,7 +59,7 @@ def _dynamodb_refuses(monkeypatch, code: str, reasons: tuple[str, ...] = ()) -> 
 
 def _attempts_until_it_gives_up(monkeypatch) -> tuple[int, Exception]:
     """How many times with_retries commits before an error escapes it, and that error."""
-    from chalicelib import transact
+    from chalicelib.core import transact
 
     monkeypatch.setattr(transact.time, "sleep", lambda seconds: None)
     attempts = []
@@ -84,7 +84,7 @@ def _attempts_until_it_gives_up(monkeypatch) -> tuple[int, Exception]:
 def test_a_permanent_refusal_is_raised_at_once_not_retried_into_a_503(monkeypatch, code, reasons):
     from pynamodb.exceptions import TransactWriteError
 
-    from chalicelib.errors import Contention
+    from chalicelib.core.errors import Contention
 
     # Given DynamoDB refuses the transaction for good
     _dynamodb_refuses(monkeypatch, code, reasons)
@@ -109,8 +109,8 @@ def test_a_permanent_refusal_is_raised_at_once_not_retried_into_a_503(monkeypatc
     ("TransactionCanceledException", ("ProvisionedThroughputExceeded",)),
 ])
 def test_throttling_conflicts_and_server_errors_are_retried_until_busy(monkeypatch, code, reasons):
-    from chalicelib import transact
-    from chalicelib.errors import Contention
+    from chalicelib.core import transact
+    from chalicelib.core.errors import Contention
 
     # Given DynamoDB keeps failing the transaction in a way that may pass later
     _dynamodb_refuses(monkeypatch, code, reasons)
@@ -127,8 +127,8 @@ def test_a_lost_connection_is_retried(monkeypatch):
     from botocore.exceptions import EndpointConnectionError
     from pynamodb.exceptions import TransactWriteError
 
-    from chalicelib import transact
-    from chalicelib.errors import Contention
+    from chalicelib.core import transact
+    from chalicelib.core.errors import Contention
 
     # Given the connection to DynamoDB is lost on every attempt
     refusing = type("Refusing", (_RefusingTransactWrite,),

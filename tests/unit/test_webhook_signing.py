@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import auth, ids
+from chalicelib.core import auth, ids
 from chalicelib.webhooks import deliveries, endpoints, events, signing, transport
 
 SECRET = "whsec_test-secret"

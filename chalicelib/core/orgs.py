@@ -1,0 +1,68 @@
+"""Organisations and their API keys."""
+from chalicelib.core import auth, clock, db, ids, pagination, settings
+from chalicelib.core.errors import NotFound
+from chalicelib.core.transact import Tx
+
+
+def _key_view(item: db.ApiKeyItem) -> dict:
+    view = {"id": item.key_id, "name": item.name, "role": item.role, "created_at": item.created_at}
+    if item.revoked_at:
+        view["revoked_at"] = item.revoked_at
+    return view
+
+
+def _new_key(org_id: str, name: str, role: str, now_iso: str) -> tuple[db.ApiKeyItem, str]:
+    key_id, salt = ids.new_id("key"), auth.new_salt()
+    secret = auth.key_secret(org_id, key_id, salt)
+    item = db.ApiKeyItem(*db.ApiKeyItem.key(org_id, key_id), org_id=org_id, key_id=key_id, name=name,
+                         role=role, secret_hash=auth.hash_secret(secret), salt=salt, created_at=now_iso)
+    return item, secret
+
+
+def create_org(name: str) -> dict:
+    """The organisation and its first admin key, in one transaction: never one without the other."""
+    now_iso = clock.iso(clock.now())
+    org_id = ids.new_id("org")
+    org = db.OrgItem(*db.OrgItem.key(org_id), org_id=org_id, name=name, created_at=now_iso)
+    key, secret = _new_key(org_id, "admin", "admin", now_iso)
+    tx = Tx()
+    tx.put("org", org, condition=db.OrgItem.pk.does_not_exist())
+    tx.put("key", key)
+    tx.commit()
+    return {"id": org_id, "name": name, "admin_key": {"id": key.key_id, "secret": secret}}
+
+
+def get_org(org_id: str) -> dict:
+    org = db.get(db.OrgItem, db.OrgItem.key(org_id), consistent=False)
+    if org is None:
+        raise NotFound("No such organisation.")
+    return {"id": org.org_id, "name": org.name,
+            "partner_events_queue_url": settings.partner_events_queue_url(),
+            "partner_events_dlq_url": settings.partner_events_dlq_url()}
+
+
+def create_key(org_id: str, name: str, role: str) -> dict:
+    key, secret = _new_key(org_id, name, role, clock.iso(clock.now()))
+    key.save(condition=db.ApiKeyItem.pk.does_not_exist())
+    return {**_key_view(key), "secret": secret}
+
+
+def list_keys(org_id: str, query: dict) -> dict:
+    return pagination.query_page(db.ApiKeyItem, f"ORG#{org_id}", "KEY#", query, f"keys:{org_id}", _key_view)
+
+
+def revoke_key(org_id: str, key_id: str) -> None:
+    item = db.get(db.ApiKeyItem, db.ApiKeyItem.key(org_id, key_id))
+    if item is None:
+        raise NotFound("No such API key.")
+    if not item.revoked_at:
+        item.update(actions=[db.ApiKeyItem.revoked_at.set(clock.iso(clock.now()))])
+    auth.keys.forget(org_id, key_id)
+
+
+def partner_key_secret(org_id: str, key_id: str) -> str | None:
+    """The secret a partner signs queue messages with, if the key may send events."""
+    item = auth.keys.get(org_id, key_id)
+    if item is None or item.revoked_at or item.role not in ("partner", "admin"):
+        return None
+    return auth.key_secret(org_id, key_id, item.salt)

@@ -1,0 +1,19 @@
+"""SQS helpers the queue consumers share: delivery counts and dead-lettering with a reason."""
+from chalicelib.core import aws
+
+
+def receive_count(record) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
+
+
+def string_attributes(record) -> dict[str, str]:
+    return {name: value.string_value for name, value in (record.message_attributes or {}).items()
+            if value.string_value is not None}
+
+
+def dead_letter(record, dlq_url: str, reason: str) -> None:
+    """Keep the message, byte for byte, in the DLQ with why it failed in its `error` attribute."""
+    attributes = {name: {"DataType": "String", "StringValue": value}
+                  for name, value in string_attributes(record).items() if name != "error"}
+    attributes["error"] = {"DataType": "String", "StringValue": reason[:1000]}
+    aws.client("sqs").send_message(QueueUrl=dlq_url, MessageBody=record.body, MessageAttributes=attributes)

@@ -1,0 +1,181 @@
+"""How a function becomes an endpoint: authenticate, authorise, validate, answer in the contract's shape.
+
+Every route is declared once with `endpoint(...)`: the same declaration registers it with Chalice,
+checks its credential and body, and feeds the OpenAPI document, so the three cannot disagree.
+
+A route names its shapes (classes of chalicelib.shapes) rather than holding them: the shapes, and
+pydantic with them, load on the first call that parses a body, not at every cold start (a read
+answers without them).
+"""
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from chalice import Chalice, Response
+
+from chalicelib.core import auth
+from chalicelib.core.errors import Contention, LaurelError, PayloadTooLarge, ValidationFailed
+from chalicelib.core.observability import logger
+from chalicelib.core.ratelimit import limiter
+from chalicelib.core.transact import is_transient
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+MAX_BODY_BYTES = 256 * 1024
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff"}
+CHALICE_ERRORS = {400: "validation_error", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                  405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+                  415: "unsupported_media_type", 429: "rate_limited"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    roles: tuple[str, ...]
+    summary: str
+    body: Optional[str] = None  # the request's shape: a class name in chalicelib.shapes
+    answer: Optional[str] = None  # the answer's shape, likewise
+    status: int = 200
+    idempotent: bool = False  # requires an Idempotency-Key header
+    paged: bool = False  # takes ?limit= and ?cursor=
+    also: tuple[int, ...] = ()  # other statuses it answers (a replay's 200, a 409), for the document
+    # other query parameters it reads: (name, description) or (name, description, the JSON schema of the values
+    # it accepts beyond a string: the server's own check, so the document refuses what the server refuses)
+    query: tuple[tuple, ...] = ()
+    content_types: tuple[str, ...] = ("application/json",)  # request bodies Chalice lets through
+
+
+@dataclass
+class Call:
+    """What a route function gets: who is calling and what they sent, already checked."""
+
+    principal: Optional[auth.Principal]
+    params: dict[str, str]
+    body: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+    idempotency_key: Optional[str] = None
+
+    @property
+    def org_id(self) -> str:
+        return self.principal.org_id
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def error_response(error: LaurelError) -> Response:
+    headers = dict(JSON_HEADERS)
+    if "retry_after_seconds" in error.details:
+        headers["Retry-After"] = str(error.details["retry_after_seconds"])
+    return Response(body=json.dumps(error.body()), status_code=error.status, headers=headers)
+
+
+def shape(name: str) -> type["BaseModel"]:
+    """The shape of chalicelib.shapes called `name`."""
+    from chalicelib import shapes  # on first use, for cold start (see the module's docstring)
+
+    return getattr(shapes, name)
+
+
+def _validation_error(error: "ValidationError") -> ValidationFailed:
+    """Name each offending field (never echo the value: it may be personal data)."""
+    problems = [{"field": ".".join(str(part) for part in problem["loc"]) or "body", "message": problem["msg"]}
+                for problem in error.errors(include_input=False, include_url=False)]
+    first = problems[0]
+    return ValidationFailed(f"{first['field']}: {first['message']}", {"field": first["field"], "errors": problems})
+
+
+def parse_body(raw: bytes, model: type["BaseModel"]) -> "BaseModel":
+    from pydantic import ValidationError  # loaded with the shapes (see the module's docstring)
+
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.", {"limit": MAX_BODY_BYTES})
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as error:
+        raise _validation_error(error) from None
+
+
+def _idempotency_key(headers) -> str:
+    key = headers.get("idempotency-key")
+    if key is None or not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationFailed("Send an Idempotency-Key header of 1 to 255 visible characters.",
+                               {"field": "Idempotency-Key"})
+    return key
+
+
+def _answer(endpoint: Endpoint, result: Any) -> Response:
+    if isinstance(result, Response):  # a page for people (the unsubscribe link), made by the route itself
+        return result
+    status, data = result if isinstance(result, tuple) else (endpoint.status, result)
+    if status == 204:
+        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+    if endpoint.answer and os.environ.get("LAUREL_VALIDATE_ANSWERS") == "1":
+        shape(endpoint.answer).model_validate(data)  # tests: every answer matches the documented schema
+    return Response(body=json.dumps(data), status_code=status, headers=JSON_HEADERS)
+
+
+def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
+             body: Optional[str] = None, answer: Optional[str] = None,
+             status: int = 200, idempotent: bool = False, paged: bool = False,
+             also: tuple[int, ...] = (), query: tuple[tuple, ...] = (),
+             content_types: tuple[str, ...] = ("application/json",)) -> Callable:
+    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query, content_types)
+    ENDPOINTS.append(spec)
+
+    def register(function: Callable[[Call], Any]) -> Callable:
+        def view(**params: str) -> Response:
+            request = app.current_request
+            try:
+                principal = None
+                if roles:
+                    principal = auth.authenticate(request.headers.get("authorization"))
+                    auth.require(principal, roles)
+                    limiter.take(principal.log_id)
+                call = Call(principal, params, query=dict(request.query_params or {}))
+                if body is not None:
+                    call.body = parse_body(request.raw_body or b"", shape(body))
+                if idempotent:
+                    call.idempotency_key = _idempotency_key(request.headers)
+                return _answer(spec, function(call))
+            except LaurelError as error:
+                return error_response(error)
+            except Exception as error:  # noqa: BLE001
+                if is_transient(error):  # DynamoDB throttled a read past the SDK's retries: as for writes, 503
+                    return error_response(Contention("The service is busy; try again shortly."))
+                # the contract's 500, never a stack trace to the client
+                logger.exception("unhandled error", extra={"route": f"{method} {path}"})
+                return error_response(LaurelError("Something went wrong on our side; try again later."))
+
+        view.__name__ = function.__name__
+        app.route(path, methods=[method], content_types=list(content_types))(view)
+        return function
+
+    return register
+
+
+def install(app: Chalice) -> None:
+    """Middleware: one access log line per call, and Chalice's own errors in the contract's shape."""
+
+    @app.middleware("http")
+    def contract_shape(request, get_response):
+        started = time.perf_counter()
+        response = get_response(request)
+        if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+            code = CHALICE_ERRORS.get(response.status_code, "internal_error")
+            message = response.body.get("Message") if response.status_code < 500 else "Something went wrong."
+            response = Response(body=json.dumps({"error": {"code": code, "message": message, "details": {}}}),
+                                status_code=response.status_code,
+                                headers={**JSON_HEADERS, **{k: v for k, v in response.headers.items()
+                                                            if k.lower() == "allow"}})
+        logger.info("request", extra={"method": request.method, "route": request.path,
+                                      "status": response.status_code,
+                                      "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return response

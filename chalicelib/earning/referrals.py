@@ -1,0 +1,100 @@
+"""Referrals: a member's code, a referee attached once, both rewarded on the referee's qualifying event.
+
+Codes are derived from the member (HMAC with the deployment's key), so a member has one code
+forever; a small lookup item maps a code back to its member. Attaching refuses self-referral and
+cycles; the reward is a ledger entry keyed by the referee, so each referee rewards once.
+"""
+import base64
+import hashlib
+import hmac
+
+from chalicelib.core import clock, db, settings
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.transact import Tx, save_or_retry, with_retries
+from chalicelib.members import ledger, lots, membership, standing
+
+MAX_CHAIN = 32  # referral chains are walked this far to refuse cycles
+
+
+def code_of(program_id: str, external_id: str) -> str:
+    digest = hmac.new(settings.signing_key(), f"referral:{program_id}:{external_id}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:5]).decode()  # 8 characters, A-Z2-7
+
+
+def _scheme(program: db.ProgramItem) -> dict:
+    if not program.referral:
+        raise Conflict("This program has no referral scheme.", {"field": "referral"})
+    return program.referral
+
+
+def member_code(org_id: str, program_id: str, external_id: str) -> dict:
+    """The member's referral code (made known to the lookup on first ask; idempotent)."""
+    program, _ = membership.require(org_id, program_id, external_id)
+    _scheme(program)
+    code = code_of(program_id, external_id)
+    db.ReferralCodeItem(*db.ReferralCodeItem.key(program_id, code), external_id=external_id).save()
+    return {"code": code}
+
+
+def attach(org_id: str, program_id: str, external_id: str, code: str) -> tuple[dict, bool]:
+    """Record who referred the member; the same referrer again is a no-op, any other is refused."""
+    def attempt() -> tuple[dict, bool]:
+        program, member = membership.require(org_id, program_id, external_id)
+        _scheme(program)
+        owner = db.get(db.ReferralCodeItem, db.ReferralCodeItem.key(program_id, code.upper()), consistent=False)
+        if owner is None:
+            raise NotFound("No such referral code.", {"field": "code"})
+        referrer = owner.external_id
+        if member.referred_by:
+            if member.referred_by == referrer:
+                return view(member), False
+            raise Conflict("This member was already referred by someone else.", {"field": "code"})
+        if referrer == external_id:
+            raise Conflict("A member cannot refer itself.", {"field": "code"})
+        _refuse_cycle(program_id, referrer, external_id)
+        member.referred_by, member.referral = referrer, "pending"
+        member.updated_at = clock.iso(clock.now())
+        save_or_retry(member)
+        return view(member), True
+
+    return with_retries(attempt)
+
+
+def _refuse_cycle(program_id: str, referrer: str, referee: str) -> None:
+    current = referrer
+    for _ in range(MAX_CHAIN):
+        item = db.get(db.MemberItem, db.MemberItem.key(program_id, current), consistent=False)
+        if item is None or not item.referred_by:
+            return
+        if item.referred_by == referee:
+            raise Conflict("This referral would make a cycle.", {"field": "code"})
+        current = item.referred_by
+    raise Conflict("This referral chain is too long.", {"field": "code"})
+
+
+def view(member: db.MemberItem) -> dict:
+    return {"referred_by": member.referred_by, "status": member.referral}
+
+
+def reward_on(program: db.ProgramItem, member: db.MemberItem, event_type: str, now_iso: str, tx: Tx) -> int:
+    """On the referee's qualifying event: the referrer's reward joins the transaction; returns the
+    referee's own bonus, which the caller adds to the event's points."""
+    scheme = program.referral or {}
+    if member.referral != "pending" or event_type != scheme.get("qualifying_event"):
+        return 0
+    member.referral = "rewarded"
+    referrer = db.get(db.MemberItem, db.MemberItem.key(program.program_id, member.referred_by))
+    points = int(scheme.get("referrer_points", 0))
+    if referrer is not None and points:
+        expires_at = clock.expiry(clock.parse(now_iso), int(program.points_expiry_days)) \
+            if program.points_expiry_days else None
+        wallet = lots.credit(ledger.wallet_of(referrer), points, expires_at=expires_at,
+                                earned_on=standing.window_day(program, now_iso[:10]))
+        posting = ledger.Posting(scope="referral", key=member.external_id, fingerprint=member.external_id,
+                                 kind="earn", points=points, reason="referral bonus", expires_at=expires_at)
+        entry = ledger.entry_for(referrer, posting, wallet.total, now_iso)
+        wallet, _ = standing.settle(program, referrer, wallet, now_iso, tx)
+        ledger.put_wallet(referrer, wallet, now_iso)
+        tx.put("referrer", referrer)
+        tx.put("referral", entry, condition=db.EntryItem.pk.does_not_exist())
+    return int(scheme.get("referee_points", 0))

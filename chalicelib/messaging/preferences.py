@@ -1,0 +1,101 @@
+"""What a member wants to receive: email and SMS, transactional and marketing, each on or off.
+
+Transactional messages (rewards, redemptions, points, tiers) are on until the member turns them
+off; marketing (broadcasts) is on for email, where every message carries a one-click unsubscribe
+link, and off for SMS until the member opts in, as carriers expect. Separately, a phone that
+replied STOP gets no SMS at all until it replies START (the inbound SMS function).
+"""
+from chalicelib.core import auth, clock, db
+from chalicelib.core.errors import NotFound
+from chalicelib.members import membership
+
+DEFAULTS = {"email": {"transactional": True, "marketing": True},
+            "sms": {"transactional": True, "marketing": False}}
+UNSUBSCRIBE = "unsubscribe"  # the label unsubscribe tokens are signed under
+
+
+def _attribute(channel: str, category: str):
+    return getattr(db.PreferencesItem, f"{channel}_{category}")
+
+
+def of(item: db.PreferencesItem | None) -> dict:
+    """The member's choices, defaults filled in."""
+    def choice(channel: str, category: str, default: bool) -> bool:
+        value = getattr(item, f"{channel}_{category}") if item else None
+        return default if value is None else value
+
+    return {channel: {category: choice(channel, category, default) for category, default in categories.items()}
+            for channel, categories in DEFAULTS.items()}
+
+
+def allows(item: db.PreferencesItem | None, channel: str, category: str) -> bool:
+    return of(item)[channel][category]
+
+
+def stopped(phone: str | None) -> bool:
+    return bool(phone) and db.get(db.PhoneOptOutItem, db.PhoneOptOutItem.key(phone), consistent=False) is not None
+
+
+def _view(item: db.PreferencesItem | None, phone: str | None) -> dict:
+    choices = of(item)
+    choices["sms"]["stopped"] = stopped(phone)
+    return {**choices, "updated_at": item.updated_at if item else None}
+
+
+def get(org_id: str, program_id: str, external_id: str) -> dict:
+    _, member = membership.require(org_id, program_id, external_id)
+    return _view(db.get(db.PreferencesItem, db.PreferencesItem.key(program_id, external_id)), member.phone)
+
+
+def _set(program_id: str, external_id: str, changes: dict) -> db.PreferencesItem:
+    """One UpdateItem of the choices given; the others keep theirs (no read, so no lost update)."""
+    actions = [_attribute(channel, category).set(value)
+               for channel, choices in changes.items() for category, value in (choices or {}).items()]
+    item = db.PreferencesItem(*db.PreferencesItem.key(program_id, external_id))
+    item.update(actions=[db.PreferencesItem.item_type.set(db.PreferencesItem),
+                         db.PreferencesItem.updated_at.set(clock.iso(clock.now())), *actions])
+    return item
+
+
+def update(org_id: str, program_id: str, external_id: str, changes: dict) -> dict:
+    _, member = membership.require(org_id, program_id, external_id)
+    return _view(_set(program_id, external_id, changes), member.phone)
+
+
+# --- the unsubscribe link ------------------------------------------------------------------
+
+def unsubscribe_token(org_id: str, program_id: str, external_id: str) -> str:
+    return auth.link_token(UNSUBSCRIBE, f"{org_id}\n{program_id}\n{external_id}")
+
+
+def _member_of(token: str) -> tuple[db.ProgramItem, db.MemberItem]:
+    text = auth.read_link_token(UNSUBSCRIBE, token) if len(token) <= 1024 else None
+    parts = text.split("\n") if text else []
+    if len(parts) != 3:  # not a link this deployment made: nothing to find
+        raise NotFound("This unsubscribe link is not valid.")
+    program, member = membership.load(*parts)
+    if member is None:
+        raise NotFound("No such member.")
+    return program, member
+
+
+def unsubscribe_page(token: str) -> tuple[db.ProgramItem, db.MemberItem]:
+    """Who the link is for, to ask them (a GET changes nothing: mail scanners follow links)."""
+    return _member_of(token)
+
+
+def unsubscribe(token: str) -> tuple[db.ProgramItem, db.MemberItem]:
+    """Turn the member's marketing email off."""
+    program, member = _member_of(token)
+    _set(member.program_id, member.external_id, {"email": {"marketing": False}})
+    return program, member
+
+
+# --- STOP and START from a phone -----------------------------------------------------------
+
+def stop(phone: str) -> None:
+    db.PhoneOptOutItem(*db.PhoneOptOutItem.key(phone), opted_out_at=clock.iso(clock.now())).save()
+
+
+def start(phone: str) -> None:
+    db.PhoneOptOutItem(*db.PhoneOptOutItem.key(phone)).delete()

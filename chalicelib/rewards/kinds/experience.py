@@ -1,0 +1,116 @@
+"""Experiences: rewards with dated slots, each with its seats, booked by the redemption that pays for them.
+
+A slot can be booked until it starts. Its seats are a counter item (`SlotItem`) raised in the
+redemption's own transaction, conditional on staying within capacity, so concurrent bookings of the
+last seats never overbook: the losers find it full and answer 409, taking nothing. Every way back
+(`redemptions.give_back`: failure, rejection, cancellation) lowers it in the status move's transaction,
+so a seat is freed once. A booking may be cancelled by its member or an admin until the reward's
+`cancel_cutoff_hours` before the slot starts.
+"""
+from datetime import timedelta
+
+from chalicelib.core import clock, db
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.transact import Tx
+from chalicelib.rewards import redemptions, review
+
+KIND = "experience"
+CANCELLABLE = ("awaiting_approval", "pending", "fulfilled")
+
+
+def check_fields(reward_type: str, fields: dict) -> None:
+    """Only an experience has slots (unique ids) or a cutoff; one without slots (the contract's plain
+    experience) is fulfilled at once, as every reward was."""
+    slots = fields.get("slots")
+    if reward_type != KIND and (slots or fields.get("cancel_cutoff_hours") is not None):
+        raise ValidationFailed("Only an experience has slots.", {"field": "slots" if slots else "cancel_cutoff_hours"})
+    if slots and len({slot["id"] for slot in slots}) != len(slots):
+        raise ValidationFailed("Slot ids must be unique.", {"field": "slots"})
+
+
+def stored_slots(slots: list[dict]) -> list[dict]:
+    return [{"id": slot["id"], "starts_at": clock.iso(slot["starts_at"]), "capacity": slot["capacity"]}
+            for slot in slots]
+
+
+def create_seats(tx: Tx, reward: db.RewardItem) -> None:
+    """The slots' seat counters, put with the reward."""
+    for slot in reward.slots or []:
+        tx.put(f"slot:{slot['id']}", db.SlotItem(*db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"]),
+                                                capacity=slot["capacity"], booked=0),
+               condition=db.SlotItem.pk.does_not_exist())
+
+
+def slots_view(reward: db.RewardItem) -> list[dict] | None:
+    if not reward.slots:
+        return None
+    keys = [db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"]) for slot in reward.slots]
+    seats = db.get_many(*keys)
+    return [{**slot, "booked": int(seats[key].booked) if key in seats else 0} for slot, key in zip(reward.slots, keys)]
+
+
+def slot_key(reward: db.RewardItem, request: dict) -> tuple[str, str] | None:
+    """The seat counter a redemption books (None for other rewards); 400 without a slot of this reward."""
+    slot_id = request.get("slot_id")
+    if reward.reward_type != KIND or not reward.slots:
+        if slot_id is not None:
+            raise ValidationFailed("Only an experience with slots has slots to book.", {"field": "slot_id"})
+        return None
+    if slot_id is None or slot_id not in {slot["id"] for slot in reward.slots or []}:
+        raise ValidationFailed("Name one of this experience's slots.", {"field": "slot_id"})
+    return db.SlotItem.key(reward.program_id, reward.reward_id, slot_id)
+
+
+def book(tx: Tx, reward: db.RewardItem, seats: db.SlotItem, quantity: int) -> dict:
+    """Take `quantity` seats within `tx`; 409 slot_started once the slot has begun (nothing left to attend),
+    fully_booked when fewer seats are left. Returns the booking's terms."""
+    capacity, booked = int(seats.capacity), int(seats.booked)
+    slot = next(slot for slot in reward.slots if db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"])
+                == (seats.pk, seats.sk))
+    refuse_if_started(slot["id"], slot["starts_at"])
+    if booked + quantity > capacity:
+        raise Conflict("This slot is fully booked.", {"slot_id": slot["id"], "left": max(0, capacity - booked)},
+                       code="fully_booked")
+    tx.update("slot", db.SlotItem(seats.pk, seats.sk), [db.SlotItem.booked.add(quantity)],
+              condition=db.SlotItem.booked <= capacity - quantity)
+    return {"slot_id": slot["id"], "starts_at": slot["starts_at"],
+            "cancel_cutoff_hours": None if reward.cancel_cutoff_hours is None else int(reward.cancel_cutoff_hours)}
+
+
+def refuse_if_started(slot_id: str, starts_at: str) -> None:
+    """409 slot_started once the slot has begun: nothing is left to attend, so neither a booking nor an
+    approval of one may go through (a rejection still gives everything back)."""
+    if clock.now() >= clock.parse(starts_at):
+        raise Conflict("This slot has already started.", {"slot_id": slot_id, "starts_at": starts_at},
+                       code="slot_started")
+
+
+def refuse_approval_if_started(redemption: db.RedemptionItem) -> None:
+    terms = redemption.terms or {}
+    if redemption.reward_type == KIND and terms.get("slot_id"):
+        refuse_if_started(terms["slot_id"], terms["starts_at"])
+
+
+def release(tx: Tx, redemption: db.RedemptionItem) -> None:
+    """Free a booking's seats within `tx` (the one that moves its status, so once)."""
+    terms = redemption.terms or {}
+    if redemption.reward_type == KIND and terms.get("slot_id"):
+        tx.update("slot", db.SlotItem(*db.SlotItem.key(redemption.program_id, redemption.reward_id,
+                                                       terms["slot_id"])),
+                  [db.SlotItem.booked.add(-int(redemption.quantity))])
+
+
+def cancel(org_id: str, program_id: str, redemption_id: str, external_id: str | None) -> dict:
+    """Cancel a booking before its cutoff: points back and seats freed once; 409 after the cutoff or once moved."""
+    redemption = redemptions.load(org_id, program_id, redemption_id)
+    if external_id is not None and redemption.external_id != external_id:
+        raise NotFound("No such redemption.")
+    if redemption.reward_type != KIND:
+        raise Conflict("Only an experience's booking can be cancelled this way.",
+                       {"reward_type": redemption.reward_type})
+    terms = redemption.terms
+    cutoff = clock.parse(terms["starts_at"]) - timedelta(hours=terms["cancel_cutoff_hours"] or 0)
+    if clock.now() >= cutoff:
+        raise Conflict("Too late to cancel this booking.", {"cutoff": clock.iso(cutoff)}, code="cancel_cutoff_passed")
+    return review.give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled",
+                                       "Booking cancelled.", "cancelled")

@@ -3,7 +3,7 @@ import random
 import time
 from typing import Any, Callable
 
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core import db
@@ -144,11 +144,30 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, PynamoDBException) and error_code(error) in TRANSIENT_CODES
 
 
-def save_or_retry(item, condition=None) -> None:
-    """Put an item whose version (or `condition`) guards it; a lost race becomes a Retry."""
+def update_if(item, actions: list, condition) -> bool:
+    """Apply `actions` to `item` if `condition` holds on it: False when it does not (the caller says what
+    that means), True once written; any other failure is raised."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def save_if(item, condition) -> bool:
+    """Put `item` if `condition` holds: False when it does not, True once written; any other failure is raised."""
     try:
         item.save(condition=condition)
     except PutError as error:
         if error_code(error) == "ConditionalCheckFailedException":
-            raise Retry() from error
+            return False
         raise
+    return True
+
+
+def save_or_retry(item, condition=None) -> None:
+    """Put an item whose version (or `condition`) guards it; a lost race becomes a Retry."""
+    if not save_if(item, condition):
+        raise Retry()

@@ -16,11 +16,9 @@ import json
 import time
 from typing import Callable
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.core import aws, clock, db, ids, settings
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.core.transact import ConditionFailed, Tx, error_code
+from chalicelib.core.transact import ConditionFailed, Tx, update_if
 from chalicelib.members import ledger, programs
 from chalicelib.members.segments import in_segment
 from chalicelib.notices import notifications, templates
@@ -151,11 +149,7 @@ def advance(org_id: str, program_id: str, broadcast_id: str, slice_number: int,
                db.BroadcastItem.cursor.set(cursor) if cursor else db.BroadcastItem.cursor.remove()]
     if done:
         actions.append(db.BroadcastItem.finished_at.set(now_iso))
-    try:
-        item.update(actions=actions, condition=db.BroadcastItem.slice == slice_number)
-    except UpdateError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
+    if not update_if(item, actions, db.BroadcastItem.slice == slice_number):
         return "stale slice"  # another worker ran this slice meanwhile (and queued the next)
     if not done:
         _enqueue(item, slice_number + 1)

@@ -8,11 +8,9 @@ statuses, so they count each message once.
 """
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.core import clock, db, pagination
 from chalicelib.core.errors import Contention
-from chalicelib.core.transact import ConditionFailed, Tx, error_code
+from chalicelib.core.transact import ConditionFailed, Tx, save_if
 from chalicelib.members import membership
 
 RETENTION = timedelta(days=400)
@@ -58,14 +56,10 @@ def write(previous: db.DeliveryItem | None, key: dict, kind: str, status: str, *
             tx.update("broadcast", db.BroadcastItem(broadcast.pk, broadcast.sk),
                       [getattr(db.BroadcastItem, name).add(change) for name, change in counts.items()])
             tx.commit()
-        else:
-            record.save(condition=condition)
+        elif not save_if(record, condition):
+            raise ConditionFailed("record")
     except ConditionFailed as failed:
         raise Busy("This message is being delivered by another worker.") from failed
-    except PutError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise Busy("This message is being delivered by another worker.") from error
-        raise
     return record
 
 

@@ -13,11 +13,9 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.core import aws, clock, db, ids, pagination, settings
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.core.transact import error_code
+from chalicelib.core.transact import save_if, update_if
 from chalicelib.webhooks import endpoints, signing, transport
 
 ATTEMPTS = 8  # per round; with the backoff below the last comes about 45 minutes after the first
@@ -57,12 +55,8 @@ def new(endpoint: db.WebhookEndpointItem, event_id: str, moment_ms: int, kind: s
 
 def record(delivery: Delivery) -> bool:
     """Write a new delivery; True if it must be sent (new, or written before but never sent)."""
-    try:
-        delivery.save(condition=Delivery.pk.does_not_exist())
+    if save_if(delivery, Delivery.pk.does_not_exist()):
         return True
-    except PutError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise
     stored = db.get(Delivery, (delivery.pk, delivery.sk))
     # A crash between the write and the send: send it now (a second message for the same try sends nothing).
     return stored is not None and stored.status == "pending" and stored.tries == 0 and stored.replays == 0
@@ -113,15 +107,11 @@ def replay(org_id: str, endpoint_id: str, delivery_id: str) -> dict:
         raise Conflict("This delivery is still being tried; replay it once it is delivered or failed.",
                        {"status": delivery.status})
     now = clock.now()
-    try:
-        delivery.update(actions=[Delivery.status.set("pending"), Delivery.tries.set(0), Delivery.replays.add(1),
-                                 Delivery.claim.remove(), Delivery.next_attempt_at.remove(),
-                                 Delivery.updated_at.set(clock.iso(now)), Delivery.ttl.set(now + KEEP)],
-                        condition=(Delivery.replays == delivery.replays) & (Delivery.status == delivery.status))
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise Conflict("This delivery was replayed or tried meanwhile; look at it again.") from error
-        raise
+    if not update_if(delivery, [Delivery.status.set("pending"), Delivery.tries.set(0), Delivery.replays.add(1),
+                                Delivery.claim.remove(), Delivery.next_attempt_at.remove(),
+                                Delivery.updated_at.set(clock.iso(now)), Delivery.ttl.set(now + KEEP)],
+                     (Delivery.replays == delivery.replays) & (Delivery.status == delivery.status)):
+        raise Conflict("This delivery was replayed or tried meanwhile; look at it again.")
     enqueue([delivery])
     return view(delivery)
 
@@ -179,16 +169,10 @@ def _in_round(message: dict):
 def _claim(delivery: Delivery, message: dict, message_id: str) -> bool:
     """Take this try for this message: False if another message made it, or the round moved on."""
     tries = int(message["try"])
-    try:
-        delivery.update(
-            actions=[Delivery.tries.set(tries), Delivery.claim.set(message_id), Delivery.attempts.add(1),
-                     Delivery.updated_at.set(clock.iso(clock.now()))],
-            condition=_in_round(message) & ((Delivery.tries == tries - 1) | (Delivery.claim == message_id)))
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(
+        delivery, [Delivery.tries.set(tries), Delivery.claim.set(message_id), Delivery.attempts.add(1),
+                   Delivery.updated_at.set(clock.iso(clock.now()))],
+        _in_round(message) & ((Delivery.tries == tries - 1) | (Delivery.claim == message_id)))
 
 
 def _settle(delivery: Delivery, status: str, outcome: transport.Outcome, condition,
@@ -202,10 +186,4 @@ def _settle(delivery: Delivery, status: str, outcome: transport.Outcome, conditi
                Delivery.next_attempt_at.set(next_attempt_at) if next_attempt_at else Delivery.next_attempt_at.remove()]
     if status == "delivered":
         actions.append(Delivery.delivered_at.set(now_iso))
-    try:
-        delivery.update(actions=actions, condition=condition)
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(delivery, actions, condition)

@@ -10,11 +10,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.core import auth, clock, db, ids, pagination
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.core.transact import error_code
+from chalicelib.core.transact import update_if
 from chalicelib.members import programs
 from chalicelib.webhooks import transport
 
@@ -89,12 +87,8 @@ def get(org_id: str, endpoint_id: str) -> dict:
 def _update(endpoint: db.WebhookEndpointItem, actions: list) -> None:
     """Apply `actions` to an endpoint that still exists (a concurrent delete wins: 404)."""
     actions.append(db.WebhookEndpointItem.updated_at.set(clock.iso(clock.now())))
-    try:
-        endpoint.update(actions=actions, condition=db.WebhookEndpointItem.pk.exists())
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise NotFound("No such webhook endpoint.") from error
-        raise
+    if not update_if(endpoint, actions, db.WebhookEndpointItem.pk.exists()):
+        raise NotFound("No such webhook endpoint.")
 
 
 def update(org_id: str, endpoint_id: str, changes: dict) -> dict:

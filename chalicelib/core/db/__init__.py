@@ -1,0 +1,98 @@
+"""The one DynamoDB table and every item type stored in it (pynamodb models).
+
+Access patterns (pk / sk, and the overloaded indexes):
+
+| item | pk | sk | indexes |
+|---|---|---|---|
+| organisation | `ORG#{org_id}` | `ORG` | |
+| API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
+| program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
+| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` on the day its tier may drop (`tier_review`) |
+| ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields); filtered on `kind` = `redeem`, a member's redemptions, newest first (their `redemption_id`s, then read by key) |
+| referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
+| campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
+| reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |
+| member import job (chalicelib/members/imports/files.py) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
+| gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
+| redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` while pending (until fulfilled, failed or cancelled); gsi3 `APPROVAL#{program_id}` / `{created_at}#{redemption_id}` only while awaiting approval: a program's approval queue, oldest first (sparse: approving, rejecting or cancelling removes it); gsi3 `SHIP#{program_id}` / `{created_at}#{redemption_id}` only while merchandise is `processing`: what waits to ship, oldest first (sparse: set by the move to processing, removed by the move to shipped or by any way back) |
+| member's cash wallet (money, per currency) | `MBR#{program_id}#{external_id}` | `CASH#{currency}` | the member's cash wallets: query pk, sk begins_with `CASH#` |
+| cash ledger entry | `CASHLEDGER#{program_id}#{scope}#{key}` | `ENTRY` | gsi3 `CASHTX#{program_id}#{external_id}` / `{created_at}#{entry_id}`: a member's cash transactions, newest first |
+| payout request | `PAYOUT#{payout_id}` | `PAYOUT` | gsi3 `PAYOUTS#{program_id}` / `{created_at}#{payout_id}` only while requested: a program's payouts awaiting approval, oldest first (sparse: approving, rejecting or cancelling removes it) |
+| program's money budget (used, alerts sent) | `PRG#{program_id}` | `BUDGET` | |
+| message delivery | `MSG#{program_id}#{external_id}` | `{subject}#{channel}` | gsi1 `MSG#{program_id}#{external_id}` / `{created_at}#{subject}#{channel}`: a member's messages, newest first (keys and `created_at` projected; the records are read by key) |
+| member's message preferences | `MBR#{program_id}#{external_id}` | `PREFS` | |
+| phone that replied STOP | `PHONE#{sha256(phone)}` | `OPTOUT` | |
+| message template | `PRG#{program_id}` | `TPL#{kind}#{locale}` | a kind's templates: query pk, sk begins_with `TPL#{kind}#`; all: `TPL#` |
+| broadcast | `PRG#{program_id}` | `BRD#{broadcast_id}` | |
+| broadcast idempotency key | `PRG#{program_id}` | `BRDKEY#{Idempotency-Key}` | |
+| expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
+| tier change (history) | `MBR#{program_id}#{external_id}` | `TIER#{created_at}#{version}` | a member's tier history: query pk, sk begins_with `TIER#`, newest first |
+| job state | `JOB#{name}` | `STATE` | |
+| webhook endpoint | `ORG#{org_id}` | `WHE#{endpoint_id}` | endpoints of an org: query pk, sk begins_with `WHE#` |
+| webhook delivery | `WHE#{endpoint_id}` | `WHD#{delivery_id}` | an endpoint's deliveries, newest first: query pk backwards (ids are time-ordered) |
+
+A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
+new inside the same transaction that moves the balance: no separate idempotency round trip.
+
+The members of a program have no index of their own: the two rare sweeps of them, a broadcast and
+the tier review after a program's tiers change (chalicelib/members/tier_review.py, in parallel segments),
+find them with a paginated Scan filtered to the program's members (with a cursor checkpointed in
+the broadcast item, or handed on in the next message). That reads the whole table once per sweep,
+which costs cents per million items, and in exchange member writes stay exactly as they are (an
+index keyed by program would cost an index write per member write, or a write path that only some
+creations take). Scan is granted to those two functions only.
+"""
+from chalicelib.core.db.member_items import (  # noqa: F401
+    CampaignBudgetItem,
+    EntryItem,
+    MemberItem,
+    ProgramItem,
+    ReferralCodeItem,
+    ReminderItem,
+    TierChangeItem,
+    entry_pk,
+    member_pk,
+)
+from chalicelib.core.db.message_items import (  # noqa: F401
+    BroadcastItem,
+    BroadcastKeyItem,
+    DeliveryItem,
+    PhoneOptOutItem,
+    PreferencesItem,
+    TemplateItem,
+    messages_pk,
+)
+from chalicelib.core.db.org_items import (  # noqa: F401
+    ApiKeyItem,
+    JobStateItem,
+    OrgItem,
+    WebhookDeliveryItem,
+    WebhookEndpointItem,
+)
+from chalicelib.core.db.reward_items import (  # noqa: F401
+    CashEntryItem,
+    CashWalletItem,
+    CharityItem,
+    CodeItem,
+    PayoutItem,
+    ProgramBudgetItem,
+    RedemptionItem,
+    RewardItem,
+    SlotItem,
+)
+from chalicelib.core.db.table import (  # noqa: F401
+    FILTERED_READS,
+    SHARDS,
+    TRANSACTION_FIELDS,
+    Gsi1,
+    Gsi2,
+    Gsi3,
+    Item,
+    connection,
+    filtered_index_page,
+    get,
+    get_many,
+    index_keys,
+    index_page,
+    shard_of,
+)

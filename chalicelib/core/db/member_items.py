@@ -1,0 +1,147 @@
+"""Item types of programs and their members: the member, its ledger entries, tier history, referral
+codes, campaign budgets and expiry reminders."""
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
+
+from chalicelib.core.db.table import Item
+
+
+class ProgramItem(Item, discriminator="program"):
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    currency_name = UnicodeAttribute()
+    locale = UnicodeAttribute()
+    points_expiry_days = NumberAttribute(null=True)
+    clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
+    referral = JSONAttribute(null=True)  # {"qualifying_event", "referrer_points", "referee_points"}
+    recognition = JSONAttribute(null=True)  # {"monthly_allowance", "max_per_gift"}
+    messaging = JSONAttribute(null=True)  # {"quiet_hours", "time_zone", "sms_max_segments"} (messaging.py)
+    campaigns = JSONAttribute(null=True)  # [{"id", "name", "starts_at", "ends_at", "budget_points", "earn_rules"}]
+    earn_rules = JSONAttribute(default=list)
+    tiers = JSONAttribute(default=list)
+    tier_policy = JSONAttribute(null=True)  # {"measure", "window_days", "grace_days", "downgrade", ...} (tiers.py)
+    redemption_policy = JSONAttribute(null=True)  # {"approval_above_points"} (redemption_review.py)
+    budget = JSONAttribute(null=True)  # {"amount", "currency", "alert_at_percent"}; its use: ProgramBudgetItem
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(org_id: str, program_id: str) -> tuple[str, str]:
+        return f"ORG#{org_id}", f"PRG#{program_id}"
+
+
+def member_pk(program_id: str, external_id: str) -> str:
+    return f"MBR#{program_id}#{external_id}"
+
+
+class MemberItem(Item, discriminator="member"):
+    """A member's profile and its balance, moved together with each ledger entry."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    attributes = JSONAttribute(null=True)
+    available = NumberAttribute(default=0)
+    pending = NumberAttribute(default=0)
+    lifetime_earned = NumberAttribute(default=0)
+    lifetime_spent = NumberAttribute(default=0)
+    debt = NumberAttribute(default=0)
+    lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
+    holds = JSONAttribute(null=True)  # pending points: [[release_at, points, event_id, expires_at], ...] (wallet.py)
+    earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
+    rule_counters = JSONAttribute(null=True, attr_name="rc")  # per-rule caps and first-time use (rules.py)
+    tier = UnicodeAttribute(null=True)
+    tier_below_since = UnicodeAttribute(null=True, attr_name="tbs")  # the day its measure fell below its tier
+    tier_review = UnicodeAttribute(null=True, attr_name="trv")  # the day its tier may next fall (gsi3)
+    tiers_reached = JSONAttribute(null=True, attr_name="trc")  # tier names ever reached (bonuses paid once)
+    given = JSONAttribute(null=True)  # recognition allowance used: {"YYYY-MM": points}, this month only
+    referred_by = UnicodeAttribute(null=True)  # the referrer's external_id
+    referral = UnicodeAttribute(null=True)  # "pending" until the qualifying event rewards it, then "rewarded"
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), "MEMBER"
+
+
+class TierChangeItem(Item, discriminator="tierchange"):
+    """One move of a member's tier, written in the same transaction as the member: its tier history."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    change = UnicodeAttribute()  # "up" or "down"
+    from_tier = UnicodeAttribute(null=True)
+    to_tier = UnicodeAttribute(null=True)
+    qualifying = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str, created_at: str, version: int) -> tuple[str, str]:
+        return member_pk(program_id, external_id), f"TIER#{created_at}#{version:08d}"
+
+
+def entry_pk(program_id: str, scope: str, idempotency_key: str) -> str:
+    return f"LEDGER#{program_id}#{scope}#{idempotency_key}"
+
+
+class EntryItem(Item, discriminator="entry"):
+    """One ledger entry: immutable once written, keyed by its idempotency key."""
+
+    txn_id = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    points = NumberAttribute()
+    balance_after = NumberAttribute()
+    event_id = UnicodeAttribute(null=True)
+    redemption_id = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    expires_at = UnicodeAttribute(null=True)
+    reverses = UnicodeAttribute(null=True)  # the event whose points a `reverse` entry takes back
+    available_at = UnicodeAttribute(null=True)  # an earn held pending: when its points become available
+    basis = NumberAttribute(null=True)  # an earn's amount, for proportional reversal of a partial refund
+    reversed = NumberAttribute(null=True)  # points of this earn reversed so far (never above `points`)
+    settled = NumberAttribute(null=True)  # debt paid from this credit, in a `reverse` entry of its own
+    created_at = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    snapshot = JSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)
+
+
+class ReferralCodeItem(Item, discriminator="refcode"):
+    """Which member a referral code belongs to (the code itself is derived, not stored per member)."""
+
+    external_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(program_id: str, code: str) -> tuple[str, str]:
+        return f"REFCODE#{program_id}#{code}", "CODE"
+
+
+class CampaignBudgetItem(Item, discriminator="budget"):
+    """A campaign's points budget and what it has given: raised in each award's transaction, never past it."""
+
+    budget = NumberAttribute(null=True)  # None: unlimited
+    spent = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(campaign_id: str) -> tuple[str, str]:
+        return f"CMP#{campaign_id}", "BUDGET"
+
+
+class ReminderItem(Item, discriminator="reminder"):
+    """Marks that a member was told its points expire on a date, so a job's next run skips it."""
+
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(program_id: str, external_id: str, day: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), f"REMIND#{day}"

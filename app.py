@@ -9,7 +9,7 @@ from chalicelib.earning import campaigns, earn, order_webhooks, recognition, ref
 from chalicelib.members import adjustments, membership, programs
 from chalicelib.messaging import broadcasts, message_log, preferences, program_templates
 from chalicelib.notices import unsubscribe_pages
-from chalicelib.rewards import budgets, cash, catalog, payouts, redemptions, review
+from chalicelib.rewards import budgets, cash, catalog, payouts, redemptions, review, statuses
 from chalicelib.rewards.kinds import donation, experience, merchandise
 from chalicelib.webhooks import deliveries, endpoints, events
 
@@ -370,7 +370,7 @@ def get_redemption(call: Call):
           summary="A member's redemptions, newest first, each as GET .../redemptions/{redemption_id} shows it to the "
                   "caller", answer="RedemptionList", paged=True,
           query=(("status", "Only the redemptions in this status, of each page (a page may then hold fewer than "
-                            "limit and still carry a next_cursor)", {"enum": list(redemptions.STATUSES)}),))
+                            "limit and still carry a next_cursor)", {"enum": list(statuses.STATUSES)}),))
 def member_redemptions(call: Call):
     program_id, external_id = member_of(call)
     membership.require(call.org_id, program_id, external_id)

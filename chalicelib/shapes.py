@@ -25,7 +25,7 @@ from chalicelib.core.wire import (  # noqa: F401
     small_object,
 )
 from chalicelib.earning.rule_shapes import EarnRule, EarnRules, PointsPer, TimeZone, _timezone  # noqa: F401 (part of the contract's shapes)
-from chalicelib.rewards.redemptions import STATUSES
+from chalicelib.rewards.statuses import STATUSES
 from chalicelib.webhooks import KINDS
 
 # --- service -----------------------------------------------------------------------------

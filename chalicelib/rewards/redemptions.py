@@ -20,12 +20,9 @@ from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx, with_
 from chalicelib.members import ledger, lots
 from chalicelib.rewards import budgets, catalog, eligibility
 from chalicelib.rewards.kinds import donation, experience, merchandise, points_transfer
+from chalicelib.rewards.statuses import DECIDED, STATUSES
 from chalicelib.webhooks import events
 
-# Every status a redemption may be in (schemas.Redemption's, and a member's list's `?status=`).
-STATUSES = ("pending", "fulfilled", "failed", "cancelled", "awaiting_approval", "rejected", "processing", "shipped",
-            "delivered", "returned")
-DECIDED = ("rejected", "cancelled")  # statuses an admin chose, shown with their reason
 # The statuses a program lists its redemptions by, each a sparse gsi3 partition written with the move into it:
 # the approval queue (redemption_review) and the merchandise waiting to ship (shipping). Each: (the partition's
 # prefix, the scope its list's cursors are bound to, so a cursor of one queue serves it alone).

@@ -6,7 +6,9 @@
 - `signing`: the `Laurel-Signature` header, and `verify` as a receiver should check it;
 - `transport`: the HTTP POST, to public addresses only.
 
-See docs/webhooks.md. This module imports nothing, so `schemas` can name the kinds cheaply.
+May import: core.
+
+See docs/webhooks.md. This module holds only the kinds' names, so the shapes can name them cheaply.
 """
 
 # The kinds an endpoint may subscribe to (a ping, `webhook.ping`, goes to one endpoint on request).

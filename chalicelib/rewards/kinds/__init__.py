@@ -1,1 +1,1 @@
-"""kinds."""
+"""One module per reward kind (gift card, points transfer, merchandise, experience, donation)."""

@@ -13,7 +13,6 @@ from datetime import timedelta
 from chalicelib.core import auth, clock, db, ids, pagination
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.transact import update_if
-from chalicelib.members import programs
 from chalicelib.webhooks import transport
 
 MAX_ENDPOINTS = 16  # per organisation: bounds the writes and messages of one event
@@ -57,8 +56,9 @@ def _checked(org_id: str, fields: dict) -> dict:
             raise ValidationFailed(f"url: {refused}", {"field": "url"}) from None
     if "kinds" in fields:
         fields["kinds"] = list(dict.fromkeys(fields["kinds"]))
-    if fields.get("program_id") is not None:
-        programs.load(org_id, fields["program_id"])
+    program_id = fields.get("program_id")
+    if program_id is not None and db.get(db.ProgramItem, db.ProgramItem.key(org_id, program_id)) is None:
+        raise NotFound("No such program.")  # as members.programs.load answers; webhooks sit below members
     return fields
 
 

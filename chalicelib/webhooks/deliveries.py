@@ -53,7 +53,7 @@ def new(endpoint: db.WebhookEndpointItem, event_id: str, moment_ms: int, kind: s
                     status="pending", created_at=clock.iso(now), updated_at=clock.iso(now), ttl=now + KEEP)
 
 
-def record(delivery: Delivery) -> bool:
+def save_new(delivery: Delivery) -> bool:
     """Write a new delivery; True if it must be sent (new, or written before but never sent)."""
     if save_if(delivery, Delivery.pk.does_not_exist()):
         return True

@@ -48,7 +48,7 @@ def emit(org_id: str, program_id: str, kind: str, data: dict, *, event_key: str,
         return []
     event_id, moment_ms, body = _event(org_id, program_id, kind, data, event_key, occurred_at)
     made = [deliveries.new(endpoint, event_id, moment_ms, kind, body) for endpoint in subscribed]
-    deliveries.enqueue([delivery for delivery in made if deliveries.record(delivery)])
+    deliveries.enqueue([delivery for delivery in made if deliveries.save_new(delivery)])
     return [delivery.delivery_id for delivery in made]
 
 
@@ -58,6 +58,6 @@ def ping(org_id: str, endpoint_id: str) -> dict:
     now_iso = clock.iso(clock.now())
     event_id, moment_ms, body = _event(org_id, None, PING, {"endpoint_id": endpoint_id}, ids.new_id("png"), now_iso)
     delivery = deliveries.new(endpoint, event_id, moment_ms, PING, body)
-    deliveries.record(delivery)
+    deliveries.save_new(delivery)
     deliveries.enqueue([delivery])
     return deliveries.view(delivery)

@@ -7,7 +7,7 @@ time runs low, then continues in a new message (chalicelib/members/imports/files
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.core import aws, queues
+from chalicelib.core import aws, queues, settings
 from chalicelib.core.observability import logger
 from chalicelib.members.imports import files
 
@@ -23,10 +23,10 @@ def record_handler(record: SQSRecord, lambda_context) -> None:
     except files.Unreadable as unreadable:
         # It can never succeed: keep it in the DLQ with the reason rather than retry it.
         logger.warning("import message rejected", extra={"message_id": record.message_id, "reason": str(unreadable)})
-        queues.dead_letter(record, files.imports_dlq_url(), str(unreadable))
+        queues.dead_letter(record, settings.imports_dlq_url(), str(unreadable))
     except Exception:
         try:
-            aws.client("sqs").change_message_visibility(QueueUrl=files.imports_queue_url(),
+            aws.client("sqs").change_message_visibility(QueueUrl=settings.imports_queue_url(),
                                                         ReceiptHandle=record.receipt_handle,
                                                         VisibilityTimeout=RETRY_SECONDS)
         except Exception:  # noqa: BLE001 - then it comes back after the queue's own timeout

@@ -54,7 +54,6 @@ from urllib.parse import unquote_plus
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.core import aws, clock, db, ids, settings
@@ -101,66 +100,10 @@ def csv_fields() -> tuple[str, ...]:
     return tuple(name for name in profile_fields() if name != "attributes")
 
 
-# --- settings (read when used) ----------------------------------------------------------------
-
-def imports_bucket() -> str:
-    return os.environ.get("IMPORTS_BUCKET", "")
-
-
-def imports_queue_url() -> str:
-    value = os.environ.get("IMPORTS_QUEUE_URL")
-    if not value:
-        raise RuntimeError("setting IMPORTS_QUEUE_URL is not configured")
-    return value
-
-
-def imports_dlq_url() -> str:
-    return os.environ.get("IMPORTS_DLQ_URL", "")
-
-
 # --- the job item -----------------------------------------------------------------------------
 
-class ImportJobItem(db.Item, discriminator="import"):
-    """One import of one S3 object, at `PRG#{program_id}` / `IMPORT#{import_id}`: a program's imports
-    are a query on pk with sk begins_with `IMPORT#`, newest first backwards (ids are time-ordered)."""
-
-    org_id = UnicodeAttribute()
-    program_id = UnicodeAttribute()
-    import_id = UnicodeAttribute()
-    file_name = UnicodeAttribute()  # the key below imports/{org_id}/{program_id}/
-    bucket = UnicodeAttribute()
-    object_key = UnicodeAttribute()
-    version_id = UnicodeAttribute(null=True)
-    etag = UnicodeAttribute()
-    size = NumberAttribute()
-    file_format = UnicodeAttribute(null=True)
-    status = UnicodeAttribute()  # running | done | failed
-    error = JSONAttribute(null=True)  # {"code", "message"}: why the file as a whole was refused
-    last_error = UnicodeAttribute(null=True)  # the last transient failure while running
-    offset = NumberAttribute(default=0)  # checkpoint: the byte where the next row starts
-    next_line = NumberAttribute(default=1)  # checkpoint: that row's line number
-    header = JSONAttribute(null=True)  # CSV: the columns, for continuations that start mid-file
-    rows = NumberAttribute(default=0)
-    created = NumberAttribute(default=0)
-    updated = NumberAttribute(default=0)
-    unchanged = NumberAttribute(default=0)
-    rejected = NumberAttribute(default=0)
-    parts = JSONAttribute(default=list)  # [start offset, writer's token] of checkpointed segments with rejected rows
-    lease = UnicodeAttribute(null=True)  # fencing token of the worker holding the job
-    lease_message = UnicodeAttribute(null=True)  # the queue message that worker handles
-    lease_until = UnicodeAttribute(null=True)
-    report_key = UnicodeAttribute(null=True)
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    finished_at = UnicodeAttribute(null=True)
-    ttl = TTLAttribute(null=True)
-
-    @staticmethod
-    def key(program_id: str, import_id: str) -> tuple[str, str]:
-        return f"PRG#{program_id}", f"IMPORT#{import_id}"
-
-
-COUNTS = ("rows", "created", "updated", "unchanged", "rejected")
+ImportJobItem = db.ImportJobItem
+COUNTS = ImportJobItem.COUNTS
 
 
 def job_view(job: ImportJobItem) -> dict:
@@ -819,7 +762,7 @@ def _close(job: ImportJobItem, token: str, status: str, progress: Progress, erro
 
 
 def _continue_later(job: ImportJobItem) -> None:
-    aws.client("sqs").send_message(QueueUrl=imports_queue_url(), MessageBody=json.dumps(
+    aws.client("sqs").send_message(QueueUrl=settings.imports_queue_url(), MessageBody=json.dumps(
         {"import": {"program_id": job.program_id, "import_id": job.import_id}}))
 
 
@@ -933,7 +876,7 @@ def _s3_objects(message: dict) -> list[ObjectRef]:
         bucket, obj = (s3.get("bucket") or {}).get("name"), s3.get("object") or {}
         if not bucket or not obj.get("key") or not obj.get("eTag"):
             raise Unreadable("an S3 record without bucket, key or eTag")
-        if imports_bucket() and bucket != imports_bucket():
+        if settings.imports_bucket() and bucket != settings.imports_bucket():
             raise Unreadable("a notification from another bucket than the imports bucket")
         refs.append(ObjectRef(bucket, unquote_plus(obj["key"]), obj["eTag"].strip('"'), obj.get("versionId")))
     return refs

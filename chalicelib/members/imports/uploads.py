@@ -13,7 +13,7 @@ the client finds its job by listing the program's imports with `?key=` (the key 
 """
 from datetime import timedelta
 
-from chalicelib.core import aws, clock, ids, pagination
+from chalicelib.core import aws, clock, ids, pagination, settings
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.members import programs
 from chalicelib.members.imports import files
@@ -25,7 +25,7 @@ FINISHED = ("done", "failed")
 
 
 def _bucket() -> str:
-    bucket = files.imports_bucket()
+    bucket = settings.imports_bucket()
     if not bucket:
         raise RuntimeError("setting IMPORTS_BUCKET is not configured")
     return bucket

@@ -1,7 +1,7 @@
 """Member import from the imports queue: S3 notifications of dropped files, and continuations.
 
 One message is one file (batch size 1): it runs until the file is imported or the invocation's
-time runs low, then continues in a new message (chalicelib/members/imports/files.py).
+time runs low, then continues in a new message (chalicelib/members/imports/runs.py).
 """
 # Imported before pydantic on purpose: see functions/partner_events.py.
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core import aws, queues, settings
 from chalicelib.core.observability import logger
-from chalicelib.members.imports import files
+from chalicelib.members.imports import queue_messages
 
 processor = BatchProcessor(event_type=EventType.SQS)
 # The queue's visibility timeout outlasts six 900 s invocations; a message that failed on something
@@ -19,8 +19,8 @@ RETRY_SECONDS = 60
 
 def record_handler(record: SQSRecord, lambda_context) -> None:
     try:
-        files.handle_message(record.body, record.message_id, lambda_context.get_remaining_time_in_millis)
-    except files.Unreadable as unreadable:
+        queue_messages.handle_message(record.body, record.message_id, lambda_context.get_remaining_time_in_millis)
+    except queue_messages.Unreadable as unreadable:
         # It can never succeed: keep it in the DLQ with the reason rather than retry it.
         logger.warning("import message rejected", extra={"message_id": record.message_id, "reason": str(unreadable)})
         queues.dead_letter(record, settings.imports_dlq_url(), str(unreadable))

@@ -20,6 +20,8 @@ CHECKPOINT_SECONDS = 30
 
 @dataclass
 class Progress:
+    """Where a run is in the file and what it has counted; what it has not yet checkpointed is its own."""
+
     offset: int
     next_line: int
     counts: dict[str, int]

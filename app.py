@@ -223,8 +223,8 @@ def recognise(call: Call):
 
 
 # --- member imports --------------------------------------------------------------------------
-# chalicelib.members.imports.uploads is imported by these routes only: it loads the import function's module,
-# which no other route needs at cold start.
+# chalicelib.members.imports.uploads is imported by these routes only: it loads modules of the import function
+# (the bucket's layout, the job's leases) that no other route needs at cold start.
 
 @endpoint(app, "POST", P + "/imports", roles=ADMIN,
           summary="A presigned URL to upload a CSV or JSON-lines file of members; it is imported once uploaded",

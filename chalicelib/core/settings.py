@@ -48,6 +48,19 @@ def partner_events_max_receives() -> int:
     return int(os.environ.get("PARTNER_EVENTS_MAX_RECEIVES", "5"))
 
 
+def imports_bucket() -> str:
+    """Where member files are dropped ("" when not configured: the import function then takes any bucket's)."""
+    return os.environ.get("IMPORTS_BUCKET", "")
+
+
+def imports_queue_url() -> str:
+    return _required("IMPORTS_QUEUE_URL")
+
+
+def imports_dlq_url() -> str:
+    return os.environ.get("IMPORTS_DLQ_URL", "")
+
+
 def fulfilment_queue_url() -> str:
     return _required("FULFILMENT_QUEUE_URL")
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from chalicelib.core import clock
-from chalicelib.members.imports import files
+from chalicelib.members.imports import bucket, runs
 
 FUNCTION = "MemberImportFunction"
 CSV = "external_id,email,name\nada,ada@example.com,Ada\nbob,not-an-email,Bob\n"
@@ -65,7 +65,7 @@ def test_an_upload_url_is_for_a_new_key_under_the_callers_organisation_and_progr
     # Then each is for its own key under imports/{org_id}/{program_id}/, ending in the file name
     prefix = f"imports/{program['org_id']}/{program['id']}/upl_"
     assert first["key"].startswith(prefix) and first["key"].endswith("/members.csv")
-    assert second["key"] != first["key"] and files.locate(first["key"]).program_id == program["id"]
+    assert second["key"] != first["key"] and bucket.locate(first["key"]).program_id == program["id"]
     # and the URL is a SigV4 PUT of exactly that object in the imports bucket, for 15 minutes
     url = urlsplit(first["upload_url"])
     signed = parse_qs(url.query)
@@ -159,8 +159,8 @@ def test_a_file_put_to_the_upload_url_is_imported_and_its_report_is_read_through
 
 def test_a_running_import_has_counts_so_far_and_no_report_yet(stack, api, program, monkeypatch):
     # Given an import function that stops after each chunk of 2 rows, as when its time runs low
-    monkeypatch.setattr(files, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(files, "STOP_MARGIN_MS", 10 ** 9)
+    monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(runs, "STOP_MARGIN_MS", 10 ** 9)
     upload = upload_url(api, program, "slow.csv")
     assert put(upload, "external_id,name\nr-1,One\nr-2,Two\nr-3,Three\n").status_code == 200
     poller = stack.poller(FUNCTION)

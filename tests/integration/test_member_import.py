@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.core import db
 from chalicelib.core.transact import Retry, save_or_retry
-from chalicelib.members.imports import files
+from chalicelib.members.imports import bucket, checkpoints, member_writes, row_texts, runs, uploads
+from chalicelib.members.imports.job_leases import get_job
 from local.lambda_runtime import LambdaContext, load_handler, sqs_event
 
 FUNCTION = "MemberImportFunction"
@@ -122,8 +123,8 @@ def test_a_csv_file_creates_updates_and_rejects_rows_each_with_its_reason(stack,
         "Five, Jr.", "+393331234567", "en-GB", {"team": "ops", "site": "milano"})
     assert member(api, program, "emp 3") is None and member(api, program, "emp-4") is None
     # and the job item says the same
-    job = files.get_job(program["id"], result["import_id"])
-    assert files.job_view(job)["counts"] == result["counts"]
+    job = get_job(program["id"], result["import_id"])
+    assert uploads.job_view(job)["counts"] == result["counts"]
     assert (job.status, job.lease, job.report_key) == (
         "done", None, f"reports/{program['org_id']}/{program['id']}/hrms/2024-06.csv.report.json")
 
@@ -249,13 +250,13 @@ def test_the_same_notification_delivered_again_is_a_no_op(stack, api, program):
     assert first["counts"] == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
     assert report(stack, program, "again.csv") == first and report_versions(stack, program, "again.csv") == 1
     assert member(api, program, "ada")["updated_at"] == updated_at
-    job = files.get_job(program["id"], first["import_id"])
+    job = get_job(program["id"], first["import_id"])
     assert (job.status, job.rows, job.created) == ("done", 2, 2)
 
 
 def test_a_long_file_checkpoints_and_continues_in_a_new_message_when_time_runs_low(stack, api, program, monkeypatch):
     # Given small chunks, and a file of 7 rows (one bad row early, one late)
-    monkeypatch.setattr(files, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(runs, "CHUNK_ROWS", 3)
     rows = ["external_id,name", "r-1,One", "r 2,Bad", "r-3,Three", "r-4,Four", "r-5,Five", "r-6,Six",
             "r-7,Seven,extra"]
     drop(stack, program, "long.csv", "\n".join(rows) + "\n")
@@ -265,7 +266,7 @@ def test_a_long_file_checkpoints_and_continues_in_a_new_message_when_time_runs_l
     # Then it applied one chunk (the header and two rows), checkpointed, released the job and queued
     # its own continuation
     assert result == {"batchItemFailures": []}
-    (job,) = files.ImportJobItem.query(f"PRG#{program['id']}", db.Item.sk.startswith("IMPORT#"))
+    (job,) = db.ImportJobItem.query(f"PRG#{program['id']}", db.Item.sk.startswith("IMPORT#"))
     assert (job.status, job.rows, job.created, job.rejected, job.next_line, job.lease) == (
         "running", 2, 1, 1, 4, None)
     assert member(api, program, "r-1") is not None and member(api, program, "r-3") is None
@@ -283,9 +284,9 @@ def test_a_long_file_checkpoints_and_continues_in_a_new_message_when_time_runs_l
 
 def test_a_crashed_import_resumes_from_its_checkpoint_when_its_message_comes_back(stack, api, program, monkeypatch):
     # Given a checkpoint after every chunk of 2 rows, and a DynamoDB outage during the second chunk
-    monkeypatch.setattr(files, "CHUNK_ROWS", 2)
-    monkeypatch.setattr(files, "CHECKPOINT_ROWS", 1)
-    real_apply, calls = files.apply, []
+    monkeypatch.setattr(runs, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_ROWS", 1)
+    real_apply, calls = member_writes.apply, []
 
     def flaky_apply(org_id, program_id, chunk):
         calls.append([record.external_id for record in chunk])
@@ -293,13 +294,13 @@ def test_a_crashed_import_resumes_from_its_checkpoint_when_its_message_comes_bac
             raise RuntimeError("DynamoDB is unavailable")
         return real_apply(org_id, program_id, chunk)
 
-    monkeypatch.setattr(files, "apply", flaky_apply)
+    monkeypatch.setattr(member_writes, "apply", flaky_apply)
     # When a 5-row file is imported (the failed message comes back at once, as Lambda retries it)
     result = imported(stack, program, "flaky.csv", "external_id,name\nc-1,A\nc-2,B\nc-3,C\nc-4,D\nc-5,E\n")
     # Then the redelivery took the job over and resumed after the first chunk, not from the start
     assert calls == [[None, "c-1"], ["c-2", "c-3"], ["c-2", "c-3"], ["c-4", "c-5"]]
     assert result["counts"] == {"rows": 5, "created": 5, "updated": 0, "unchanged": 0, "rejected": 0}
-    job = files.get_job(program["id"], result["import_id"])
+    job = get_job(program["id"], result["import_id"])
     assert job.status == "done" and job.last_error is None
 
 
@@ -316,7 +317,7 @@ def test_a_file_that_cannot_be_imported_as_a_whole_fails_with_a_report(stack, ap
     # Then nothing is imported and the report says why
     assert (result["status"], result["error"]["code"]) == ("failed", code)
     assert result["counts"]["rows"] == 0 and member(api, program, "ada") is None
-    assert files.get_job(program["id"], result["import_id"]).status == "failed"
+    assert get_job(program["id"], result["import_id"]).status == "failed"
 
 
 def test_a_file_for_a_program_of_another_organisation_imports_nothing(stack, api, program):
@@ -347,8 +348,8 @@ def test_a_message_that_is_no_import_goes_to_the_dlq_with_its_reason(stack):
 
 def test_rows_split_across_ranged_reads_are_read_whole(stack, api, program, monkeypatch):
     # Given reads of 7 bytes (8 MB in production) and rows of at most 40 bytes
-    monkeypatch.setattr(files, "READ_BYTES", 7)
-    monkeypatch.setattr(files, "MAX_RECORD_BYTES", 40)
+    monkeypatch.setattr(bucket, "READ_BYTES", 7)
+    monkeypatch.setattr(row_texts, "MAX_RECORD_BYTES", 40)
     body = ("external_id,name\n"
             "s-1,Short\n"
             f"s-2,{'L' * 60}\n"             # longer than 40 bytes: refused without being held whole

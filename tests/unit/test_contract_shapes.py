@@ -64,9 +64,9 @@ def test_an_import_file_name_that_is_not_a_plain_csv_or_jsonl_name_is_refused_wi
 
 
 def test_every_import_file_name_taken_is_one_the_import_function_reads():
-    from chalicelib.members.imports import files
+    from chalicelib.members.imports import bucket
 
-    suffixes = {suffix for suffix in files.FORMATS}
+    suffixes = {suffix for suffix in bucket.FORMATS}
     for suffix in suffixes:
         assert parse_body(json.dumps({"file_name": f"m{suffix}"}).encode(), shapes.ImportCreate)
     assert set(shapes.IMPORT_FILE_NAME.rsplit("(", 1)[1].split(")")[0].lower().split("|")) == {

@@ -12,7 +12,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |
-| member import job (chalicelib/members/imports/files.py) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
+| member import job (chalicelib/members/imports/) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
 | redemption | `RDM#{redemption_id}` | `REDEMPTION` | gsi2 `OUTBOX#{shard}` / `{created_at}` while pending (until fulfilled, failed or cancelled); gsi3 `APPROVAL#{program_id}` / `{created_at}#{redemption_id}` only while awaiting approval: a program's approval queue, oldest first (sparse: approving, rejecting or cancelling removes it); gsi3 `SHIP#{program_id}` / `{created_at}#{redemption_id}` only while merchandise is `processing`: what waits to ship, oldest first (sparse: set by the move to processing, removed by the move to shipped or by any way back) |
 | member's cash wallet (money, per currency) | `MBR#{program_id}#{external_id}` | `CASH#{currency}` | the member's cash wallets: query pk, sk begins_with `CASH#` |
@@ -45,6 +45,7 @@ creations take). Scan is granted to those two functions only.
 from chalicelib.core.db.member_items import (  # noqa: F401
     CampaignBudgetItem,
     EntryItem,
+    ImportJobItem,
     MemberItem,
     ProgramItem,
     ReferralCodeItem,

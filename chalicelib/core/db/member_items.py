@@ -1,5 +1,5 @@
 """Item types of programs and their members: the member, its ledger entries, tier history, referral
-codes, campaign budgets and expiry reminders."""
+codes, campaign budgets, expiry reminders and member import jobs."""
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
 
@@ -145,3 +145,50 @@ class ReminderItem(Item, discriminator="reminder"):
     @staticmethod
     def key(program_id: str, external_id: str, day: str) -> tuple[str, str]:
         return member_pk(program_id, external_id), f"REMIND#{day}"
+
+
+class ImportJobItem(Item, discriminator="import"):
+    """One import of one S3 object (chalicelib/members/imports/), at `PRG#{program_id}` / `IMPORT#{import_id}`:
+    a program's imports are a query on pk with sk begins_with `IMPORT#`, newest first backwards (ids are
+    time-ordered)."""
+
+    COUNTS = ("rows", "created", "updated", "unchanged", "rejected")
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    import_id = UnicodeAttribute()
+    file_name = UnicodeAttribute()  # the key below imports/{org_id}/{program_id}/
+    bucket = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    version_id = UnicodeAttribute(null=True)
+    etag = UnicodeAttribute()
+    size = NumberAttribute()
+    file_format = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # running | done | failed
+    error = JSONAttribute(null=True)  # {"code", "message"}: why the file as a whole was refused
+    last_error = UnicodeAttribute(null=True)  # the last transient failure while running
+    offset = NumberAttribute(default=0)  # checkpoint: the byte where the next row starts
+    next_line = NumberAttribute(default=1)  # checkpoint: that row's line number
+    header = JSONAttribute(null=True)  # CSV: the columns, for continuations that start mid-file
+    rows = NumberAttribute(default=0)
+    created = NumberAttribute(default=0)
+    updated = NumberAttribute(default=0)
+    unchanged = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    parts = JSONAttribute(default=list)  # [start offset, writer's token] of checkpointed segments with rejected rows
+    lease = UnicodeAttribute(null=True)  # fencing token of the worker holding the job
+    lease_message = UnicodeAttribute(null=True)  # the queue message that worker handles
+    lease_until = UnicodeAttribute(null=True)
+    report_key = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    ttl = TTLAttribute(null=True)
+
+    @staticmethod
+    def key(program_id: str, import_id: str) -> tuple[str, str]:
+        return f"PRG#{program_id}", f"IMPORT#{import_id}"
+
+    def counts(self) -> dict[str, int]:
+        """Its rows so far, by outcome."""
+        return {name: int(getattr(self, name)) for name in self.COUNTS}

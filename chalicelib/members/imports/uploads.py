@@ -2,7 +2,7 @@
 
 The API never handles the file: it signs a short-lived S3 PUT URL for a key it builds from the
 caller's organisation and program, and the file is imported exactly as a dropped one is (S3's
-notification, the imports queue, chalicelib/members/imports/files.py). The API then reads the job items
+notification, the imports queue, chalicelib/members/imports/queue_messages.py). The API then reads the job items
 the import function keeps, and signs a GET URL for a finished job's report.
 
 Each upload gets its own key, `imports/{org_id}/{program_id}/{upload_id}/{file_name}`, so its report
@@ -13,10 +13,11 @@ the client finds its job by listing the program's imports with `?key=` (the key 
 """
 from datetime import timedelta
 
-from chalicelib.core import aws, clock, ids, pagination
+from chalicelib.core import aws, clock, db, ids, pagination, settings
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.members import programs
-from chalicelib.members.imports import files
+from chalicelib.members.imports.bucket import IMPORTS_PREFIX
+from chalicelib.members.imports.job_leases import get_job
 
 UPLOAD_SECONDS = 15 * 60  # long enough to send a large file, short enough that a leaked URL soon dies
 REPORT_SECONDS = 15 * 60
@@ -25,14 +26,14 @@ FINISHED = ("done", "failed")
 
 
 def _bucket() -> str:
-    bucket = files.imports_bucket()
+    bucket = settings.imports_bucket()
     if not bucket:
         raise RuntimeError("setting IMPORTS_BUCKET is not configured")
     return bucket
 
 
 def _prefix(org_id: str, program_id: str) -> str:
-    return f"{files.IMPORTS_PREFIX}{org_id}/{program_id}/"
+    return f"{IMPORTS_PREFIX}{org_id}/{program_id}/"
 
 
 def _presigned(operation: str, params: dict, seconds: int) -> tuple[str, str]:
@@ -54,8 +55,15 @@ def upload(org_id: str, program_id: str, file_name: str, size: int | None) -> di
     return {"key": key, "upload_url": url, "method": "PUT", "headers": headers, "expires_at": expires_at}
 
 
-def view(job: files.ImportJobItem) -> dict:
-    return {**files.job_view(job), "key": job.object_key}
+def job_view(job: db.ImportJobItem) -> dict:
+    """An import as the API answers it, with the key of the object it imports."""
+    view = {"id": job.import_id, "file": job.file_name, "status": job.status, "counts": job.counts(),
+            "report_key": job.report_key, "created_at": job.created_at, "updated_at": job.updated_at,
+            "finished_at": job.finished_at}
+    if job.error:
+        view["error"] = job.error
+    view["key"] = job.object_key
+    return view
 
 
 def list_(org_id: str, program_id: str, query: dict) -> dict:
@@ -67,18 +75,18 @@ def list_(org_id: str, program_id: str, query: dict) -> dict:
         if len(key) > MAX_KEY_LENGTH or not key.startswith(_prefix(org_id, program_id)):
             raise ValidationFailed("key must be an upload key this program's POST .../imports gave.",
                                    {"field": "key"})
-        conditions["filter_condition"] = files.ImportJobItem.object_key == key
-    return pagination.query_page(files.ImportJobItem, f"PRG#{program_id}", "IMPORT#", query,
-                                 f"imports:{program_id}", view, scan_index_forward=False, **conditions)
+        conditions["filter_condition"] = db.ImportJobItem.object_key == key
+    return pagination.query_page(db.ImportJobItem, f"PRG#{program_id}", "IMPORT#", query,
+                                 f"imports:{program_id}", job_view, scan_index_forward=False, **conditions)
 
 
 def get(org_id: str, program_id: str, import_id: str) -> dict:
     """One import; once it has finished, with a URL of its per-row report."""
     programs.load(org_id, program_id)
-    job = files.get_job(program_id, import_id) if ids.is_id(import_id, "imp") else None
+    job = get_job(program_id, import_id) if ids.is_id(import_id, "imp") else None
     if job is None or job.org_id != org_id:
         raise NotFound("No such import.")
-    answer = view(job)
+    answer = job_view(job)
     if job.status in FINISHED and job.report_key:
         answer["report_url"], answer["report_expires_at"] = _presigned(
             "get_object", {"Bucket": job.bucket, "Key": job.report_key}, REPORT_SECONDS)

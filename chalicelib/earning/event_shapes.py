@@ -28,6 +28,8 @@ class PartnerMessage(Request):
     event: EventIn
 
 
+# --- order webhooks --------------------------------------------------------------------------
+
 class Foreign(Request):
     """A shape another system sends (a shop's webhook): the fields Laurel reads are checked, the rest ignored."""
 

@@ -22,6 +22,8 @@ from chalicelib.core.wire import (
 from chalicelib.earning.rule_shapes import EarnRules
 
 
+# --- campaigns --------------------------------------------------------------------------------
+
 class CampaignCreate(Request):
     """A promotion layered on the program's rules for a while, with an optional points budget."""
 
@@ -58,6 +60,8 @@ class CampaignList(Answer):
     items: list[Campaign]
     next_cursor: Optional[str]
 
+
+# --- programs --------------------------------------------------------------------------------
 
 class Tier(Request):
     name: Annotated[str, Field(min_length=1, max_length=64)]
@@ -239,6 +243,8 @@ class ProgramList(Answer):
     items: list[Program]
     next_cursor: Optional[str]
 
+
+# --- referrals and recognition ---------------------------------------------------------------
 
 class ReferralCode(Answer):
     code: Annotated[str, Field(examples=["K7QH2MZA"])]

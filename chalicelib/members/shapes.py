@@ -161,6 +161,8 @@ class EventResult(Answer):
     balance: Balance
 
 
+# --- segments --------------------------------------------------------------------------------
+
 class Segment(Request):
     """Members who match every condition given (none: all the program's members)."""
 
@@ -175,6 +177,8 @@ class Segment(Request):
 
     _attributes = field_validator("attributes")(lambda value: small_object(value, 10))
 
+
+# --- member imports --------------------------------------------------------------------------
 
 IMPORT_FILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,192}\.(csv|jsonl|ndjson|CSV|JSONL|NDJSON)$"
 MAX_IMPORT_BYTES = 1024 ** 3  # a 100,000-member file is ~10 MB; S3 takes up to 5 GB in one PUT

@@ -21,7 +21,6 @@ from chalicelib.core.wire import (
 )
 from chalicelib.earning.rule_shapes import EarnRules
 
-
 # --- campaigns --------------------------------------------------------------------------------
 
 class CampaignCreate(Request):

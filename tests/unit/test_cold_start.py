@@ -81,3 +81,11 @@ def test_the_first_event_the_api_takes_loads_only_the_earning_areas_shapes():
     # Then the shapes it loads are its own area's, no other area's (no program, member or reward shapes)
     assert loaded & SHAPE_MODULES
     assert {module.split(".")[1] for module in loaded & SHAPE_MODULES} == {"earning"}
+
+
+def test_the_partner_queue_builds_only_the_event_shapes():
+    # Given a fresh interpreter
+    # When it imports the partner events consumer
+    loaded = imported_by("functions.partner_events")
+    # Then of all the shapes it holds an arriving event's only
+    assert loaded & SHAPE_MODULES == {"chalicelib.earning.event_shapes"}

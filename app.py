@@ -4,7 +4,7 @@ from chalice import Chalice
 from chalicelib.core import auth, clock, locales, orgs
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import EXTERNAL_ID
-from chalicelib.core.web import ENDPOINTS, Call, endpoint, install
+from chalicelib.core.web import ENDPOINTS, Call, endpoint, install, shapes_in
 from chalicelib.earning import campaigns, earn, order_webhooks, recognition, referrals
 from chalicelib.members import adjustments, membership, programs
 from chalicelib.messaging import broadcasts, message_log, preferences, program_templates
@@ -29,6 +29,15 @@ E = W + "/{endpoint_id}"
 D = E + "/deliveries/{delivery_id}"
 T = P + "/templates/{kind}/{locale}"
 FORMS = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+# Each route names its shapes in its area's shapes module: none loads until a call parses a body of it.
+CORE = shapes_in("chalicelib.core.shapes")
+WEBHOOKS = shapes_in("chalicelib.webhooks.shapes")
+MEMBERS = shapes_in("chalicelib.members.shapes")
+EARNING = shapes_in("chalicelib.earning.shapes")
+EVENTS = shapes_in("chalicelib.earning.event_shapes")
+REWARDS = shapes_in("chalicelib.rewards.shapes")
+PAYOUTS = shapes_in("chalicelib.rewards.payout_shapes")
+MESSAGING = shapes_in("chalicelib.messaging.shapes")
 
 
 def program_of(call: Call) -> str:
@@ -51,7 +60,7 @@ def member_of(call: Call) -> tuple[str, str]:
 
 # --- service ---------------------------------------------------------------------------------
 
-@endpoint(app, "GET", "/v1/health", roles=(), summary="Liveness", answer="Health")
+@endpoint(app, "GET", "/v1/health", roles=(), summary="Liveness", answer=CORE("Health"))
 def health(call: Call):
     return {"status": "ok"}
 
@@ -66,24 +75,24 @@ def openapi_document(call: Call):
 # --- organisations and keys ------------------------------------------------------------------
 
 @endpoint(app, "POST", "/v1/orgs", roles=("root",), summary="Create an organisation and its first admin key",
-          body="OrgCreate", answer="OrgCreated", status=201)
+          body=CORE("OrgCreate"), answer=CORE("OrgCreated"), status=201)
 def create_org(call: Call):
     return orgs.create_org(call.body.name)
 
 
-@endpoint(app, "GET", "/v1/org", roles=KEYS, summary="The caller's organisation", answer="Org")
+@endpoint(app, "GET", "/v1/org", roles=KEYS, summary="The caller's organisation", answer=CORE("Org"))
 def get_org(call: Call):
     return orgs.get_org(call.org_id)
 
 
 @endpoint(app, "POST", "/v1/api-keys", roles=ADMIN, summary="Create an API key (its secret is shown once)",
-          body="ApiKeyCreate", answer="ApiKeyCreated", status=201)
+          body=CORE("ApiKeyCreate"), answer=CORE("ApiKeyCreated"), status=201)
 def create_api_key(call: Call):
     return orgs.create_key(call.org_id, call.body.name, call.body.role)
 
 
 @endpoint(app, "GET", "/v1/api-keys", roles=ADMIN, summary="The organisation's API keys, without secrets",
-          answer="ApiKeyList", paged=True)
+          answer=CORE("ApiKeyList"), paged=True)
 def list_api_keys(call: Call):
     return orgs.list_keys(call.org_id, call.query)
 
@@ -109,31 +118,31 @@ def _program_fields(body, unset: bool) -> dict:
     return fields
 
 
-@endpoint(app, "POST", "/v1/programs", roles=ADMIN, summary="Create a program", body="ProgramCreate",
-          answer="Program", status=201)
+@endpoint(app, "POST", "/v1/programs", roles=ADMIN, summary="Create a program", body=EARNING("ProgramCreate"),
+          answer=EARNING("Program"), status=201)
 def create_program(call: Call):
     return programs.create(call.org_id, _program_fields(call.body, unset=False))
 
 
 @endpoint(app, "GET", "/v1/programs", roles=READERS, summary="The organisation's programs",
-          answer="ProgramList", paged=True)
+          answer=EARNING("ProgramList"), paged=True)
 def list_programs(call: Call):
     return programs.list_(call.org_id, call.query)
 
 
-@endpoint(app, "GET", P, roles=READERS, summary="A program", answer="Program")
+@endpoint(app, "GET", P, roles=READERS, summary="A program", answer=EARNING("Program"))
 def get_program(call: Call):
     return programs.view(programs.load(call.org_id, call.params["program_id"]))
 
 
-@endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body="ProgramUpdate",
-          answer="Program")
+@endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body=EARNING("ProgramUpdate"),
+          answer=EARNING("Program"))
 def update_program(call: Call):
     return programs.update(call.org_id, call.params["program_id"], _program_fields(call.body, unset=True))
 
 
 @endpoint(app, "POST", P + "/campaigns", roles=ADMIN, summary="Start a campaign: rules for a while, within a budget",
-          body="CampaignCreate", answer="Campaign", status=201)
+          body=EARNING("CampaignCreate"), answer=EARNING("Campaign"), status=201)
 def create_campaign(call: Call):
     body = call.body
     fields = {"name": body.name, "starts_at": clock.iso(body.starts_at), "ends_at": clock.iso(body.ends_at),
@@ -143,13 +152,13 @@ def create_campaign(call: Call):
 
 
 @endpoint(app, "GET", P + "/campaigns", roles=READERS, summary="The program's campaigns and what each has spent",
-          answer="CampaignList")
+          answer=EARNING("CampaignList"))
 def list_campaigns(call: Call):
     return campaigns.list_(call.org_id, call.params["program_id"])
 
 
 @endpoint(app, "PATCH", P + "/campaigns/{campaign_id}", roles=ADMIN, summary="Stop a campaign",
-          body="CampaignUpdate", answer="Campaign")
+          body=EARNING("CampaignUpdate"), answer=EARNING("Campaign"))
 def stop_campaign(call: Call):
     return campaigns.stop(call.org_id, call.params["program_id"], call.params["campaign_id"])
 
@@ -157,37 +166,37 @@ def stop_campaign(call: Call):
 # --- members ---------------------------------------------------------------------------------
 
 @endpoint(app, "PUT", M, roles=ADMIN, summary="Create or update a member (201 created, 200 updated)",
-          body="MemberUpsert", answer="Member", status=201, also=(200,))
+          body=MEMBERS("MemberUpsert"), answer=MEMBERS("Member"), status=201, also=(200,))
 def upsert_member(call: Call):
     view, created = membership.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
     return (201 if created else 200), view
 
 
-@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer="Member")
+@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer=MEMBERS("Member"))
 def get_member(call: Call):
     return membership.get(call.org_id, *member_of(call))
 
 
 @endpoint(app, "GET", M + "/balance", roles=MEMBER_READERS + ("partner",), summary="A member's balance",
-          answer="Balance")
+          answer=MEMBERS("Balance"))
 def get_balance(call: Call):
     return membership.balance(call.org_id, *member_of(call))
 
 
 @endpoint(app, "GET", M + "/transactions", roles=("admin", "analyst", "member"),
-          summary="A member's transactions, newest first", answer="TransactionList", paged=True)
+          summary="A member's transactions, newest first", answer=MEMBERS("TransactionList"), paged=True)
 def list_transactions(call: Call):
     return membership.transactions(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "GET", M + "/tier-history", roles=("admin", "analyst", "member"),
-          summary="A member's tier changes, newest first", answer="TierChangeList", paged=True)
+          summary="A member's tier changes, newest first", answer=MEMBERS("TierChangeList"), paged=True)
 def tier_history(call: Call):
     return membership.tier_history(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", M + "/adjustments", roles=ADMIN, summary="Credit or debit a member by hand",
-          body="AdjustmentCreate", answer="Adjustment", status=201, idempotent=True)
+          body=MEMBERS("AdjustmentCreate"), answer=MEMBERS("Adjustment"), status=201, idempotent=True)
 def adjust(call: Call):
     result, replayed = adjustments.adjust(call.org_id, *member_of(call), call.body.points, call.body.reason,
                                           call.idempotency_key)
@@ -195,20 +204,20 @@ def adjust(call: Call):
 
 
 @endpoint(app, "POST", M + "/sessions", roles=ADMIN, summary="A session token for one member (at most 24 h)",
-          body="SessionCreate", answer="Session", status=201)
+          body=MEMBERS("SessionCreate"), answer=MEMBERS("Session"), status=201)
 def open_session(call: Call):
     return membership.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
 
 
 @endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",
-          answer="ReferralCode", also=(409,))
+          answer=EARNING("ReferralCode"), also=(409,))
 def referral_code(call: Call):
     return referrals.member_code(call.org_id, *member_of(call))
 
 
 @endpoint(app, "PUT", M + "/referral", roles=("admin", "member"),
           summary="Record who referred the member (once; self-referral and cycles refused)",
-          body="ReferralAttach", answer="Referral", status=201, also=(200,))
+          body=EARNING("ReferralAttach"), answer=EARNING("Referral"), status=201, also=(200,))
 def attach_referral(call: Call):
     view, attached = referrals.attach(call.org_id, *member_of(call), call.body.code)
     return (201 if attached else 200), view
@@ -216,7 +225,7 @@ def attach_referral(call: Call):
 
 @endpoint(app, "POST", M + "/recognitions", roles=("admin", "member"),
           summary="Give points to another member from this member's monthly allowance",
-          body="RecognitionCreate", answer="Recognition", status=201, idempotent=True)
+          body=EARNING("RecognitionCreate"), answer=EARNING("Recognition"), status=201, idempotent=True)
 def recognise(call: Call):
     result, replayed = recognition.give(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key)
     return (200 if replayed else 201), result
@@ -228,7 +237,7 @@ def recognise(call: Call):
 
 @endpoint(app, "POST", P + "/imports", roles=ADMIN,
           summary="A presigned URL to upload a CSV or JSON-lines file of members; it is imported once uploaded",
-          body="ImportCreate", answer="ImportUpload", status=201)
+          body=MEMBERS("ImportCreate"), answer=MEMBERS("ImportUpload"), status=201)
 def create_import(call: Call):
     from chalicelib.members.imports import uploads
 
@@ -236,7 +245,7 @@ def create_import(call: Call):
 
 
 @endpoint(app, "GET", P + "/imports", roles=ADMIN, summary="The program's member imports, newest first",
-          answer="ImportList", paged=True,
+          answer=MEMBERS("ImportList"), paged=True,
           query=(("key", "Only the imports of this uploaded object (the key POST .../imports answered)"),))
 def list_imports(call: Call):
     from chalicelib.members.imports import uploads
@@ -246,7 +255,7 @@ def list_imports(call: Call):
 
 @endpoint(app, "GET", P + "/imports/{import_id}", roles=ADMIN,
           summary="A member import's status and counts; once finished, a URL of its per-row report",
-          answer="Import")
+          answer=MEMBERS("Import"))
 def get_import(call: Call):
     from chalicelib.members.imports import uploads
 
@@ -256,7 +265,7 @@ def get_import(call: Call):
 # --- events ----------------------------------------------------------------------------------
 
 @endpoint(app, "POST", P + "/events", roles=("admin", "partner"), summary="Record an event and award its points",
-          body="EventIn", answer="EventResult", status=201, also=(200,))
+          body=EVENTS("EventIn"), answer=MEMBERS("EventResult"), status=201, also=(200,))
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
     result, replayed = earn.record(call.org_id, call.params["program_id"], event)
@@ -265,7 +274,7 @@ def record_event(call: Call):
 
 @endpoint(app, "POST", P + "/webhooks/orders", roles=("admin", "partner"),
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
-          body="OrderWebhook", answer="EventResult", status=201, also=(200,))
+          body=EVENTS("OrderWebhook"), answer=MEMBERS("EventResult"), status=201, also=(200,))
 def order_webhook(call: Call):
     result, replayed = order_webhooks.record(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
@@ -273,8 +282,8 @@ def order_webhook(call: Call):
 
 # --- rewards ---------------------------------------------------------------------------------
 
-@endpoint(app, "POST", P + "/rewards", roles=ADMIN, summary="Add a reward to the catalog", body="RewardCreate",
-          answer="Reward", status=201)
+@endpoint(app, "POST", P + "/rewards", roles=ADMIN, summary="Add a reward to the catalog", body=REWARDS("RewardCreate"),
+          answer=REWARDS("Reward"), status=201)
 def create_reward(call: Call):
     return catalog.create(call.org_id, call.params["program_id"], call.body.model_dump(exclude_none=True))
 
@@ -292,13 +301,13 @@ def reader_of(call: Call) -> catalog.Reader:
                           locale=locales.requested(call.query))
 
 
-@endpoint(app, "GET", P + "/rewards", roles=CATALOG_READERS, summary="The active rewards", answer="RewardList",
+@endpoint(app, "GET", P + "/rewards", roles=CATALOG_READERS, summary="The active rewards", answer=REWARDS("RewardList"),
           paged=True, query=(LOCALE_QUERY,))
 def list_rewards(call: Call):
     return catalog.list_active(call.org_id, program_of(call), call.query, reader_of(call))
 
 
-@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer="Reward",
+@endpoint(app, "GET", P + "/rewards/{reward_id}", roles=CATALOG_READERS, summary="A reward", answer=REWARDS("Reward"),
           query=(LOCALE_QUERY,))
 def get_reward(call: Call):
     return catalog.get(call.org_id, program_of(call), call.params["reward_id"], reader_of(call))
@@ -306,29 +315,29 @@ def get_reward(call: Call):
 
 @endpoint(app, "GET", M + "/catalog", roles=MEMBER_READERS,
           summary="The active rewards as this member sees them: eligible or why not, affordable or how many points "
-                  "short", answer="CatalogList", paged=True,
+                  "short", answer=REWARDS("CatalogList"), paged=True,
           query=(LOCALE_QUERY, ("eligible", "true or false: only the rewards the member may (or may not) redeem", FLAG),
                  ("affordable", "true or false: only the rewards the member has (or lacks) the points for", FLAG)))
 def member_catalog(call: Call):
     return catalog.member_catalog(call.org_id, *member_of(call), call.query, reader_of(call))
 
 
-@endpoint(app, "PATCH", P + "/rewards/{reward_id}", roles=ADMIN, summary="Change a reward", body="RewardUpdate",
-          answer="Reward")
+@endpoint(app, "PATCH", P + "/rewards/{reward_id}", roles=ADMIN, summary="Change a reward",
+          body=REWARDS("RewardUpdate"), answer=REWARDS("Reward"))
 def update_reward(call: Call):
     return catalog.update(call.org_id, call.params["program_id"], call.params["reward_id"],
                           call.body.model_dump(exclude_unset=True))
 
 
 @endpoint(app, "GET", P + "/charities", roles=CATALOG_READERS,
-          summary="The charities the program's donations give to, with the points donated to each", answer="CharityList",
-          paged=True)
+          summary="The charities the program's donations give to, with the points donated to each",
+          answer=REWARDS("CharityList"), paged=True)
 def list_charities(call: Call):
     return donation.list_(call.org_id, program_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/rewards/{reward_id}/codes", roles=ADMIN, summary="Add gift-card codes",
-          body="CodesAdd", answer="CodesAdded", status=201)
+          body=REWARDS("CodesAdd"), answer=REWARDS("CodesAdded"), status=201)
 def add_codes(call: Call):
     return catalog.add_codes(call.org_id, call.params["program_id"], call.params["reward_id"], call.body.codes)
 
@@ -337,7 +346,7 @@ def add_codes(call: Call):
 
 @endpoint(app, "POST", M + "/redemptions", roles=("admin", "store", "member"),
           summary="Redeem points for a reward (points taken at once, fulfilled asynchronously)",
-          body="RedemptionCreate", answer="Redemption", status=202, idempotent=True)
+          body=REWARDS("RedemptionCreate"), answer=REWARDS("Redemption"), status=202, idempotent=True)
 def redeem(call: Call):
     result, replayed = redemptions.create(call.org_id, *member_of(call), call.body.model_dump(exclude_none=True),
                                           call.idempotency_key)
@@ -358,7 +367,7 @@ def sight(call: Call) -> dict:
 
 @endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member", "fulfilment"),
           summary="A redemption and its fulfilment (a merchandise's shipping address to admins, the member's own "
-                  "session and fulfilment keys, which read merchandise only)", answer="Redemption")
+                  "session and fulfilment keys, which read merchandise only)", answer=REWARDS("Redemption"))
 def get_redemption(call: Call):
     principal = call.principal
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
@@ -368,7 +377,7 @@ def get_redemption(call: Call):
 
 @endpoint(app, "GET", M + "/redemptions", roles=MEMBER_READERS,
           summary="A member's redemptions, newest first, each as GET .../redemptions/{redemption_id} shows it to the "
-                  "caller", answer="RedemptionList", paged=True,
+                  "caller", answer=REWARDS("RedemptionList"), paged=True,
           query=(("status", "Only the redemptions in this status, of each page (a page may then hold fewer than "
                             "limit and still carry a next_cursor)", {"enum": list(statuses.STATUSES)}),))
 def member_redemptions(call: Call):
@@ -381,7 +390,7 @@ R = P + "/redemptions/{redemption_id}"
 
 
 @endpoint(app, "GET", P + "/redemptions", roles=SHIPPERS, summary="The program's redemptions awaiting approval, "
-          "or its merchandise waiting to ship, oldest first", answer="RedemptionList", paged=True,
+          "or its merchandise waiting to ship, oldest first", answer=REWARDS("RedemptionList"), paged=True,
           query=(("status", "awaiting_approval (the default; admins only) or processing (merchandise waiting to "
                             "ship, with its address; the only one a fulfilment key may list)",
                  {"enum": list(redemptions.QUEUES)}),))
@@ -392,14 +401,14 @@ def list_redemptions(call: Call):
 
 @endpoint(app, "POST", R + "/approve", roles=ADMIN,
           summary="Approve a redemption awaiting approval: it is fulfilled from now (409 if it is not awaiting)",
-          answer="Redemption")
+          answer=REWARDS("Redemption"))
 def approve_redemption(call: Call):
     return review.approve(call.org_id, call.params["program_id"], call.params["redemption_id"])
 
 
 @endpoint(app, "POST", R + "/reject", roles=ADMIN,
           summary="Reject a redemption awaiting approval: its points, stock and budget are given back once",
-          body="RedemptionReject", answer="Redemption")
+          body=REWARDS("RedemptionReject"), answer=REWARDS("Redemption"))
 def reject_redemption(call: Call):
     return review.reject(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
@@ -408,7 +417,7 @@ def reject_redemption(call: Call):
 @endpoint(app, "POST", R + "/cancel", roles=ADMIN,
           summary="Cancel a redemption not yet fulfilled: its points, stock and budget are given back once "
                   "(409 once fulfilled, failed or decided)",
-          body="RedemptionCancel", answer="Redemption")
+          body=REWARDS("RedemptionCancel"), answer=REWARDS("Redemption"))
 def cancel_redemption(call: Call):
     return review.cancel(call.org_id, call.params["program_id"], call.params["redemption_id"],
                                     call.body.reason)
@@ -427,7 +436,7 @@ def session_member(call: Call) -> str | None:
 
 @endpoint(app, "GET", M + "/wallet", roles=("admin", "analyst", "member"),
           summary="A member's cash wallet: balances per currency and cash transactions, newest first",
-          answer="CashWallet", paged=True)
+          answer=PAYOUTS("CashWallet"), paged=True)
 def get_cash_wallet(call: Call):
     program_id, external_id = member_of(call)
     membership.require(call.org_id, program_id, external_id)
@@ -437,7 +446,7 @@ def get_cash_wallet(call: Call):
 @endpoint(app, "POST", M + "/payouts", roles=("admin", "member"),
           summary="Request a payout from the cash wallet: the amount is reserved at once "
                   "(409 insufficient_funds beyond the balance)",
-          body="PayoutCreate", answer="Payout", status=201, idempotent=True)
+          body=PAYOUTS("PayoutCreate"), answer=PAYOUTS("Payout"), status=201, idempotent=True)
 def request_payout(call: Call):
     result, replayed = payouts.request(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key,
                                        show_method=True)
@@ -448,34 +457,34 @@ PO = P + "/payouts/{payout_id}"
 
 
 @endpoint(app, "GET", P + "/payouts", roles=ADMIN, summary="The program's payouts awaiting approval, oldest first",
-          answer="PayoutList", paged=True)
+          answer=PAYOUTS("PayoutList"), paged=True)
 def list_payouts(call: Call):
     return payouts.list_requested(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", PO, roles=("admin", "analyst", "member"),
-          summary="A payout (its method masked to analysts)", answer="Payout")
+          summary="A payout (its method masked to analysts)", answer=PAYOUTS("Payout"))
 def get_payout(call: Call):
     return payouts.get(call.org_id, program_of(call), call.params["payout_id"], external_id=session_member(call),
                        show_method=sees_payout_methods(call))
 
 
 @endpoint(app, "POST", PO + "/approve", roles=ADMIN,
-          summary="Approve a requested payout (409 if it is not requested)", answer="Payout")
+          summary="Approve a requested payout (409 if it is not requested)", answer=PAYOUTS("Payout"))
 def approve_payout(call: Call):
     return payouts.approve(call.org_id, call.params["program_id"], call.params["payout_id"])
 
 
 @endpoint(app, "POST", PO + "/reject", roles=ADMIN,
           summary="Reject a requested or approved payout: its amount returns to the wallet once",
-          body="PayoutReject", answer="Payout")
+          body=PAYOUTS("PayoutReject"), answer=PAYOUTS("Payout"))
 def reject_payout(call: Call):
     return payouts.reject(call.org_id, call.params["program_id"], call.params["payout_id"], call.body.reason)
 
 
 @endpoint(app, "POST", PO + "/mark-paid", roles=ADMIN,
           summary="Mark an approved payout paid, once (409 if it is not approved: never paid twice)",
-          body="PayoutPaid", answer="Payout")
+          body=PAYOUTS("PayoutPaid"), answer=PAYOUTS("Payout"))
 def mark_payout_paid(call: Call):
     return payouts.mark_paid(call.org_id, call.params["program_id"], call.params["payout_id"],
                              call.body.external_reference)
@@ -483,7 +492,7 @@ def mark_payout_paid(call: Call):
 
 @endpoint(app, "POST", PO + "/cancel", roles=("admin", "member"),
           summary="Cancel a payout still requested: its amount returns to the wallet once",
-          body="PayoutCancel", answer="Payout")
+          body=PAYOUTS("PayoutCancel"), answer=PAYOUTS("Payout"))
 def cancel_payout(call: Call):
     return payouts.cancel(call.org_id, program_of(call), call.params["payout_id"], call.body.reason,
                           external_id=session_member(call))
@@ -491,7 +500,7 @@ def cancel_payout(call: Call):
 
 @endpoint(app, "POST", R + "/cancel-booking", roles=("admin", "member"),
           summary="Cancel an experience's booking before its cutoff: points given back and the seats freed once "
-                  "(409 after the cutoff or once cancelled)", answer="Redemption")
+                  "(409 after the cutoff or once cancelled)", answer=REWARDS("Redemption"))
 def cancel_booking(call: Call):
     principal = call.principal
     return experience.cancel(call.org_id, program_of(call), call.params["redemption_id"],
@@ -501,14 +510,14 @@ def cancel_booking(call: Call):
 @endpoint(app, "POST", R + "/shipment", roles=SHIPPERS,
           summary="Report a merchandise shipment: shipped (carrier, tracking), delivered, or returned (points given "
                   "back and restocked once); 409 from a status that does not lead there",
-          body="ShipmentUpdate", answer="Redemption")
+          body=REWARDS("ShipmentUpdate"), answer=REWARDS("Redemption"))
 def report_shipment(call: Call):
     return merchandise.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
                            call.body.model_dump(exclude_none=True), merchandise_only=merchandise_only(call))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",
-          answer="ProgramBudget")
+          answer=REWARDS("ProgramBudget"))
 def get_budget(call: Call):
     return budgets.view(call.org_id, call.params["program_id"])
 
@@ -516,24 +525,24 @@ def get_budget(call: Call):
 # --- webhooks --------------------------------------------------------------------------------
 
 @endpoint(app, "POST", W, roles=ADMIN, summary="Register a webhook endpoint (its signing secret is shown once)",
-          body="WebhookEndpointCreate", answer="WebhookEndpointCreated", status=201)
+          body=WEBHOOKS("WebhookEndpointCreate"), answer=WEBHOOKS("WebhookEndpointCreated"), status=201)
 def create_webhook_endpoint(call: Call):
     return endpoints.create(call.org_id, call.body.model_dump())
 
 
 @endpoint(app, "GET", W, roles=ADMIN, summary="The organisation's webhook endpoints, without secrets",
-          answer="WebhookEndpointList", paged=True)
+          answer=WEBHOOKS("WebhookEndpointList"), paged=True)
 def list_webhook_endpoints(call: Call):
     return endpoints.list_(call.org_id, call.query)
 
 
-@endpoint(app, "GET", E, roles=ADMIN, summary="A webhook endpoint", answer="WebhookEndpoint")
+@endpoint(app, "GET", E, roles=ADMIN, summary="A webhook endpoint", answer=WEBHOOKS("WebhookEndpoint"))
 def get_webhook_endpoint(call: Call):
     return endpoints.get(call.org_id, call.params["endpoint_id"])
 
 
 @endpoint(app, "PATCH", E, roles=ADMIN, summary="Change a webhook endpoint: URL, kinds, program, enabled",
-          body="WebhookEndpointUpdate", answer="WebhookEndpoint")
+          body=WEBHOOKS("WebhookEndpointUpdate"), answer=WEBHOOKS("WebhookEndpoint"))
 def update_webhook_endpoint(call: Call):
     return endpoints.update(call.org_id, call.params["endpoint_id"], call.body.model_dump(exclude_unset=True))
 
@@ -546,32 +555,32 @@ def delete_webhook_endpoint(call: Call):
 
 @endpoint(app, "POST", E + "/secret", roles=ADMIN,
           summary="Rotate the signing secret (the new one is shown once; the old one also signs for 24 h)",
-          answer="WebhookSecret", status=201)
+          answer=WEBHOOKS("WebhookSecret"), status=201)
 def rotate_webhook_secret(call: Call):
     return endpoints.rotate_secret(call.org_id, call.params["endpoint_id"])
 
 
 @endpoint(app, "POST", E + "/pings", roles=ADMIN, summary="Send a signed webhook.ping to test the receiver",
-          answer="WebhookDelivery", status=202)
+          answer=WEBHOOKS("WebhookDelivery"), status=202)
 def ping_webhook_endpoint(call: Call):
     return events.ping(call.org_id, call.params["endpoint_id"])
 
 
 @endpoint(app, "GET", E + "/deliveries", roles=ADMIN, summary="The endpoint's deliveries, newest first",
-          answer="WebhookDeliveryList", paged=True)
+          answer=WEBHOOKS("WebhookDeliveryList"), paged=True)
 def list_webhook_deliveries(call: Call):
     return deliveries.list_(call.org_id, call.params["endpoint_id"], call.query)
 
 
 @endpoint(app, "GET", D, roles=ADMIN, summary="A webhook delivery: its status, tries and body",
-          answer="WebhookDelivery")
+          answer=WEBHOOKS("WebhookDelivery"))
 def get_webhook_delivery(call: Call):
     return deliveries.get(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
 
 
 @endpoint(app, "POST", D + "/replay", roles=ADMIN,
           summary="Send a delivered or failed delivery again (same event id: receivers dedupe)",
-          answer="WebhookDelivery", status=202, also=(409,))
+          answer=WEBHOOKS("WebhookDelivery"), status=202, also=(409,))
 def replay_webhook_delivery(call: Call):
     return deliveries.replay(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
 
@@ -579,21 +588,22 @@ def replay_webhook_delivery(call: Call):
 # --- communications --------------------------------------------------------------------------
 
 @endpoint(app, "GET", P + "/templates", roles=READERS, summary="The program's own message templates",
-          answer="TemplateList", paged=True)
+          answer=MESSAGING("TemplateList"), paged=True)
 def list_templates(call: Call):
     return program_templates.list_(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", T, roles=READERS,
           summary="The program's template for a kind and locale, or else the built-in one that locale gets",
-          answer="Template")
+          answer=MESSAGING("Template"))
 def get_template(call: Call):
     return program_templates.get(call.org_id, call.params["program_id"], call.params["kind"], call.params["locale"])
 
 
 @endpoint(app, "PUT", T, roles=ADMIN,
           summary="Write the program's template for a kind and locale (201 created, 200 replaced); a placeholder "
-                  "the kind lacks is a 400", body="TemplateUpsert", answer="Template", status=201, also=(200,))
+                  "the kind lacks is a 400", body=MESSAGING("TemplateUpsert"), answer=MESSAGING("Template"),
+          status=201, also=(200,))
 def put_template(call: Call):
     view, created = program_templates.put(call.org_id, call.params["program_id"], call.params["kind"],
                                        call.params["locale"], call.body.model_dump(exclude_none=True))
@@ -608,35 +618,36 @@ def delete_template(call: Call):
 
 @endpoint(app, "POST", T + "/preview", roles=ADMIN,
           summary="A template (the draft sent, else the one in use) filled with sample values, and its SMS segments",
-          body="TemplateDraft", answer="TemplatePreview")
+          body=MESSAGING("TemplateDraft"), answer=MESSAGING("TemplatePreview"))
 def preview_template(call: Call):
     return program_templates.preview(call.org_id, call.params["program_id"], call.params["kind"],
                                   call.params["locale"], call.body.model_dump(exclude_none=True))
 
 
 @endpoint(app, "GET", M + "/preferences", roles=("admin", "member"),
-          summary="What the member receives: email and SMS, transactional and marketing", answer="Preferences")
+          summary="What the member receives: email and SMS, transactional and marketing",
+          answer=MESSAGING("Preferences"))
 def get_preferences(call: Call):
     return preferences.get(call.org_id, *member_of(call))
 
 
 @endpoint(app, "PUT", M + "/preferences", roles=("admin", "member"),
-          summary="Change what the member receives (fields left out keep their value)", body="PreferencesUpdate",
-          answer="Preferences")
+          summary="Change what the member receives (fields left out keep their value)",
+          body=MESSAGING("PreferencesUpdate"), answer=MESSAGING("Preferences"))
 def put_preferences(call: Call):
     return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
 
 
 @endpoint(app, "GET", M + "/messages", roles=READERS,
           summary="The member's messages, newest first: kind, channel and status, never text or address",
-          answer="MessageList", paged=True)
+          answer=MESSAGING("MessageList"), paged=True)
 def list_messages(call: Call):
     return message_log.list_(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "POST", P + "/broadcasts", roles=ADMIN,
-          summary="Announce something to a segment of the members, in paced batches", body="BroadcastCreate",
-          answer="Broadcast", status=202, idempotent=True)
+          summary="Announce something to a segment of the members, in paced batches", body=MESSAGING("BroadcastCreate"),
+          answer=MESSAGING("Broadcast"), status=202, idempotent=True)
 def create_broadcast(call: Call):
     view, replayed = broadcasts.create(call.org_id, call.params["program_id"], call.body.model_dump(mode="json"),
                                        call.idempotency_key)
@@ -644,7 +655,7 @@ def create_broadcast(call: Call):
 
 
 @endpoint(app, "GET", P + "/broadcasts/{broadcast_id}", roles=READERS, summary="A broadcast's progress and counts",
-          answer="Broadcast")
+          answer=MESSAGING("Broadcast"))
 def get_broadcast(call: Call):
     return broadcasts.get(call.org_id, call.params["program_id"], call.params["broadcast_id"])
 

@@ -3,8 +3,9 @@ import re
 
 from pydantic.json_schema import models_json_schema
 
-from chalicelib import shapes
-from chalicelib.core.web import Endpoint, shape
+from chalicelib.core.shapes import Error
+from chalicelib.core.web import Endpoint
+from chalicelib.core.wire import Request
 
 ERRORS = {400: "Invalid input (validation_error)", 401: "Missing, unknown or revoked credential (unauthorized)",
           403: "The credential's role may not do this (forbidden)",
@@ -35,11 +36,11 @@ def _operation(endpoint: Endpoint) -> dict:
                                       "description": "1-255 visible ASCII characters"}})
     success = {"description": endpoint.summary}
     if endpoint.answer:
-        success["content"] = _json(endpoint.answer)
+        success["content"] = _json(endpoint.answer.name)
     responses = {str(endpoint.status): success}
     if endpoint.idempotent or 200 in endpoint.also:
         responses["200"] = {"description": "A replay, or nothing new to create: the first call's answer", **(
-            {"content": _json(endpoint.answer)} if endpoint.answer else {})}
+            {"content": _json(endpoint.answer.name)} if endpoint.answer else {})}
     codes = [400, 500] + [code for code in endpoint.also if code >= 400]
     if endpoint.roles:
         codes += [401, 403, 404, 429]
@@ -54,17 +55,17 @@ def _operation(endpoint: Endpoint) -> dict:
                  "x-roles": list(endpoint.roles)}
     operation["security"] = [{"bearer": []}] if endpoint.roles else []
     if endpoint.body:
-        operation["requestBody"] = {"required": True, "content": _json(endpoint.body)}
+        operation["requestBody"] = {"required": True, "content": _json(endpoint.body.name)}
     return operation
 
 
 def document(endpoints: list[Endpoint]) -> dict:
-    models = {shapes.Error}
+    models = {Error}
     for endpoint in endpoints:
-        models.update(shape(name) for name in (endpoint.body, endpoint.answer) if name)
+        models.update(shape.load() for shape in (endpoint.body, endpoint.answer) if shape)
     ordered = sorted(models, key=lambda model: model.__name__)
     _, definitions = models_json_schema(
-        [(model, "validation" if issubclass(model, shapes.Request) else "serialization") for model in ordered],
+        [(model, "validation" if issubclass(model, Request) else "serialization") for model in ordered],
         ref_template="#/components/schemas/{model}")
     paths: dict = {}
     for endpoint in endpoints:

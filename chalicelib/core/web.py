@@ -3,15 +3,17 @@
 Every route is declared once with `endpoint(...)`: the same declaration registers it with Chalice,
 checks its credential and body, and feeds the OpenAPI document, so the three cannot disagree.
 
-A route names its shapes (classes of chalicelib.shapes) rather than holding them: the shapes, and
-pydantic with them, load on the first call that parses a body, not at every cold start (a read
-answers without them).
+A route names its shapes (a `Shape`: a class of its area's shapes module, e.g. chalicelib.earning.event_shapes)
+rather than holding them: a shapes module, and pydantic with it, loads on the first call that parses a body of
+it, not at every cold start (a read answers without them), and that call loads its own area's shapes only.
 """
+import importlib
 import json
 import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from chalice import Chalice, Response
@@ -35,13 +37,29 @@ CHALICE_ERRORS = {400: "validation_error", 401: "unauthorized", 403: "forbidden"
 
 
 @dataclass(frozen=True)
+class Shape:
+    """A request or answer shape named, not loaded: the class `name` of the shapes module `module`."""
+
+    module: str
+    name: str
+
+    def load(self) -> type["BaseModel"]:
+        return getattr(importlib.import_module(self.module), self.name)  # on first use (the module's docstring)
+
+
+def shapes_in(module: str) -> Callable[[str], Shape]:
+    """Names the shapes of one module: `EARNING = shapes_in("chalicelib.earning.shapes")`, `EARNING("Program")`."""
+    return partial(Shape, module)
+
+
+@dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str
     roles: tuple[str, ...]
     summary: str
-    body: Optional[str] = None  # the request's shape: a class name in chalicelib.shapes
-    answer: Optional[str] = None  # the answer's shape, likewise
+    body: Optional[Shape] = None  # the request's shape
+    answer: Optional[Shape] = None  # the answer's shape
     status: int = 200
     idempotent: bool = False  # requires an Idempotency-Key header
     paged: bool = False  # takes ?limit= and ?cursor=
@@ -75,13 +93,6 @@ def error_response(error: LaurelError) -> Response:
     if "retry_after_seconds" in error.details:
         headers["Retry-After"] = str(error.details["retry_after_seconds"])
     return Response(body=json.dumps(error.body()), status_code=error.status, headers=headers)
-
-
-def shape(name: str) -> type["BaseModel"]:
-    """The shape of chalicelib.shapes called `name`."""
-    from chalicelib import shapes  # on first use, for cold start (see the module's docstring)
-
-    return getattr(shapes, name)
 
 
 def _validation_error(error: "ValidationError") -> ValidationFailed:
@@ -118,12 +129,12 @@ def _answer(endpoint: Endpoint, result: Any) -> Response:
     if status == 204:
         return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
     if endpoint.answer and os.environ.get("LAUREL_VALIDATE_ANSWERS") == "1":
-        shape(endpoint.answer).model_validate(data)  # tests: every answer matches the documented schema
+        endpoint.answer.load().model_validate(data)  # tests: every answer matches the documented schema
     return Response(body=json.dumps(data), status_code=status, headers=JSON_HEADERS)
 
 
 def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], summary: str,
-             body: Optional[str] = None, answer: Optional[str] = None,
+             body: Optional[Shape] = None, answer: Optional[Shape] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
              also: tuple[int, ...] = (), query: tuple[tuple, ...] = (),
              content_types: tuple[str, ...] = ("application/json",)) -> Callable:
@@ -141,7 +152,7 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
                     limiter.take(principal.log_id)
                 call = Call(principal, params, query=dict(request.query_params or {}))
                 if body is not None:
-                    call.body = parse_body(request.raw_body or b"", shape(body))
+                    call.body = parse_body(request.raw_body or b"", body.load())
                 if idempotent:
                     call.idempotency_key = _idempotency_key(request.headers)
                 return _answer(spec, function(call))

@@ -1,16 +1,20 @@
-"""The wire types every shape shares, and the event shapes: the partner queue needs only these.
+"""The wire types every shape shares: the two bases, the common fields and their checks.
 
-Kept apart from `schemas` so a queue consumer builds a handful of models at cold start, not all.
+Requests are strict (no type coercion, unknown fields refused) so a client's mistake is a 400
+that names the field, never a silent guess. Each area's shapes (`chalicelib.<area>.shapes`) build on
+these alone, so a handler loads the shapes of its own area and no other's.
 """
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Literal, Optional
+from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.core.locales import LOCALE
 
 EXTERNAL_ID = r"^[A-Za-z0-9._\-:@]{1,128}$"
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 E164 = r"^\+[1-9][0-9]{6,14}$"
+TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
 MAX_POINTS = 1_000_000_000
 
 ExternalId = Annotated[str, Field(pattern=EXTERNAL_ID, examples=["member-42"])]
@@ -39,21 +43,22 @@ def small_object(value: Optional[dict], limit: int = 50) -> Optional[dict]:
     return value
 
 
-# --- events --------------------------------------------------------------------------------
-
-class EventIn(Request):
-    id: Annotated[str, Field(pattern=EXTERNAL_ID)]
-    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-:]+$")]
-    member: ExternalId
-    occurred_at: Optional[AwareDatetime] = None
-    properties: dict[str, Any] = {}
-
-    _properties = field_validator("properties")(small_object)
+def drop_null_defaults(schema: dict) -> None:
+    """A model's `json_schema_extra` when a field left out is not null but absent (a PATCH keeps the value, an
+    optional part of a rule is unused): the document shows no null default."""
+    for field in schema.get("properties", {}).values():
+        if "default" in field and field["default"] is None:
+            del field["default"]
 
 
-class PartnerMessage(Request):
-    """The body of a message on the partner events queue."""
+def time_zone_name(value: str) -> str:
+    """The value, if it names an IANA time zone (quiet hours, rules' calendars, a member's `time_zone`)."""
+    try:
+        ZoneInfo(value)
+    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, OSError: all mean "no such zone"
+        raise ValueError(f"{value!r} is not an IANA time zone name such as Europe/Rome or UTC") from None
+    return value
 
-    org_id: Annotated[str, Field(min_length=1, max_length=64)]
-    program_id: Annotated[str, Field(min_length=1, max_length=64)]
-    event: EventIn
+
+TimeZone = Annotated[str, Field(pattern=TIMEZONE, max_length=64, examples=["Europe/Rome"]),
+                     AfterValidator(time_zone_name)]

@@ -10,7 +10,7 @@ import json
 from pydantic import ValidationError
 
 from chalicelib.core import orgs
-from chalicelib.core.wire import PartnerMessage
+from chalicelib.earning.event_shapes import PartnerMessage
 
 
 class Rejected(Exception):

@@ -13,11 +13,10 @@ import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator, model_validator
 
-from chalicelib.core.wire import MAX_POINTS, Request
+from chalicelib.core.wire import MAX_POINTS, TIMEZONE, Request, drop_null_defaults, time_zone_name
 
 MAX_DEPTH = 5  # a leaf is depth 1, {"all": [leaf]} is depth 2
 MAX_NODES = 50  # condition nodes (groups, nots and leaves) in one rule
@@ -34,7 +33,6 @@ PERIODS = ("day", "week", "month", "lifetime")
 RULE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 _SEGMENT = r"[^.\x00-\x1f]{1,64}"
 FIELD_PATH = rf"^(property(\.{_SEGMENT}){{1,4}}|member\.attributes(\.{_SEGMENT}){{1,4}}|member\.tier)$"
-TIMEZONE = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
 _TIMESTAMP_HELP = "an ISO-8601 timestamp with a time zone, e.g. 2026-12-01T00:00:00+01:00"
 
@@ -66,18 +64,11 @@ Scalar = Annotated[Union[str, int, float, bool], PlainValidator(_scalar),
 Values = Annotated[list[Scalar], Field(min_length=1, max_length=MAX_VALUES)]
 
 
-def _absent_not_null(schema: dict[str, Any]) -> None:
-    """Optional fields of these models are absent or valid, never null: say so in the document."""
-    for prop in schema.get("properties", {}).values():
-        if "default" in prop and prop["default"] is None:
-            del prop["default"]
-
-
 # --- conditions ------------------------------------------------------------------------------
 
 def _condition_schema(schema: dict[str, Any], cls: Any) -> None:
     """One object model validates every node; the document says which shapes a node may take."""
-    _absent_not_null(schema)
+    drop_null_defaults(schema)
     groups = [{"required": [name], "maxProperties": 1} for name in GROUPS]
     leaf = {"required": ["field"], "minProperties": 2, "maxProperties": 2,
             "not": {"anyOf": [{"required": [name]} for name in GROUPS]}}
@@ -188,7 +179,7 @@ class PointsPer(Request):
 class RuleCap(Request):
     """A per-member limit on one rule, per calendar period in the rule's timezone."""
 
-    model_config = ConfigDict(json_schema_extra=lambda schema, cls: _absent_not_null(schema))
+    model_config = ConfigDict(json_schema_extra=lambda schema, cls: drop_null_defaults(schema))
 
     period: Literal["day", "week", "month", "lifetime"] = Field(
         description="The calendar day, the ISO week (Monday to Sunday), the calendar month, or for ever.")
@@ -227,7 +218,7 @@ class RuleGoal(Request):
     """A goal over the member's matching events in a period; the rule's points are awarded once per period, when
     it is met (wellness and education programs: 5 workouts a week, 150 active minutes, a course completed)."""
 
-    model_config = ConfigDict(json_schema_extra=lambda schema, cls: _absent_not_null(schema))
+    model_config = ConfigDict(json_schema_extra=lambda schema, cls: drop_null_defaults(schema))
 
     period: Literal["day", "week", "month", "lifetime"] = Field(
         description="The calendar day, ISO week or month (in the rule's timezone) the goal is counted in, or "
@@ -258,17 +249,6 @@ def _timestamp(value: str) -> str:
     return value
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, OSError: all mean "no such zone"
-        raise ValueError(f"{value!r} is not an IANA time zone name such as Europe/Rome or UTC") from None
-    return value
-
-
-TimeZone = Annotated[str, Field(pattern=TIMEZONE, max_length=64, examples=["Europe/Rome"]), AfterValidator(_timezone)]
-
-
 RuleTimestamp = Annotated[str, Field(max_length=40, json_schema_extra={"format": "date-time"}),
                           AfterValidator(_timestamp)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -292,7 +272,7 @@ EXAMPLES = [
 
 
 def _rule_schema(schema: dict[str, Any], cls: Any) -> None:
-    _absent_not_null(schema)
+    drop_null_defaults(schema)
     schema["examples"] = EXAMPLES
 
 
@@ -351,7 +331,7 @@ class EarnRule(Request):
     days_of_week: Annotated[list[Weekday], Field(min_length=1, max_length=7)] = Field(
         None, description="The rule applies only on these days of the week, in the rule's timezone.",
         examples=[["sat", "sun"]])
-    timezone: Annotated[str, Field(pattern=TIMEZONE, max_length=64), AfterValidator(_timezone)] = Field(
+    timezone: Annotated[str, Field(pattern=TIMEZONE, max_length=64), AfterValidator(time_zone_name)] = Field(
         None, description="The IANA time zone of `days_of_week` and of the days, weeks and months of `caps` and "
                           "`goal`; UTC when absent.", examples=["Europe/Rome"])
 

@@ -17,12 +17,22 @@ NO_PYDANTIC = ["functions.email_delivery", "functions.sms_delivery", "functions.
                "functions.sms_inbound", "functions.member_import"]
 
 
-def imported_by(module: str) -> set[str]:
-    """The modules a fresh interpreter holds after importing `module`."""
-    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+# Every module of request and answer shapes (`chalicelib.<area>.shapes`, `chalicelib.earning.event_shapes`, ...).
+SHAPE_MODULES = {".".join(path.relative_to(ROOT).with_suffix("").parts)
+                 for path in (ROOT / "chalicelib").rglob("*shapes.py")}
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running `code`."""
+    code = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                             env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"})
-    return set(json.loads(result.stdout))
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def imported_by(module: str) -> set[str]:
+    """The modules a fresh interpreter holds after importing `module`."""
+    return loaded_after(f"import {module}")
 
 
 def packages(modules: set[str]) -> set[str]:
@@ -51,5 +61,31 @@ def test_the_api_loads_its_shapes_when_a_call_first_parses_a_body():
     # When it imports the API (every route declared)
     loaded = imported_by("app")
     # Then no shape is built yet, so a read answers without pydantic
-    assert "chalicelib.shapes" not in loaded
+    assert not loaded & SHAPE_MODULES
     assert not packages(loaded) & {"pydantic", "pydantic_core", "cryptography"}
+
+
+FIRST_EVENT = """
+import app
+from chalicelib.core.web import ENDPOINTS, parse_body
+route = next(e for e in ENDPOINTS if (e.method, e.path) == ("POST", "/v1/programs/{program_id}/events"))
+event = parse_body(b'{"id": "e-1", "type": "purchase", "member": "m-1"}', route.body.load())  # as its view does
+assert event.member == "m-1"
+"""
+
+
+def test_the_first_event_the_api_takes_loads_only_the_earning_areas_shapes():
+    # Given a fresh interpreter that imported the API
+    # When the first call parses a body: an event, as POST .../events does
+    loaded = loaded_after(FIRST_EVENT)
+    # Then the shapes it loads are its own area's, no other area's (no program, member or reward shapes)
+    assert loaded & SHAPE_MODULES
+    assert {module.split(".")[1] for module in loaded & SHAPE_MODULES} == {"earning"}
+
+
+def test_the_partner_queue_builds_only_the_event_shapes():
+    # Given a fresh interpreter
+    # When it imports the partner events consumer
+    loaded = imported_by("functions.partner_events")
+    # Then of all the shapes it holds an arriving event's only
+    assert loaded & SHAPE_MODULES == {"chalicelib.earning.event_shapes"}

@@ -5,10 +5,11 @@ import pytest
 from openapi_spec_validator import validate
 
 import app  # noqa: F401 - declares the endpoints
-from chalicelib import shapes
 from chalicelib.core import openapi
 from chalicelib.core.errors import PayloadTooLarge, ValidationFailed
 from chalicelib.core.web import ENDPOINTS, MAX_BODY_BYTES, parse_body
+from chalicelib.earning.shapes import ProgramCreate
+from chalicelib.members.shapes import IMPORT_FILE_NAME, AdjustmentCreate, ImportCreate
 
 
 @pytest.mark.parametrize("raw, field", [
@@ -23,13 +24,13 @@ from chalicelib.core.web import ENDPOINTS, MAX_BODY_BYTES, parse_body
 ])
 def test_bad_adjustments_name_the_field(raw, field):
     with pytest.raises(ValidationFailed) as failed:
-        parse_body(raw, shapes.AdjustmentCreate)
+        parse_body(raw, AdjustmentCreate)
     assert failed.value.details["field"] == field
 
 
 def test_an_oversized_body_is_413():
     with pytest.raises(PayloadTooLarge):
-        parse_body(b" " * (MAX_BODY_BYTES + 1), shapes.AdjustmentCreate)
+        parse_body(b" " * (MAX_BODY_BYTES + 1), AdjustmentCreate)
 
 
 @pytest.mark.parametrize("rule", [{"event_type": "x"}, {"event_type": "x", "points": 1,
@@ -37,7 +38,7 @@ def test_an_oversized_body_is_413():
                                   {"event_type": "x", "points": -1}])
 def test_a_rule_awards_exactly_one_way(rule):
     with pytest.raises(ValidationFailed):
-        parse_body(json.dumps({"name": "P", "earn_rules": [rule]}).encode(), shapes.ProgramCreate)
+        parse_body(json.dumps({"name": "P", "earn_rules": [rule]}).encode(), ProgramCreate)
 
 
 def test_the_openapi_document_is_valid_and_covers_every_endpoint():
@@ -51,14 +52,14 @@ def test_the_openapi_document_is_valid_and_covers_every_endpoint():
 @pytest.mark.parametrize("name", ["members.csv", "HRMS_2024-06.01.CSV", "crm.jsonl", "crm.NDJSON", "a.csv",
                                   "x" * 193 + ".ndjson"])
 def test_an_import_file_name_is_taken(name):
-    assert parse_body(json.dumps({"file_name": name}).encode(), shapes.ImportCreate).file_name == name
+    assert parse_body(json.dumps({"file_name": name}).encode(), ImportCreate).file_name == name
 
 
 @pytest.mark.parametrize("name", ["members.xlsx", "members", ".csv", "-members.csv", "a/b.csv", "../b.csv",
                                   "my members.csv", "membres-é.csv", "members.csv\n", "x" * 194 + ".ndjson", ""])
 def test_an_import_file_name_that_is_not_a_plain_csv_or_jsonl_name_is_refused_with_the_rule(name):
     with pytest.raises(ValidationFailed) as failed:
-        parse_body(json.dumps({"file_name": name}).encode(), shapes.ImportCreate)
+        parse_body(json.dumps({"file_name": name}).encode(), ImportCreate)
     assert failed.value.details["field"] == "file_name"
     assert ".csv, .jsonl or .ndjson" in failed.value.message
 
@@ -68,15 +69,15 @@ def test_every_import_file_name_taken_is_one_the_import_function_reads():
 
     suffixes = {suffix for suffix in bucket.FORMATS}
     for suffix in suffixes:
-        assert parse_body(json.dumps({"file_name": f"m{suffix}"}).encode(), shapes.ImportCreate)
-    assert set(shapes.IMPORT_FILE_NAME.rsplit("(", 1)[1].split(")")[0].lower().split("|")) == {
+        assert parse_body(json.dumps({"file_name": f"m{suffix}"}).encode(), ImportCreate)
+    assert set(IMPORT_FILE_NAME.rsplit("(", 1)[1].split(")")[0].lower().split("|")) == {
         suffix.lstrip(".") for suffix in suffixes}
 
 
 @pytest.mark.parametrize("size", [0, -1, 1024 ** 3 + 1, "10", 1.5, True])
 def test_an_import_size_must_be_a_whole_number_of_bytes_up_to_a_gibibyte(size):
     with pytest.raises(ValidationFailed) as failed:
-        parse_body(json.dumps({"file_name": "m.csv", "size": size}).encode(), shapes.ImportCreate)
+        parse_body(json.dumps({"file_name": "m.csv", "size": size}).encode(), ImportCreate)
     assert failed.value.details["field"] == "size"
 
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from chalicelib import shapes
 from chalicelib.core import db, locales
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.web import parse_body
 from chalicelib.rewards import catalog, eligibility
+from chalicelib.rewards.shapes import Reward, RewardCreate
 
 NOW = "2026-11-22T12:00:00.000Z"
 TRANSLATIONS = {"fr": {"name": "Bon d'achat", "description": "Dix euros"}, "pt-BR": {"name": "Vale"},
@@ -85,8 +85,8 @@ def test_staff_see_the_translations_and_segment_and_others_only_the_localized_te
     assert (staff["name"], staff["locale"]) == (other["name"], other["locale"]) == ("Bon d'achat", "fr")
     assert staff["translations"] == TRANSLATIONS and staff["segment"] == {"attributes": {"vip": True}}
     assert "translations" not in other and "segment" not in other
-    shapes.Reward.model_validate(staff)
-    shapes.Reward.model_validate(other)
+    Reward.model_validate(staff)
+    Reward.model_validate(other)
 
 
 # --- who may redeem -----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_a_rewards_translations_are_bounded_and_keyed_by_language_tags():
     # Given a good reward with translations and a segment
     good = parse_body(b'{"type": "gift_card", "name": "V", "cost": 1, "segment": {"tiers": ["Gold"]},'
                       b' "translations": {"fr-CA": {"name": "Bon"}, "de": {"description": "Zehn"}}}',
-                      shapes.RewardCreate)
+                      RewardCreate)
     assert good.translations["fr-CA"].name == "Bon" and good.segment.tiers == ["Gold"]
     # When bad translations are sent
     bad = {"a tag that is not one": {"fr_CA": {"name": "Bon"}},
@@ -142,5 +142,5 @@ def test_a_rewards_translations_are_bounded_and_keyed_by_language_tags():
         body = {"type": "gift_card", "name": "V", "cost": 1, "translations": translations}
         # Then each is a 400 that names the translations
         with pytest.raises(ValidationFailed) as refused:
-            parse_body(json.dumps(body).encode(), shapes.RewardCreate)
+            parse_body(json.dumps(body).encode(), RewardCreate)
         assert refused.value.details["field"].startswith("translations"), case

@@ -3,11 +3,13 @@ import json
 
 import pytest
 
-from chalicelib import shapes
 from chalicelib.core import auth
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.web import parse_body
+from chalicelib.earning.shapes import ProgramCreate
+from chalicelib.members.shapes import MemberUpsert
 from chalicelib.messaging import preferences
+from chalicelib.messaging.shapes import BroadcastCreate, PreferencesUpdate, TemplateUpsert
 from chalicelib.notices import kinds as message_kinds
 from chalicelib.notices import notifications
 
@@ -64,25 +66,25 @@ def test_an_unsubscribe_token_names_its_member_and_cannot_be_forged():
 
 
 @pytest.mark.parametrize("model, body, field", [
-    (shapes.TemplateUpsert, {}, "body"),
-    (shapes.TemplateUpsert, {"email": {"subject": "s", "text": "t"}}, "email.html"),
-    (shapes.TemplateUpsert, {"sms": {"text": ""}}, "sms.text"),
-    (shapes.PreferencesUpdate, {"email": {"marketing": "no"}}, "email.marketing"),
-    (shapes.PreferencesUpdate, {"email": {"marketing": None}}, "email.marketing"),
-    (shapes.PreferencesUpdate, {"push": {"marketing": True}}, "push"),
-    (shapes.BroadcastCreate, {"channels": ["email", "email"]}, "channels"),
-    (shapes.BroadcastCreate, {"channels": ["fax"]}, "channels.0"),
-    (shapes.BroadcastCreate, {"kind": "welcome"}, "kind"),
-    (shapes.BroadcastCreate, {"content": {"EN": {"title": "t", "body": "b"}}}, "content.EN.[key]"),
-    (shapes.BroadcastCreate, {"segment": {"active_within_days": 0}}, "segment.active_within_days"),
-    (shapes.ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "21:00", "end": "21:00"}}},
+    (TemplateUpsert, {}, "body"),
+    (TemplateUpsert, {"email": {"subject": "s", "text": "t"}}, "email.html"),
+    (TemplateUpsert, {"sms": {"text": ""}}, "sms.text"),
+    (PreferencesUpdate, {"email": {"marketing": "no"}}, "email.marketing"),
+    (PreferencesUpdate, {"email": {"marketing": None}}, "email.marketing"),
+    (PreferencesUpdate, {"push": {"marketing": True}}, "push"),
+    (BroadcastCreate, {"channels": ["email", "email"]}, "channels"),
+    (BroadcastCreate, {"channels": ["fax"]}, "channels.0"),
+    (BroadcastCreate, {"kind": "welcome"}, "kind"),
+    (BroadcastCreate, {"content": {"EN": {"title": "t", "body": "b"}}}, "content.EN.[key]"),
+    (BroadcastCreate, {"segment": {"active_within_days": 0}}, "segment.active_within_days"),
+    (ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "21:00", "end": "21:00"}}},
      "messaging.quiet_hours"),
-    (shapes.ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "24:00", "end": "08:00"}}},
+    (ProgramCreate, {"name": "P", "messaging": {"quiet_hours": {"start": "24:00", "end": "08:00"}}},
      "messaging.quiet_hours.start"),
-    (shapes.ProgramCreate, {"name": "P", "messaging": {"time_zone": "Mars/Olympus"}}, "messaging.time_zone"),
-    (shapes.ProgramCreate, {"name": "P", "messaging": {"sms_max_segments": 11}}, "messaging.sms_max_segments"),
-    (shapes.MemberUpsert, {"attributes": {"time_zone": "Europe/Roma"}}, "attributes"),
-    (shapes.MemberUpsert, {"attributes": {"time_zone": 1}}, "attributes"),
+    (ProgramCreate, {"name": "P", "messaging": {"time_zone": "Mars/Olympus"}}, "messaging.time_zone"),
+    (ProgramCreate, {"name": "P", "messaging": {"sms_max_segments": 11}}, "messaging.sms_max_segments"),
+    (MemberUpsert, {"attributes": {"time_zone": "Europe/Roma"}}, "attributes"),
+    (MemberUpsert, {"attributes": {"time_zone": 1}}, "attributes"),
 ])
 def test_bad_communication_requests_name_the_field(model, body, field):
     with pytest.raises(ValidationFailed) as refused:
@@ -91,11 +93,11 @@ def test_bad_communication_requests_name_the_field(model, body, field):
 
 
 def test_good_communication_requests_parse():
-    assert parse_body(b'{"attributes": {"time_zone": "Asia/Tokyo", "vip": true}}', shapes.MemberUpsert)
-    program = parse_body(b'{"name": "P", "messaging": {"time_zone": "Europe/Rome"}}', shapes.ProgramCreate)
+    assert parse_body(b'{"attributes": {"time_zone": "Asia/Tokyo", "vip": true}}', MemberUpsert)
+    program = parse_body(b'{"name": "P", "messaging": {"time_zone": "Europe/Rome"}}', ProgramCreate)
     assert program.messaging.model_dump() == {"quiet_hours": {"start": "21:00", "end": "08:00"},
                                               "time_zone": "Europe/Rome", "sms_max_segments": 3,
                                               "announce": []}
     broadcast = parse_body(b'{"content": {"it": {"title": "t", "body": "b"}}, "segment": {"tiers": ["Gold", null]}}',
-                           shapes.BroadcastCreate)
+                           BroadcastCreate)
     assert broadcast.channels == ["email", "sms"] and broadcast.segment.tiers == ["Gold", None]

@@ -2,10 +2,10 @@
 budget, and how a budget setting is read."""
 import pytest
 
-from chalicelib import shapes
 from chalicelib.core import db
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.web import parse_body
+from chalicelib.earning.shapes import Budget
 from chalicelib.rewards import budgets, redemptions
 
 
@@ -36,13 +36,13 @@ def test_a_redemption_costs_the_budget_its_value_times_its_quantity_in_the_budge
 
 
 def test_a_budget_setting_keeps_its_levels_sorted_once_and_refuses_nonsense():
-    budget = parse_body(b'{"amount": 100, "currency": "EUR", "alert_at_percent": [80, 50, 80]}', shapes.Budget)
+    budget = parse_body(b'{"amount": 100, "currency": "EUR", "alert_at_percent": [80, 50, 80]}', Budget)
     assert budget.alert_at_percent == [50, 80]
-    assert parse_body(b'{"amount": 100, "currency": "EUR"}', shapes.Budget).alert_at_percent == [50, 80, 100]
+    assert parse_body(b'{"amount": 100, "currency": "EUR"}', Budget).alert_at_percent == [50, 80, 100]
     for bad in (b'{"amount": 0, "currency": "EUR"}', b'{"amount": 1, "currency": "eur"}',
                 b'{"amount": 1, "currency": "EUR", "alert_at_percent": [101]}'):
         with pytest.raises(ValidationFailed):
-            parse_body(bad, shapes.Budget)
+            parse_body(bad, Budget)
 
 
 def merchandise(delivery) -> db.RedemptionItem:

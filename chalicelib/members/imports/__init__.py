@@ -3,7 +3,7 @@ through a URL the API signs), applied row by row as `PUT .../members/{external_i
 
 An admin puts `imports/{org_id}/{program_id}/{name}.csv` (or `.jsonl`) in the bucket; S3 tells the
 imports queue, and the member import function applies every row as `PUT .../members/{external_id}`
-would: the same validation (`shapes.MemberUpsert`, `ids.EXTERNAL_ID`), profile fields only, never
+would: the same validation (`members.shapes.MemberUpsert`, `ids.EXTERNAL_ID`), profile fields only, never
 the balance. Each row is created, updated, unchanged (already as the file says, so not written) or
 rejected with its reason (the field and the message, never the value); a rejected row never stops
 the others. The outcome goes to `reports/{org_id}/{program_id}/{name}.report.json` and to an import

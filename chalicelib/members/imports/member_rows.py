@@ -23,7 +23,7 @@ def _upsert():
     importing the import function costs, and a cold start only needs it once rows come."""
     from pydantic import ValidationError
 
-    from chalicelib.shapes import MemberUpsert
+    from chalicelib.members.shapes import MemberUpsert
 
     return MemberUpsert, ValidationError
 

@@ -30,7 +30,7 @@ def check_request(reward: db.RewardItem, request: dict) -> None:
     # jobs import this module too, and need no pydantic.
     from pydantic import ValidationError
 
-    from chalicelib.shapes import ShippingAddress
+    from chalicelib.rewards.shapes import ShippingAddress
 
     try:
         ShippingAddress.model_validate(address)

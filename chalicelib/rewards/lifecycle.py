@@ -64,10 +64,10 @@ def opening(program_id: str, redemption_id: str, now_iso: str, *, held: bool) ->
 def _actions(redemption: db.RedemptionItem, to_status: str, now_iso: str, fields: dict) -> list:
     """The writes of a move into `to_status` (with `fields`): its index entries set, every other one removed."""
     entries = entries_of(to_status, redemption.redemption_id, redemption.program_id, redemption.created_at, now_iso)
-    attribute = db.RedemptionItem
-    return [attribute.status.set(to_status), attribute.updated_at.set(now_iso),
-            *(getattr(attribute, name).set(value) for name, value in fields.items()),
-            *(getattr(attribute, name).set(entries[name]) if name in entries else getattr(attribute, name).remove()
+    item = db.RedemptionItem
+    return [item.status.set(to_status), item.updated_at.set(now_iso),
+            *(getattr(item, name).set(value) for name, value in fields.items()),
+            *(getattr(item, name).set(entries[name]) if name in entries else getattr(item, name).remove()
               for name in INDEX)]
 
 

@@ -39,12 +39,12 @@ def approve(org_id: str, program_id: str, redemption_id: str) -> dict:
 
 
 def reject(org_id: str, program_id: str, redemption_id: str, reason: str) -> dict:
-    return give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
+    return _give_back(org_id, program_id, redemption_id, ("awaiting_approval",), "rejected", reason, "rejected")
 
 
 def cancel(org_id: str, program_id: str, redemption_id: str, reason: str | None) -> dict:
-    return give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
-                     "cancelled")
+    return _give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled", reason or "Cancelled by an admin.",
+                      "cancelled")
 
 
 def cancel_booking(org_id: str, program_id: str, redemption_id: str, external_id: str | None) -> dict:
@@ -54,11 +54,11 @@ def cancel_booking(org_id: str, program_id: str, redemption_id: str, external_id
     if external_id is not None and redemption.external_id != external_id:
         raise NotFound("No such redemption.")
     experience.check_cancellable(redemption)
-    return give_back(org_id, program_id, redemption_id, experience.CANCELLABLE, "cancelled", "Booking cancelled.",
-                     "cancelled")
+    return _give_back(org_id, program_id, redemption_id, experience.CANCELLABLE, "cancelled", "Booking cancelled.",
+                      "cancelled")
 
 
-def give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
+def _give_back(org_id, program_id, redemption_id, from_statuses, to_status, reason, action) -> dict:
     """A decision that gives everything back, then tells the member; 409 naming the status if it had moved."""
     lifecycle.load(org_id, program_id, redemption_id)  # 404 unless it is this program's
     moved = lifecycle.give_back(redemption_id, from_statuses, to_status, reason, restock=True, unsent=True,

@@ -10,7 +10,7 @@ from chalicelib.members import adjustments, membership, programs
 from chalicelib.messaging import broadcasts, message_log, preferences, program_templates
 from chalicelib.notices import unsubscribe_pages
 from chalicelib.rewards import budgets, cash, catalog, payouts, redemptions, review, statuses
-from chalicelib.rewards.kinds import donation, experience, merchandise
+from chalicelib.rewards.kinds import donation, merchandise
 from chalicelib.webhooks import deliveries, endpoints, events
 
 app = Chalice(app_name="laurel")
@@ -393,7 +393,7 @@ R = P + "/redemptions/{redemption_id}"
           "or its merchandise waiting to ship, oldest first", answer=REWARDS("RedemptionList"), paged=True,
           query=(("status", "awaiting_approval (the default; admins only) or processing (merchandise waiting to "
                             "ship, with its address; the only one a fulfilment key may list)",
-                 {"enum": list(redemptions.QUEUES)}),))
+                 {"enum": list(statuses.QUEUES)}),))
 def list_redemptions(call: Call):
     return review.list_(call.org_id, call.params["program_id"], call.query,
                                    merchandise_only=merchandise_only(call))
@@ -503,8 +503,8 @@ def cancel_payout(call: Call):
                   "(409 after the cutoff or once cancelled)", answer=REWARDS("Redemption"))
 def cancel_booking(call: Call):
     principal = call.principal
-    return experience.cancel(call.org_id, program_of(call), call.params["redemption_id"],
-                           principal.external_id if principal.kind == "member" else None)
+    return review.cancel_booking(call.org_id, program_of(call), call.params["redemption_id"],
+                                 principal.external_id if principal.kind == "member" else None)
 
 
 @endpoint(app, "POST", R + "/shipment", roles=SHIPPERS,
@@ -512,8 +512,8 @@ def cancel_booking(call: Call):
                   "back and restocked once); 409 from a status that does not lead there",
           body=REWARDS("ShipmentUpdate"), answer=REWARDS("Redemption"))
 def report_shipment(call: Call):
-    return merchandise.report(call.org_id, call.params["program_id"], call.params["redemption_id"],
-                           call.body.model_dump(exclude_none=True), merchandise_only=merchandise_only(call))
+    return review.report_shipment(call.org_id, call.params["program_id"], call.params["redemption_id"],
+                                  call.body.model_dump(exclude_none=True), merchandise_only=merchandise_only(call))
 
 
 @endpoint(app, "GET", P + "/budget", roles=READERS, summary="The program's money budget: amount, used and left",

@@ -9,11 +9,9 @@ from datetime import datetime, timedelta
 from chalicelib.core import clock, db
 from chalicelib.core.transact import Replayed, Tx, with_retries
 from chalicelib.members import ledger, lots, standing
-from chalicelib.notices import notifications, tier_changes
-from chalicelib.rewards import redemptions
+from chalicelib.notices import notifications
 from chalicelib.webhooks import events
 
-OUTBOX_GRACE = timedelta(minutes=2)  # younger pending redemptions are still in their first delivery
 REMINDER_DAYS = 7  # members are told this many days ahead that points expire
 
 
@@ -136,22 +134,3 @@ def remind_expiring(now: datetime) -> int:
             sent += 1
     return sent
 
-
-def recover_outboxes(now: datetime | None = None) -> dict:
-    """Every 5 minutes: what a crash left unsent (fulfilment of pending redemptions, tier notices)."""
-    now = now or clock.now()
-    return {**recover_redemptions(now), "tier_notices": tier_changes.recover(now)}
-
-
-def recover_redemptions(now: datetime | None = None) -> dict:
-    """Send fulfilment again for redemptions still pending past the grace period (a lost send)."""
-    now = now or clock.now()
-    cutoff = clock.iso(now - OUTBOX_GRACE)
-    resent = 0
-    for shard in range(db.SHARDS):
-        for pk, sk in db.index_keys("gsi2", f"OUTBOX#{shard}", 1000, sort_before=cutoff):
-            redemption = db.get(db.RedemptionItem, (pk, sk), consistent=False)
-            if redemption is not None and redemption.status == "pending":
-                redemptions.enqueue_fulfilment(redemption.org_id, redemption.program_id, redemption.redemption_id)
-                resent += 1
-    return {"resent": resent}

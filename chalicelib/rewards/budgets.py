@@ -7,11 +7,9 @@ rejection or cancellation takes that cost off again in the transaction that move
 status, so once. Each `alert_at_percent` level reached is announced (webhook `budget.threshold`) once
 per budget amount.
 """
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib.core import clock, db
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.core.transact import Tx, error_code
+from chalicelib.core.transact import Tx, save_if, update_if
 from chalicelib.members import programs
 from chalicelib.webhooks import events
 
@@ -51,12 +49,8 @@ def release(tx: Tx, redemption: db.RedemptionItem) -> None:
 
 
 def _create(program_id: str) -> None:
-    try:
-        db.ProgramBudgetItem(*db.ProgramBudgetItem.key(program_id), used=0).save(
-            condition=db.ProgramBudgetItem.pk.does_not_exist())
-    except PutError as error:
-        if error_code(error) != "ConditionalCheckFailedException":
-            raise  # else a concurrent redemption made it first
+    save_if(db.ProgramBudgetItem(*db.ProgramBudgetItem.key(program_id), used=0),
+            db.ProgramBudgetItem.pk.does_not_exist())  # False: a concurrent redemption made it first
 
 
 def view(org_id: str, program_id: str) -> dict:
@@ -86,14 +80,9 @@ def announce_thresholds(program: db.ProgramItem) -> list[int]:
         mark = f"{state['amount']}:{percent}"
         if mark in (item.alerted or ()):
             continue
-        try:
-            item.update(actions=[db.ProgramBudgetItem.alerted.add({mark})],
-                        condition=db.ProgramBudgetItem.alerted.does_not_exist()
-                        | ~db.ProgramBudgetItem.alerted.contains(mark))
-        except UpdateError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                continue  # a concurrent redemption announced it
-            raise
+        if not update_if(item, [db.ProgramBudgetItem.alerted.add({mark})],
+                         db.ProgramBudgetItem.alerted.does_not_exist() | ~db.ProgramBudgetItem.alerted.contains(mark)):
+            continue  # a concurrent redemption announced it
         now_iso = clock.iso(clock.now())
         events.emit(program.org_id, program.program_id, "budget.threshold", {"budget": {**state, "percent": percent}},
                     event_key=f"{program.program_id}:{mark}", occurred_at=now_iso)

@@ -1,15 +1,14 @@
 """Members' cash wallets: money (minor units, one wallet per currency), not points.
 
-Cashback credits a wallet and payouts reserve from it. Every move is one transaction item pair: the
+Cashback credits a wallet (kinds/cashback.py) and payouts reserve from it. Every move is one transaction item pair: the
 wallet, written on the condition of its version (a concurrent writer makes it retry, so two payouts
 can never both spend the same money and the balance never goes below zero), and its cash entry,
 keyed by what made the move (a redemption, a payout's step) and written on the condition that it is
 new, so a move is made once however often it is asked for.
 """
-from chalicelib.core import clock, db, ids, pagination
+from chalicelib.core import db, ids, pagination
 from chalicelib.core.errors import Conflict
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
-from chalicelib.rewards import redemptions
 
 WALLET_LABEL = "cash_wallet"
 
@@ -83,22 +82,3 @@ def view(program_id: str, external_id: str, query: dict) -> dict:
     items = [entry_view(found[key]) for key in keys if key in found]
     return {"balances": balances, "transactions": items, "next_cursor": pagination.encode(last, scope)}
 
-
-def credit_cashback(redemption: db.RedemptionItem) -> bool:
-    """Fulfil a pending cashback redemption: its reward's value times the quantity into the member's
-    wallet, in the same transaction as the status move, so once. False if it had moved on.
-
-    A cashback reward without a value credits nothing and is only marked fulfilled, as before wallets."""
-    redemption.refresh(consistent_read=True)  # a retry after a lost race must see where it stands now
-    if redemption.status != "pending":
-        return False
-    reward = db.get(db.RewardItem, db.RewardItem.key(redemption.program_id, redemption.reward_id))
-    value = reward.value if reward is not None else None
-    if not value:
-        return redemptions.mark_fulfilled(redemption, {"type": "cashback"})
-    amount, currency = int(value["amount"]) * int(redemption.quantity), value["currency"]
-    tx = Tx()
-    move(tx, redemption.org_id, redemption.program_id, redemption.external_id, currency, amount,
-         scope="cashback", key=redemption.redemption_id, kind="credit", now_iso=clock.iso(clock.now()),
-         redemption_id=redemption.redemption_id)
-    return redemptions.mark_fulfilled(redemption, {"type": "cashback", "amount": amount, "currency": currency}, tx)

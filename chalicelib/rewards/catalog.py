@@ -11,14 +11,12 @@ says, for each active reward, whether it may (eligibility.py) and whether it has
 from dataclasses import dataclass
 from typing import Optional
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.core import clock, db, ids, locales, pagination, vault
 from chalicelib.core.errors import NotFound, ValidationFailed
-from chalicelib.core.transact import ConditionFailed, Tx, error_code, with_retries
+from chalicelib.core.transact import ConditionFailed, Tx, update_if, with_retries
 from chalicelib.members import ledger, programs, segments
 from chalicelib.rewards import eligibility
-from chalicelib.rewards.kinds import donation, experience, gift_card, points_transfer
+from chalicelib.rewards.kinds import experience, gift_card, registry
 from chalicelib.webhooks import events
 
 CODES_PER_TRANSACTION = 99  # plus the stock update: DynamoDB's limit is 100 items
@@ -70,17 +68,15 @@ def load(org_id: str, program_id: str, reward_id: str) -> db.RewardItem:
 
 def create(org_id: str, program_id: str, fields: dict) -> dict:
     programs.load(org_id, program_id)
-    points_transfer.check_value(fields["type"], fields.get("value"))
-    experience.check_fields(fields["type"], fields)
-    donation.check_fields(fields["type"], fields)
+    kind = registry.of(fields["type"])
+    registry.check_fields(fields["type"], fields)
     if fields.get("slots"):
         fields["slots"] = experience.stored_slots(fields["slots"])
     if "segment" in fields:
         fields["segment"] = segments.stored(fields["segment"])
-    if fields["type"] == "gift_card":
+    if kind.stock_is_codes:
         if fields.get("stock"):
-            raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
-                                   {"field": "stock"})
+            raise stock_refused()
         fields["stock"] = 0
     now_iso = clock.iso(clock.now())
     reward_id = ids.new_id("rwd")
@@ -89,8 +85,7 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
                            updated_at=now_iso, **fields)
     tx = Tx()
     tx.put("reward", reward, condition=db.RewardItem.pk.does_not_exist())
-    experience.create_seats(tx, reward)
-    donation.create_totals(tx, reward)
+    kind.create_items(tx, reward)
     tx.commit()
     return view(reward)
 
@@ -159,14 +154,16 @@ def member_catalog(org_id: str, program_id: str, external_id: str, query: dict, 
     return page
 
 
+def stock_refused() -> ValidationFailed:
+    return ValidationFailed("A gift card's stock is the number of its codes: add codes instead.", {"field": "stock"})
+
+
 def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     """Set only the fields given, so a concurrent redemption's stock decrement is never lost."""
     reward = load(org_id, program_id, reward_id)
-    if "value" in changes:
-        points_transfer.check_value(reward.reward_type, changes["value"])
-    if "stock" in changes and reward.reward_type == "gift_card":
-        raise ValidationFailed("A gift card's stock is the number of its codes: add codes instead.",
-                               {"field": "stock"})
+    registry.check_fields(reward.reward_type, changes)
+    if "stock" in changes and registry.of(reward.reward_type).stock_is_codes:
+        raise stock_refused()
     for name in REQUIRED_FIELDS:
         if name in changes and changes[name] is None:
             raise ValidationFailed(f"{name} cannot be cleared.", {"field": name})
@@ -180,12 +177,8 @@ def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
     actions.append(db.RewardItem.updated_at.set(clock.iso(clock.now())))
     if "stock" in changes:
         actions.append(db.RewardItem.low_stock_since.remove())  # a restock: the next low stock is news again
-    try:
-        reward.update(actions=actions, condition=db.RewardItem.org_id == org_id)
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            raise NotFound("No such reward.") from error
-        raise
+    if not update_if(reward, actions, db.RewardItem.org_id == org_id):
+        raise NotFound("No such reward.")
     return view(reward)
 
 
@@ -193,7 +186,7 @@ def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) ->
     """Add gift-card codes, sealed under one data key; a code this reward has ever had (even used) counts
     as a duplicate."""
     reward = load(org_id, program_id, reward_id)
-    if reward.reward_type != "gift_card":
+    if not registry.of(reward.reward_type).stock_is_codes:
         raise ValidationFailed("Only gift_card rewards have codes.", {"field": "reward_id"})
     unique = list(dict.fromkeys(codes))
     keys = {code: db.CodeItem.key(reward_id, code) for code in unique}
@@ -218,7 +211,7 @@ def _add_chunk(reward: db.RewardItem, keys: list[tuple[str, str]], sealed: dict)
         tx = Tx()
         for pk, sk in keys:
             item = db.CodeItem(pk, sk, reward_id=reward.reward_id, sealed=sealed[pk, sk], added_at=now_iso,
-                               gsi2pk=f"CODEPOOL#{reward.reward_id}", gsi2sk=sk)
+                               gsi2pk=gift_card.pool_key(reward.reward_id), gsi2sk=sk)
             tx.put(f"code:{sk}", item, condition=db.CodeItem.pk.does_not_exist())
         tx.update("reward", db.RewardItem(reward.pk, reward.sk),
                   [db.RewardItem.stock.add(len(keys)), db.RewardItem.updated_at.set(now_iso),
@@ -248,13 +241,9 @@ def announce_low_stock(reward: db.RewardItem, quantity: int) -> None:
     if reward.stock is None or reward.low_stock_since or reward.stock - quantity >= threshold:
         return
     now_iso = clock.iso(clock.now())
-    try:
-        reward.update(actions=[db.RewardItem.low_stock_since.set(now_iso)],
-                      condition=db.RewardItem.low_stock_since.does_not_exist() & (db.RewardItem.stock < threshold))
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return  # announced by a concurrent redemption, or restocked meanwhile
-        raise
+    if not update_if(reward, [db.RewardItem.low_stock_since.set(now_iso)],
+                     db.RewardItem.low_stock_since.does_not_exist() & (db.RewardItem.stock < threshold)):
+        return  # announced by a concurrent redemption, or restocked meanwhile
     events.emit(reward.org_id, reward.program_id, "reward.low_stock", {"reward": {
         "id": reward.reward_id, "type": reward.reward_type, "name": reward.name, "stock": int(reward.stock),
         "low_stock_threshold": threshold}}, event_key=f"{reward.reward_id}:{now_iso}", occurred_at=now_iso)

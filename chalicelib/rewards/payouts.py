@@ -1,13 +1,13 @@
 """Payouts: a member's cash paid out to a bank account or a PayPal-style email, once an admin approves.
 
-Requesting reserves the amount from the cash wallet at once (cash_wallet.move: never below zero, however
+Requesting reserves the amount from the cash wallet at once (cash.move: never below zero, however
 many requests race). Then `requested` → `approved` → `paid`, or `rejected` / `cancelled`, which return
 the amount to the wallet. Every transition is a status move conditional on the status it starts from,
 in one transaction with its cash entry (keyed by the payout), so a double click acts once and a payout
 is never paid twice: the loser answers 409 with the status it found.
 
 The method (IBAN and account name, or email) is sealed at rest with the gift-card codes' envelope
-encryption (code_vault), its scope naming the payout, so it opens for this payout only. It is shown in
+encryption (core.vault), its scope naming the payout, so it opens for this payout only. It is shown in
 full to admins and the member's own session, masked to analysts, and never logged, put in an error
 message or sent to webhooks.
 """

@@ -1,32 +1,22 @@
 """Redemptions: points taken at once, the reward fulfilled later, the points given back if it fails.
 
-Taking the points, reserving the stock and writing the redemption is one transaction. The
-fulfilment message is sent after it; if that send is lost, the recovery job finds the
-redemption through its outbox index entry (gsi2 `OUTBOX#...`) and sends it again, so every
-redemption reaches a final status. Each move to a final status is announced to the organisation's
-webhook endpoints (`announce`), and a redemption that leaves a reward low on stock says so too.
+Taking the points, reserving the stock (and what the reward's kind holds: kinds.registry) and writing the
+redemption is one transaction. The fulfilment message is sent after it; if that send is lost, the recovery job
+sends it again from the outbox (lifecycle.py, which alone moves a redemption's status from then on). A
+redemption that leaves a reward low on stock says so to the organisation's webhook endpoints.
 
 A program may hold redemptions above a number of points for an admin's approval (`awaiting_approval`,
-no outbox entry until approved: redemption_review.py), and may fund its rewards' money values from a
-budget, taken in the same transaction (budgets.py). Every way back (failure, rejection, cancellation)
-is `give_back`: one conditional status move that returns the points, the stock and the budget together.
+no outbox entry until approved: review.py), and may fund its rewards' money values from a budget, taken in
+the same transaction (budgets.py).
 """
-import json
-
-from chalicelib.core import aws, clock, db, ids, locales, pagination, settings
+from chalicelib.core import clock, db, ids, locales, pagination
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger as log
-from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx, with_retries
+from chalicelib.core.transact import ConditionFailed, Retry, Tx
 from chalicelib.members import ledger, lots
-from chalicelib.rewards import budgets, catalog, eligibility
-from chalicelib.rewards.kinds import donation, experience, merchandise, points_transfer
+from chalicelib.rewards import budgets, catalog, eligibility, lifecycle
+from chalicelib.rewards.kinds import merchandise, registry
 from chalicelib.rewards.statuses import DECIDED, STATUSES
-from chalicelib.webhooks import events
-
-# The statuses a program lists its redemptions by, each a sparse gsi3 partition written with the move into it:
-# the approval queue (redemption_review) and the merchandise waiting to ship (shipping). Each: (the partition's
-# prefix, the scope its list's cursors are bound to, so a cursor of one queue serves it alone).
-QUEUES = {"awaiting_approval": ("APPROVAL", "approvals"), "processing": ("SHIP", "shipments")}
 
 
 def view(redemption: db.RedemptionItem, *, show_secrets: bool = True, show_address: bool = True) -> dict:
@@ -44,15 +34,6 @@ def view(redemption: db.RedemptionItem, *, show_secrets: bool = True, show_addre
     if redemption.status in DECIDED and redemption.failure_reason:
         answer["reason"] = redemption.failure_reason
     return answer
-
-
-def outbox_key(redemption_id: str) -> str:
-    return f"OUTBOX#{db.shard_of(redemption_id)}"
-
-
-def queue_key(status: str, program_id: str) -> str:
-    """The sparse gsi3 partition listing a program's redemptions in `status`, oldest first (QUEUES)."""
-    return f"{QUEUES[status][0]}#{program_id}"
 
 
 def needs_approval(program: db.ProgramItem, points: int) -> bool:
@@ -99,34 +80,26 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         if reward.stock is not None and reward.stock < quantity:
             raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
                            code="out_of_stock")
-        points_transfer.check_request(reward, request)
-        seats_key = experience.slot_key(reward, request)
-        seats = db.get(db.SlotItem, seats_key) if seats_key else None
-        charity = donation.terms_of(reward, request)
-        merchandise.check_request(reward, request)
+        kind = registry.of(reward.reward_type)
+        terms = registry.check(reward, request)
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
         wallet, consumed = lots.debit(ledger.wallet_of(member), points, spend=True)
         redemption_id = ids.new_id("rdm")
-        if needs_approval(program, points):  # in the approval queue, not the outbox, until an admin decides
-            status, index = "awaiting_approval", {"gsi3pk": queue_key("awaiting_approval", program_id),
-                                                  "gsi3sk": f"{now_iso}#{redemption_id}"}
-        else:
-            status, index = "pending", {"gsi2pk": outbox_key(redemption_id), "gsi2sk": now_iso}
+        opening = lifecycle.opening(program_id, redemption_id, now_iso, held=needs_approval(program, points))
         redemption = db.RedemptionItem(
             *db.RedemptionItem.key(redemption_id), redemption_id=redemption_id, org_id=org_id,
             program_id=program_id, external_id=external_id, reward_id=reward_id,
             reward_type=reward.reward_type, reward_name=name_read_by(member, program, reward), quantity=quantity, points=points,
-            status=status, delivery=request.get("delivery"), terms=points_transfer.terms_of(reward) or charity, consumed=[list(lot) for lot in consumed],
-            budget_cost=cost, created_at=now_iso, updated_at=now_iso, **index)
+            delivery=request.get("delivery"), terms=terms, consumed=[list(lot) for lot in consumed],
+            budget_cost=cost, created_at=now_iso, updated_at=now_iso, **opening)
         ledger.put_wallet(member, wallet, now_iso)
         posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
                                  points=-points, redemption_id=redemption_id)
         entry = ledger.entry_for(member, posting, wallet.total, now_iso)
         entry.snapshot = view(redemption, show_address=False)  # kept in the ledger, replayed to any redeemer
         tx = Tx()
-        if seats is not None:
-            redemption.terms = experience.book(tx, reward, seats, quantity)
+        redemption.terms = kind.reserve(tx, reward, request, quantity, redemption.terms)
         tx.put("redemption", redemption, condition=db.RedemptionItem.pk.does_not_exist())
         if reward.stock is not None:
             tx.update("reward", db.RewardItem(reward.pk, reward.sk), [db.RewardItem.stock.add(-quantity)],
@@ -144,7 +117,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
                                          lambda entry: entry.snapshot)
     if not replayed:
         if result["status"] == "pending":
-            enqueue_fulfilment(org_id, program_id, result["id"])
+            lifecycle.enqueue_fulfilment(org_id, program_id, result["id"])
         try:
             catalog.announce_low_stock(taken["reward"], quantity)
             if taken["cost"] is not None:
@@ -154,125 +127,9 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
     return result, replayed
 
 
-def enqueue_fulfilment(org_id: str, program_id: str, redemption_id: str) -> None:
-    """Best effort: a lost send is caught up by the recovery job from the outbox index."""
-    body = json.dumps({"org_id": org_id, "program_id": program_id, "redemption_id": redemption_id})
-    try:
-        aws.client("sqs").send_message(QueueUrl=settings.fulfilment_queue_url(), MessageBody=body)
-    except Exception:  # noqa: BLE001 - the outbox guarantees delivery; the caller's answer stands
-        log.warning("fulfilment enqueue failed; recovery job will retry", extra={"redemption_id": redemption_id})
-
-
-def load(org_id: str, program_id: str, redemption_id: str, *, reward_type: str | None = None) -> db.RedemptionItem:
-    """The program's redemption; with `reward_type` (a fulfilment partner's reach), one of another type is 404
-    too, as if absent."""
-    redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-    if redemption is None or (redemption.org_id, redemption.program_id) != (org_id, program_id) \
-            or reward_type not in (None, redemption.reward_type):
-        raise NotFound("No such redemption.")
-    return redemption
-
-
-def announce(redemption: db.RedemptionItem) -> list[str]:
-    """Tell the webhook endpoints where a redemption stands now: ids and statuses, never its code."""
-    return events.emit(redemption.org_id, redemption.program_id, "redemption.status_changed", {"redemption": {
-        "id": redemption.redemption_id, "member": redemption.external_id, "reward_id": redemption.reward_id,
-        "reward_type": redemption.reward_type, "quantity": int(redemption.quantity),
-        "points": int(redemption.points), "status": redemption.status, "created_at": redemption.created_at,
-        "updated_at": redemption.updated_at}},
-        event_key=f"{redemption.redemption_id}:{redemption.status}", occurred_at=redemption.updated_at)
-
-
-def refund(redemption_id: str, reason: str, *, restock: bool) -> bool:
-    """Mark a pending redemption failed and give its points back, once; False if it was not pending."""
-    return give_back(redemption_id, ("pending",), "failed", reason, restock=restock) is not None
-
-
-def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str, reason: str, *,
-              restock: bool, unsent: bool = False) -> db.RedemptionItem | None:
-    """Move a redemption from one of `from_statuses` to `to_status` and give back its points (their expiry
-    lots restored), its budget cost and (if `restock`) its stock, in one transaction, so once; then announce
-    it. None if it was not in one of those statuses (another move got there first), or, if `unsent`, if it
-    was sent to the provider (transfers.sent): only the provider's answer settles that one."""
-    def attempt() -> db.RedemptionItem | None:
-        redemption = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption_id))
-        if redemption is None or redemption.status not in from_statuses or (unsent and redemption.sent_at):
-            return None
-        member_key = db.MemberItem.key(redemption.program_id, redemption.external_id)
-        reward_key = db.RewardItem.key(redemption.program_id, redemption.reward_id)
-        found = db.get_many(member_key, reward_key)
-        member, reward = found[member_key], found.get(reward_key)
-        now_iso = clock.iso(clock.now())
-        wallet = lots.restore(ledger.wallet_of(member), int(redemption.points), redemption.consumed,
-                                 unspend=True, not_before=clock.expiry(clock.now(), 0))
-        ledger.put_wallet(member, wallet, now_iso)
-        posting = ledger.Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
-                                 points=int(redemption.points), redemption_id=redemption_id, reason=reason)
-        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
-        unmoved = db.RedemptionItem.status == redemption.status
-        if unsent:
-            unmoved &= db.RedemptionItem.sent_at.does_not_exist()
-        tx = Tx()
-        tx.update("redemption", redemption,
-                  [db.RedemptionItem.status.set(to_status), db.RedemptionItem.failure_reason.set(reason),
-                   db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
-                   db.RedemptionItem.gsi2sk.remove(), db.RedemptionItem.gsi3pk.remove(),
-                   db.RedemptionItem.gsi3sk.remove()],
-                  condition=unmoved)
-        if restock and reward is not None and reward.stock is not None:
-            tx.update("reward", db.RewardItem(reward.pk, reward.sk),
-                      [db.RewardItem.stock.add(int(redemption.quantity))])
-        budgets.release(tx, redemption)
-        experience.release(tx, redemption)
-        try:
-            ledger.append(member, entry, tx)
-        except ConditionFailed as failed:
-            if failed.label == "redemption":
-                raise Retry() from failed  # its status moved meanwhile: read it again and decide
-            raise
-        except Replayed:
-            return None  # its points were given back already
-        redemption.status, redemption.failure_reason, redemption.updated_at = to_status, reason, now_iso
-        return redemption
-
-    moved = with_retries(attempt)
-    if moved is not None:
-        try:
-            announce(moved)
-        except Exception:  # noqa: BLE001 - the move stands; this was the message's last try, nothing retries it
-            log.warning("redemption announcement failed", extra={"redemption_id": redemption_id})
-    return moved
-
-
-def mark_fulfilled(redemption: db.RedemptionItem, fulfillment: dict, tx: Tx | None = None) -> bool:
-    """Move a pending redemption to fulfilled (with any extra items, atomically); False if it had moved on."""
-    now_iso = clock.iso(clock.now())
-    tx = tx or Tx()
-    tx.update("redemption", redemption,
-              [db.RedemptionItem.status.set("fulfilled"), db.RedemptionItem.fulfillment.set(fulfillment),
-               db.RedemptionItem.updated_at.set(now_iso), db.RedemptionItem.gsi2pk.remove(),
-               db.RedemptionItem.gsi2sk.remove()],
-              condition=db.RedemptionItem.status == "pending")
-    try:
-        tx.commit()
-    except ConditionFailed as failed:
-        if failed.label == "redemption":
-            return False
-        raise Retry() from failed
-    redemption.status, redemption.fulfillment = "fulfilled", fulfillment
-    return True
-
-
-def member_of(redemption: db.RedemptionItem) -> db.MemberItem:
-    found = db.get(db.MemberItem, db.MemberItem.key(redemption.program_id, redemption.external_id))
-    if found is None:
-        raise NotFound("No such member.")
-    return found
-
-
 def get(org_id: str, program_id: str, redemption_id: str, *, external_id: str | None, reward_type: str | None,
         show_secrets: bool, show_address: bool) -> dict:
-    redemption = load(org_id, program_id, redemption_id, reward_type=reward_type)
+    redemption = lifecycle.load(org_id, program_id, redemption_id, reward_type=reward_type)
     if external_id is not None and redemption.external_id != external_id:
         raise NotFound("No such redemption.")
     return shown(redemption, show_secrets=show_secrets, show_address=show_address)

@@ -33,7 +33,7 @@ from moto.sns import sns_backends
 
 from chalicelib.core import aws, clock, db, transact
 from chalicelib.earning.partner_messages import sign
-from chalicelib.members import jobs
+from chalicelib.rewards import recovery
 from local import lambda_runtime
 from local.lambda_runtime import LambdaContext, load_handler, sqs_event
 
@@ -474,8 +474,8 @@ def test_a_lost_fulfilment_send_is_recovered_and_fulfilled_once(stack, api, shop
     assert messages_about(stack, fulfilment_queue, redemption_id) == []
     # When the recovery job runs after the grace period (twice, as two overlapping runs could)
     later = clock.now() + timedelta(minutes=3)
-    assert jobs.recover_redemptions(later)["resent"] >= 1
-    assert jobs.recover_redemptions(later)["resent"] >= 1
+    assert recovery.recover_redemptions(later)["resent"] >= 1
+    assert recovery.recover_redemptions(later)["resent"] >= 1
     stack.pump("FulfilmentFunction")
     # Then it is fulfilled exactly once: one code used, stock right, points taken once
     done = redemption(api, shop, redemption_id)
@@ -483,7 +483,7 @@ def test_a_lost_fulfilment_send_is_recovered_and_fulfilled_once(stack, api, shop
     assert (stock(api, shop), free_codes(shop)) == (1, 1)
     assert_books(api, shop, 600, ["redeem", "adjust"])
     # And the recovery job has nothing more to send for it
-    jobs.recover_redemptions(later)
+    recovery.recover_redemptions(later)
     assert messages_about(stack, fulfilment_queue, redemption_id) == []
 
 

@@ -7,6 +7,7 @@ from test_webhooks import register
 
 from chalicelib.core import clock, db
 from chalicelib.members import jobs, tier_review
+from chalicelib.rewards import recovery
 
 
 def earn(api, program, member, amount):
@@ -61,7 +62,7 @@ def test_a_lost_fulfilment_send_is_recovered(stack, api, program):
     assert status == 202
     boto3.client("sqs").purge_queue(QueueUrl=stack.env["FULFILMENT_QUEUE_URL"])
     # When the recovery job runs after the grace period, and fulfilment consumes the queue
-    assert jobs.recover_redemptions(clock.now() + timedelta(minutes=3))["resent"] >= 1
+    assert recovery.recover_redemptions(clock.now() + timedelta(minutes=3))["resent"] >= 1
     stack.pump("FulfilmentFunction")
     # Then the redemption is fulfilled, and a later recovery run finds nothing to resend for it
     assert api.call("GET", f"{path}/redemptions/{redemption['id']}", admin)[1]["status"] == "fulfilled"

@@ -161,11 +161,11 @@ def test_only_the_members_own_session_and_the_lists_readers_reach_it(api, shop):
 
 def test_a_page_reads_a_bounded_stretch_of_the_ledger_and_stops_short_with_a_cursor(api, shop, monkeypatch):
     # Given Ada's seven ledger entries (four redemptions, a refund and two adjustments), and pages that may read
-    # one Query of two entries (db.FILTERED_READS of db.FILTERED_READ_SIZE, 5 of 100 when deployed)
-    from chalicelib.core import db
+    # one Query of two entries (table.FILTERED_READS of table.FILTERED_READ_SIZE, 5 of 100 when deployed)
+    from chalicelib.core.db import table
 
-    monkeypatch.setattr(db, "FILTERED_READS", 1)
-    monkeypatch.setattr(db, "FILTERED_READ_SIZE", 2)
+    monkeypatch.setattr(table, "FILTERED_READS", 1)
+    monkeypatch.setattr(table, "FILTERED_READ_SIZE", 2)
     # When the admin reads her redemptions, following every cursor
     seen, sizes = every_page(api, shop, "ada", shop["admin"], "?limit=50")
     # Then each page stopped after two entries with what they held (the last held only the first adjustment),

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from given import outcomes
 
-from chalicelib.rewards import fulfilment, payouts, redemptions
+from chalicelib.rewards import fulfilment, lifecycle, payouts
 
 IBAN = "DE89370400440532013000"
 BANK = {"type": "bank_transfer", "iban": IBAN, "account_name": "Ada Lovelace"}
@@ -67,7 +67,7 @@ def test_a_cashback_redemption_credits_the_wallet_once_however_often_fulfilment_
     status, redemption = api.call("POST", f"{cash['path']}/members/ada/redemptions", cash["admin"],
                                   {"reward_id": cash["reward_id"], "quantity": 2}, {"Idempotency-Key": "cb-2"})
     assert status == 202
-    redemptions.enqueue_fulfilment(cash["org_id"], cash["id"], redemption["id"])
+    lifecycle.enqueue_fulfilment(cash["org_id"], cash["id"], redemption["id"])
     # When fulfilment consumes both messages, and runs once more
     stack.pump("FulfilmentFunction")
     assert fulfilment.fulfil(redemption["id"]) == "fulfilled"

@@ -11,7 +11,8 @@ import boto3
 from test_webhooks import register
 
 from chalicelib.core import clock, db
-from chalicelib.members import jobs, tier_review
+from chalicelib.members import tier_review
+from chalicelib.rewards import recovery
 from chalicelib.webhooks import events
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
@@ -187,8 +188,8 @@ def test_a_tier_change_is_told_once_as_a_signed_webhook_even_after_a_crash(stack
     told = [json.loads(r["body"])["data"]["member"] for r in receiver.requests]
     assert told == [{"external_id": "ann", "tier": "Gold", "previous_tier": "Silver"}]
     # When the recovery job runs after its grace period, twice
-    first = jobs.recover_outboxes(clock.now() + timedelta(minutes=3))
-    second = jobs.recover_outboxes(clock.now() + timedelta(minutes=4))
+    first = recovery.recover_outboxes(clock.now() + timedelta(minutes=3))
+    second = recovery.recover_outboxes(clock.now() + timedelta(minutes=4))
     stack.pump("WebhookDeliveryFunction")
     # Then the Silver change is told once more, signed, and nothing is told twice
     assert (first["tier_notices"], second["tier_notices"]) == (1, 0)

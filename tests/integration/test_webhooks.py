@@ -8,7 +8,7 @@ import pytest
 from given import enrol
 
 from chalicelib.core import db
-from chalicelib.rewards import redemptions
+from chalicelib.rewards import lifecycle
 from chalicelib.webhooks import deliveries, events
 from local.lambda_runtime import LambdaContext, load_handler
 
@@ -191,7 +191,7 @@ def test_emitting_the_same_fact_again_delivers_it_once(stack, api, shop, receive
     stack.pump(FUNCTION)
     # When it is announced again (a fulfilment retried after the first announcement) and the queue worked off
     item = db.get(db.RedemptionItem, db.RedemptionItem.key(redemption["id"]))
-    again = redemptions.announce(item)
+    again = lifecycle.announce(item)
     stack.pump(FUNCTION)
     # Then the same delivery was found, and the receiver got the event once
     assert again == [receiver.requests[0]["delivery_id"]]

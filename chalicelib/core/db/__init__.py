@@ -82,7 +82,6 @@ from chalicelib.core.db.reward_items import (  # noqa: F401
     SlotItem,
 )
 from chalicelib.core.db.table import (  # noqa: F401
-    FILTERED_READS,
     SHARDS,
     TRANSACTION_FIELDS,
     Gsi1,

@@ -3,42 +3,76 @@
 A slot can be booked until it starts. Its seats are a counter item (`SlotItem`) raised in the
 redemption's own transaction, conditional on staying within capacity, so concurrent bookings of the
 last seats never overbook: the losers find it full and answer 409, taking nothing. Every way back
-(`redemptions.give_back`: failure, rejection, cancellation) lowers it in the status move's transaction,
-so a seat is freed once. A booking may be cancelled by its member or an admin until the reward's
-`cancel_cutoff_hours` before the slot starts.
+(`lifecycle.give_back`: failure, rejection, cancellation) lowers it in the status move's transaction
+(`release`), so a seat is freed once. A booking may be cancelled by its member or an admin until the reward's
+`cancel_cutoff_hours` before the slot starts (review.cancel_booking).
 """
 from datetime import timedelta
 
 from chalicelib.core import clock, db
-from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.transact import Tx
-from chalicelib.rewards import redemptions, review
+from chalicelib.rewards import lifecycle
+from chalicelib.rewards.kinds.base import Kind
 
 KIND = "experience"
 CANCELLABLE = ("awaiting_approval", "pending", "fulfilled")
 
 
-def check_fields(reward_type: str, fields: dict) -> None:
-    """Only an experience has slots (unique ids) or a cutoff; one without slots (the contract's plain
-    experience) is fulfilled at once, as every reward was."""
-    slots = fields.get("slots")
-    if reward_type != KIND and (slots or fields.get("cancel_cutoff_hours") is not None):
-        raise ValidationFailed("Only an experience has slots.", {"field": "slots" if slots else "cancel_cutoff_hours"})
-    if slots and len({slot["id"] for slot in slots}) != len(slots):
-        raise ValidationFailed("Slot ids must be unique.", {"field": "slots"})
+class Experience(Kind):
+    name = KIND
+
+    def check_fields(self, reward_type: str, fields: dict) -> None:
+        """Only an experience has slots (unique ids) or a cutoff; one without slots (the contract's plain
+        experience) is fulfilled at once, as every reward was."""
+        slots = fields.get("slots")
+        if reward_type != KIND and (slots or fields.get("cancel_cutoff_hours") is not None):
+            raise ValidationFailed("Only an experience has slots.",
+                                   {"field": "slots" if slots else "cancel_cutoff_hours"})
+        if slots and len({slot["id"] for slot in slots}) != len(slots):
+            raise ValidationFailed("Slot ids must be unique.", {"field": "slots"})
+
+    def create_items(self, tx: Tx, reward: db.RewardItem) -> None:
+        """The slots' seat counters, put with the reward."""
+        for slot in reward.slots or []:
+            tx.put(f"slot:{slot['id']}", db.SlotItem(*db.SlotItem.key(reward.program_id, reward.reward_id,
+                                                                      slot["id"]), capacity=slot["capacity"], booked=0),
+                   condition=db.SlotItem.pk.does_not_exist())
+
+    def check(self, reward: db.RewardItem, request: dict) -> dict | None:
+        slot_key(reward, request)
+        return None
+
+    def reserve(self, tx: Tx, reward: db.RewardItem, request: dict, quantity: int, terms: dict | None) -> dict | None:
+        """Book the slot's seats: the booking's terms."""
+        key = slot_key(reward, request)
+        seats = db.get(db.SlotItem, key) if key else None
+        return book(tx, reward, seats, quantity) if seats is not None else terms
+
+    def check_approval(self, redemption: db.RedemptionItem) -> None:
+        terms = redemption.terms or {}
+        if terms.get("slot_id"):
+            refuse_if_started(terms["slot_id"], terms["starts_at"])
+
+    def fulfil(self, redemption: db.RedemptionItem) -> None:
+        if (redemption.terms or {}).get("slot_id"):
+            lifecycle.mark_fulfilled(redemption, {"type": KIND, "slot_id": redemption.terms["slot_id"],
+                                                  "starts_at": redemption.terms["starts_at"]})
+        else:
+            super().fulfil(redemption)
+
+    def release(self, tx: Tx, redemption: db.RedemptionItem) -> None:
+        """Free a booking's seats within `tx` (the one that moves its status, so once)."""
+        terms = redemption.terms or {}
+        if terms.get("slot_id"):
+            tx.update("slot", db.SlotItem(*db.SlotItem.key(redemption.program_id, redemption.reward_id,
+                                                           terms["slot_id"])),
+                      [db.SlotItem.booked.add(-int(redemption.quantity))])
 
 
 def stored_slots(slots: list[dict]) -> list[dict]:
     return [{"id": slot["id"], "starts_at": clock.iso(slot["starts_at"]), "capacity": slot["capacity"]}
             for slot in slots]
-
-
-def create_seats(tx: Tx, reward: db.RewardItem) -> None:
-    """The slots' seat counters, put with the reward."""
-    for slot in reward.slots or []:
-        tx.put(f"slot:{slot['id']}", db.SlotItem(*db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"]),
-                                                capacity=slot["capacity"], booked=0),
-               condition=db.SlotItem.pk.does_not_exist())
 
 
 def slots_view(reward: db.RewardItem) -> list[dict] | None:
@@ -85,26 +119,8 @@ def refuse_if_started(slot_id: str, starts_at: str) -> None:
                        code="slot_started")
 
 
-def refuse_approval_if_started(redemption: db.RedemptionItem) -> None:
-    terms = redemption.terms or {}
-    if redemption.reward_type == KIND and terms.get("slot_id"):
-        refuse_if_started(terms["slot_id"], terms["starts_at"])
-
-
-def release(tx: Tx, redemption: db.RedemptionItem) -> None:
-    """Free a booking's seats within `tx` (the one that moves its status, so once)."""
-    terms = redemption.terms or {}
-    if redemption.reward_type == KIND and terms.get("slot_id"):
-        tx.update("slot", db.SlotItem(*db.SlotItem.key(redemption.program_id, redemption.reward_id,
-                                                       terms["slot_id"])),
-                  [db.SlotItem.booked.add(-int(redemption.quantity))])
-
-
-def cancel(org_id: str, program_id: str, redemption_id: str, external_id: str | None) -> dict:
-    """Cancel a booking before its cutoff: points back and seats freed once; 409 after the cutoff or once moved."""
-    redemption = redemptions.load(org_id, program_id, redemption_id)
-    if external_id is not None and redemption.external_id != external_id:
-        raise NotFound("No such redemption.")
+def check_cancellable(redemption: db.RedemptionItem) -> None:
+    """409 unless the redemption is a booking still before its cutoff (review.cancel_booking)."""
     if redemption.reward_type != KIND:
         raise Conflict("Only an experience's booking can be cancelled this way.",
                        {"reward_type": redemption.reward_type})
@@ -112,5 +128,3 @@ def cancel(org_id: str, program_id: str, redemption_id: str, external_id: str | 
     cutoff = clock.parse(terms["starts_at"]) - timedelta(hours=terms["cancel_cutoff_hours"] or 0)
     if clock.now() >= cutoff:
         raise Conflict("Too late to cancel this booking.", {"cutoff": clock.iso(cutoff)}, code="cancel_cutoff_passed")
-    return review.give_back(org_id, program_id, redemption_id, CANCELLABLE, "cancelled",
-                                       "Booking cancelled.", "cancelled")

@@ -1,9 +1,49 @@
-"""A gift card's codes as its redemption holds them: sealed when fulfilled, opened only when shown.
+"""Gift cards: codes uploaded to the reward's pool (its stock is their number), taken from it by fulfilment,
+and kept sealed: the redemption holds their ciphertexts, opened only when shown or sent.
 
-Apart from the catalog so what opens a redemption's codes (its reward_delivered message, the
-redemption's answer) does not import the catalog and everything a redeem needs.
+What opens a redemption's codes (its reward_delivered message, the redemption's answer) imports this module
+alone, not the catalog and everything a redeem needs.
 """
 from chalicelib.core import db, vault
+from chalicelib.core.errors import Contention
+from chalicelib.core.transact import Tx, with_retries
+from chalicelib.rewards import lifecycle
+from chalicelib.rewards.kinds.base import Kind
+
+KIND = "gift_card"
+
+
+class CodesMissing(Contention):
+    """Fewer free codes than reserved: the index may lag; if it lasts, the redemption is refunded (not restocked:
+    the codes behind that stock are what went missing)."""
+
+
+class GiftCard(Kind):
+    name = KIND
+    stock_is_codes = True
+
+    def fulfil(self, redemption: db.RedemptionItem) -> None:
+        with_retries(lambda: assign_codes(redemption))
+
+
+def pool_key(reward_id: str) -> str:
+    """The gsi2 partition of a reward's free codes."""
+    return f"CODEPOOL#{reward_id}"
+
+
+def assign_codes(redemption: db.RedemptionItem) -> bool:
+    """Take `quantity` free codes and fulfil with them, atomically; a code taken meanwhile means retry."""
+    needed = int(redemption.quantity)
+    free = db.index_keys("gsi2", pool_key(redemption.reward_id), needed)
+    if len(free) < needed:
+        raise CodesMissing(f"Only {len(free)} free codes for {needed} reserved.")
+    codes = db.get_many(*free)
+    tx = Tx()
+    for (_, sk), code in codes.items():
+        tx.update(f"code:{sk}", code, [db.CodeItem.redemption_id.set(redemption.redemption_id),
+                                       db.CodeItem.gsi2pk.remove(), db.CodeItem.gsi2sk.remove()],
+                  condition=db.CodeItem.gsi2pk.exists())
+    return lifecycle.mark_fulfilled(redemption, sealed_fulfillment(list(codes.values())), tx)
 
 
 def scope_of(reward: db.RewardItem | db.RedemptionItem) -> vault.Scope:
@@ -13,7 +53,7 @@ def scope_of(reward: db.RewardItem | db.RedemptionItem) -> vault.Scope:
 
 def sealed_fulfillment(codes: list[db.CodeItem]) -> dict:
     """A gift card's fulfillment as stored: the codes as sealed (with their hashes), never in clear."""
-    return {"type": "gift_card", "sealed": [[code.sk, code.sealed] for code in codes]}
+    return {"type": KIND, "sealed": [[code.sk, code.sealed] for code in codes]}
 
 
 def codes_of(redemption: db.RedemptionItem) -> list[str]:

@@ -10,17 +10,63 @@ timeout may hide an order placed, and the partner's units cannot be taken back.
 """
 import math
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib.core import clock, db
+from chalicelib.core import db
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.core.transact import error_code
-from chalicelib.rewards import redemptions
+from chalicelib.rewards import lifecycle, providers
+from chalicelib.rewards.kinds.base import Kind
 from chalicelib.rewards.providers import Provider, ProviderRejected, ProviderUnavailable
 from chalicelib.rewards.providers.base import Order
 
 KIND = "points_transfer"
 UNIT = "PTS"  # the currency code partner units are ordered in
+
+
+class PointsTransfer(Kind):
+    name = KIND
+
+    def check_fields(self, reward_type: str, fields: dict) -> None:
+        """Only a points_transfer reward may have a partner and rate as its value."""
+        value = fields.get("value")
+        if reward_type != KIND and value is not None and "partner" in value:
+            raise ValidationFailed("Only a points_transfer reward has a partner as its value.", {"field": "value"})
+
+    def check(self, reward: db.RewardItem, request: dict) -> dict | None:
+        """A transfer needs the member's account number with the partner; its terms are the partner and rate."""
+        if not is_partnered(reward):
+            return None
+        if not (request.get("delivery") or {}).get("account"):
+            raise ValidationFailed("A points transfer needs the member's account number with the partner.",
+                                   {"field": "delivery.account"})
+        return dict(reward.value)
+
+    def fulfil(self, redemption: db.RedemptionItem) -> None:
+        if (redemption.terms or {}).get("partner"):
+            self.transfer(redemption, providers.default())
+        else:
+            super().fulfil(redemption)
+
+    def transfer(self, redemption: db.RedemptionItem, provider: Provider) -> None:
+        """Order the transfer and mark the redemption fulfilled with the provider's order id; refund on refusal.
+
+        Raises ProviderUnavailable while the provider is down or the order not yet executed (the queue retries)."""
+        if not redemption.sent_at and not lifecycle.mark_sent(redemption):
+            return  # cancelled before it was sent
+        member = lifecycle.member_of(redemption)
+        account = redemption.delivery["account"]
+        order = Order(denomination=units(redemption), currency_code=UNIT, product=redemption.terms["partner"],
+                      recipient={"name": member.name or redemption.external_id, "email": member.email,
+                                 "account": account})
+        try:
+            result = provider.place_order(redemption.redemption_id, order)
+        except ProviderRejected as refused:
+            lifecycle.refund(redemption.redemption_id, f"The partner transfer was refused ({refused.status}).",
+                             restock=True, release=self.release)
+            return
+        if result.status != "executed":
+            raise ProviderUnavailable("The partner transfer is not executed yet.")
+        lifecycle.mark_fulfilled(redemption, {
+            "type": KIND, "partner": redemption.terms["partner"], "units": order.denomination,
+            "account_last4": account[-4:], "provider_order_id": result.provider_order_id})
 
 
 def is_partnered(reward: db.RewardItem) -> bool:
@@ -29,61 +75,6 @@ def is_partnered(reward: db.RewardItem) -> bool:
     return reward.reward_type == KIND and isinstance(reward.value, dict) and "partner" in reward.value
 
 
-def check_value(reward_type: str, value: dict | None) -> None:
-    """Only a points_transfer reward may have a partner and rate as its value."""
-    is_transfer = value is not None and "partner" in value
-    if reward_type != KIND and is_transfer:
-        raise ValidationFailed("Only a points_transfer reward has a partner as its value.", {"field": "value"})
-
-
-def check_request(reward: db.RewardItem, request: dict) -> None:
-    """A transfer needs the member's account number with the partner."""
-    if is_partnered(reward) and not (request.get("delivery") or {}).get("account"):
-        raise ValidationFailed("A points transfer needs the member's account number with the partner.",
-                               {"field": "delivery.account"})
-
-
-def terms_of(reward: db.RewardItem) -> dict | None:
-    return dict(reward.value) if is_partnered(reward) else None
-
-
 def units(redemption: db.RedemptionItem) -> int:
     """The partner units the redemption's points buy, rounded down."""
     return math.floor(int(redemption.points) * float(redemption.terms["rate"]) + 1e-9)
-
-
-def fulfil(redemption: db.RedemptionItem, provider: Provider) -> None:
-    """Order the transfer and mark the redemption fulfilled with the provider's order id; refund on refusal.
-
-    Raises ProviderUnavailable while the provider is down or the order not yet executed (the queue retries)."""
-    if not redemption.sent_at and not sent(redemption):
-        return  # cancelled before it was sent
-    member = redemptions.member_of(redemption)
-    account = redemption.delivery["account"]
-    order = Order(denomination=units(redemption), currency_code=UNIT, product=redemption.terms["partner"],
-                  recipient={"name": member.name or redemption.external_id, "email": member.email,
-                             "account": account})
-    try:
-        result = provider.place_order(redemption.redemption_id, order)
-    except ProviderRejected as refused:
-        redemptions.refund(redemption.redemption_id, f"The partner transfer was refused ({refused.status}).",
-                           restock=True)
-        return
-    if result.status != "executed":
-        raise ProviderUnavailable("The partner transfer is not executed yet.")
-    redemptions.mark_fulfilled(redemption, {
-        "type": KIND, "partner": redemption.terms["partner"], "units": order.denomination,
-        "account_last4": account[-4:], "provider_order_id": result.provider_order_id})
-
-
-def sent(redemption: db.RedemptionItem) -> bool:
-    """Mark a pending transfer sent, before its first order request, so an admin's cancel (conditional on
-    the mark's absence) and the order never both happen; False if it moved on (was cancelled) first."""
-    try:
-        redemption.update(actions=[db.RedemptionItem.sent_at.set(clock.iso(clock.now()))],
-                          condition=db.RedemptionItem.status == "pending")
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True

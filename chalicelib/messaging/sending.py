@@ -21,7 +21,7 @@ from chalicelib.core import aws, clock, db, settings
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger as log
 from chalicelib.messaging import message_log, preferences
-from chalicelib.notices import kinds, policy, templates
+from chalicelib.notices import message_kinds, policy, templates
 from chalicelib.rewards.kinds import gift_card
 
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
@@ -34,7 +34,7 @@ SMS_TYPES = {"transactional": "Transactional", "marketing": "Promotional"}
 class Message:
     """A queued notification and everything it needs, read in one BatchGetItem."""
 
-    kind: kinds.Kind
+    kind: message_kinds.Kind
     channel: str
     payload: dict
     program: db.ProgramItem
@@ -53,7 +53,7 @@ class Message:
         return self.about if isinstance(self.about, db.BroadcastItem) else None
 
 
-def load(channel: str, kind: kinds.Kind, payload: dict) -> Message:
+def load(channel: str, kind: message_kinds.Kind, payload: dict) -> Message:
     program_id, external_id = payload["program_id"], payload["external_id"]
     keys = {"program": db.ProgramItem.key(payload["org_id"], program_id),
             "member": db.MemberItem.key(program_id, external_id),
@@ -148,8 +148,8 @@ def _defer(channel: str, body: str, until: datetime, now: datetime) -> None:
 
 def deliver(channel: str, body: dict, raw: str, receive_count: int) -> str:
     """Deliver one queued message (`raw`: its body as queued); returns what happened."""
-    kind = kinds.KINDS.get(body.get("kind"))
-    if kind is None or kinds.missing_fields(kind, body):
+    kind = message_kinds.KINDS.get(body.get("kind"))
+    if kind is None or message_kinds.missing_fields(kind, body):
         log.warning("notification dropped: unknown kind or missing fields", extra={"kind": str(body.get("kind"))})
         return "dropped"
     message = load(channel, kind, body)

@@ -22,7 +22,7 @@ Every payload carries the member, `org_id`, `program_id` and `external_id`, and 
 import json
 
 from chalicelib.core import aws, db, settings
-from chalicelib.notices import kinds
+from chalicelib.notices import message_kinds
 
 
 def channels_of(member: db.MemberItem, delivery: dict | None) -> list[str]:
@@ -34,10 +34,10 @@ def channels_of(member: db.MemberItem, delivery: dict | None) -> list[str]:
 
 def publish(kind: str, channels: list[str], payload: dict) -> None:
     """One SNS message; subscriptions filter on the `channels` attribute to reach each channel's queue."""
-    spec = kinds.KINDS.get(kind)
+    spec = message_kinds.KINDS.get(kind)
     if spec is None:
         raise ValueError(f"unknown message kind {kind!r}")
-    missing = kinds.missing_fields(spec, payload)
+    missing = message_kinds.missing_fields(spec, payload)
     if missing:
         raise ValueError(f"a {kind} payload needs {', '.join(missing)}")
     if not channels:

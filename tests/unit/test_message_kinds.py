@@ -10,8 +10,7 @@ from chalicelib.earning.shapes import ProgramCreate
 from chalicelib.members.shapes import MemberUpsert
 from chalicelib.messaging import preferences
 from chalicelib.messaging.shapes import BroadcastCreate, PreferencesUpdate, TemplateUpsert
-from chalicelib.notices import kinds as message_kinds
-from chalicelib.notices import notifications
+from chalicelib.notices import message_kinds, notifications
 
 MEMBER = {"org_id": "org_1", "program_id": "prg_1", "external_id": "ada"}
 PAYLOADS = {"welcome": {}, "points_earned": {"txn_id": "txn_1", "points": 12, "balance": 112},

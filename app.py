@@ -259,7 +259,7 @@ def get_import(call: Call):
           body="EventIn", answer="EventResult", status=201, also=(200,))
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
-    result, replayed = earn.record(call.org_id, call.params["program_id"], event)
+    result, replayed = earn.record_event(call.org_id, call.params["program_id"], event)
     return (200 if replayed else 201), result
 
 
@@ -267,7 +267,7 @@ def record_event(call: Call):
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
           body="OrderWebhook", answer="EventResult", status=201, also=(200,))
 def order_webhook(call: Call):
-    result, replayed = order_webhooks.record(call.org_id, call.params["program_id"], call.body.model_dump())
+    result, replayed = order_webhooks.record_order(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
 
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Optional
 
 from chalicelib.core import aws, clock, db, settings
-from chalicelib.core.transact import Retry, Tx, with_retries
-from chalicelib.members import ledger, standing
+from chalicelib.core.transact import Retry, with_retries
+from chalicelib.members import account
 from chalicelib.notices import tier_changes
 from chalicelib.webhooks import endpoints
 
@@ -112,18 +112,10 @@ def recalculate_member(key: tuple[str, str], now: datetime, member: Optional[db.
         program = programs[program_key]
         if program is None:
             return False
-        before, now_iso = (item.tier, item.tier_below_since, item.tier_review), clock.iso(now)
-        tx = Tx()
-        wallet, _ = standing.settle(program, item, ledger.wallet_of(item), now_iso, tx, scheduled=True)
-        if (item.tier, item.tier_below_since, item.tier_review) == before:
-            return False  # nothing to write: a sweep costs no write for a member whose standing holds
-        ledger.put_wallet(item, wallet, now_iso)
-        tx.put("member", item)
         try:
-            tx.commit()
+            return account.Account(program, item, now).review_tier()
         except Retry:
             preloaded.clear()
             raise
-        return item.tier != before[0]
 
     return with_retries(attempt)

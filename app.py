@@ -6,7 +6,7 @@ from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import EXTERNAL_ID
 from chalicelib.core.web import ENDPOINTS, Call, endpoint, install
 from chalicelib.earning import campaigns, earn, order_webhooks, recognition, referrals
-from chalicelib.members import adjustments, membership, programs
+from chalicelib.members import adjustments, membership, programs, tier_review
 from chalicelib.messaging import broadcasts, message_log, preferences, program_templates
 from chalicelib.notices import unsubscribe_pages
 from chalicelib.rewards import budgets, cash, catalog, payouts, redemptions, review, statuses
@@ -129,7 +129,10 @@ def get_program(call: Call):
 @endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body="ProgramUpdate",
           answer="Program")
 def update_program(call: Call):
-    return programs.update(call.org_id, call.params["program_id"], _program_fields(call.body, unset=True))
+    changes = _program_fields(call.body, unset=True)
+    program = programs.update(call.org_id, call.params["program_id"], changes)
+    tier_review.sweep_after_change(call.params["program_id"], set(changes))
+    return program
 
 
 @endpoint(app, "POST", P + "/campaigns", roles=ADMIN, summary="Start a campaign: rules for a while, within a budget",

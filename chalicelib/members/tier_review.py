@@ -38,6 +38,13 @@ def plan(now: Optional[datetime] = None) -> dict:
     return {"segments": len(bodies)}
 
 
+def sweep_after_change(program_id: str, changed: set[str]) -> None:
+    """After a program's change: new tiers or a new tier policy place every member afresh (upgrades at
+    once, downgrades after the grace, as the scheduled run would)."""
+    if {"tiers", "tier_policy"} & changed:
+        sweep(program_id)
+
+
 def sweep(program_id: str, now: Optional[datetime] = None) -> int:
     """Every member of a program, after its tiers or tier policy changed: one message per Scan segment."""
     at = clock.iso(now or clock.now())

@@ -6,7 +6,7 @@ from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import EXTERNAL_ID
 from chalicelib.core.web import ENDPOINTS, Call, endpoint, install, shapes_in
 from chalicelib.earning import campaigns, earn, order_webhooks, recognition, referrals
-from chalicelib.members import adjustments, membership, programs
+from chalicelib.members import adjustments, membership, programs, tier_review
 from chalicelib.messaging import broadcasts, message_log, preferences, program_templates
 from chalicelib.notices import unsubscribe_pages
 from chalicelib.rewards import budgets, cash, catalog, payouts, redemptions, review, statuses
@@ -138,7 +138,10 @@ def get_program(call: Call):
 @endpoint(app, "PATCH", P, roles=ADMIN, summary="Change a program (applies from now on)", body=EARNING("ProgramUpdate"),
           answer=EARNING("Program"))
 def update_program(call: Call):
-    return programs.update(call.org_id, call.params["program_id"], _program_fields(call.body, unset=True))
+    changes = _program_fields(call.body, unset=True)
+    program = programs.update(call.org_id, call.params["program_id"], changes)
+    tier_review.sweep_after_change(call.params["program_id"], set(changes))
+    return program
 
 
 @endpoint(app, "POST", P + "/campaigns", roles=ADMIN, summary="Start a campaign: rules for a while, within a budget",
@@ -268,7 +271,7 @@ def get_import(call: Call):
           body=EVENTS("EventIn"), answer=MEMBERS("EventResult"), status=201, also=(200,))
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
-    result, replayed = earn.record(call.org_id, call.params["program_id"], event)
+    result, replayed = earn.record_event(call.org_id, call.params["program_id"], event)
     return (200 if replayed else 201), result
 
 
@@ -276,7 +279,7 @@ def record_event(call: Call):
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
           body=EVENTS("OrderWebhook"), answer=MEMBERS("EventResult"), status=201, also=(200,))
 def order_webhook(call: Call):
-    result, replayed = order_webhooks.record(call.org_id, call.params["program_id"], call.body.model_dump())
+    result, replayed = order_webhooks.record_order(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
 
 

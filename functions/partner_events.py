@@ -17,7 +17,7 @@ def record_handler(record: SQSRecord) -> None:
     try:
         message = verify(record.body, queues.string_attributes(record))
         event = message.event.model_dump(mode="json", exclude_none=True)
-        _, replayed = earn.record(message.org_id, message.program_id, event)
+        _, replayed = earn.record_event(message.org_id, message.program_id, event)
         logger.info("partner event", extra={"message_id": record.message_id, "replayed": replayed})
     except Rejected as rejected:
         _reject(record, rejected.reason)

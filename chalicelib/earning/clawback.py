@@ -8,13 +8,13 @@ as the reversal on the condition that it never exceeds what the purchase earned,
 of one order can never take back more than it gave.
 """
 import math
-from datetime import datetime
 from decimal import Decimal
 
-from chalicelib.core import clock, db
+from chalicelib.core import db
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx
-from chalicelib.members import ledger, lots, membership, standing
+from chalicelib.members.account import Account
+from chalicelib.members.entries import Posting
 
 
 def is_reversal(program: db.ProgramItem, event_type: str) -> bool:
@@ -54,8 +54,9 @@ def _owed(original: db.EntryItem, properties: dict, amount_property: str) -> int
     return remaining
 
 
-def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerprint: str,
-            now: datetime) -> db.EntryItem:
+def reverse(change: Account, event: dict, fingerprint: str) -> db.EntryItem:
+    """Take back from the member's account what the purchase `properties.reverses` names earned (its share)."""
+    program, member = change.program, change.member
     settings = program.clawback
     properties = event.get("properties") or {}
     target = properties.get("reverses")
@@ -69,27 +70,20 @@ def reverse(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerp
         raise Replayed(original)
     if original is None or original.external_id != member.external_id or original.kind != "earn":
         raise NotFound(f"No earn event {target} for this member.", {"field": "properties.reverses"})
-    now_iso = clock.iso(now)
     owed = _owed(original, properties, settings.get("amount_property", "amount"))
-    wallet, unheld = lots.unhold(ledger.wallet_of(member), target, owed)  # still in its return window
-    earned_on = (original.available_at or original.created_at)[:10]  # the day it entered the tier window
-    wallet, taken = lots.claw_back(wallet, owed - unheld, earned_on=earned_on,
-                                      allow_debt=settings.get("allow_debt", False),
-                                      window=standing.clawed_window(program, original, owed - unheld))
-    taken += unheld
-    posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="reverse", points=-taken,
-                             event_id=event["id"], reverses=target, reason=f"{event['type']} of {target}")
-    entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+    taken = change.claw_back(original, target, owed, allow_debt=settings.get("allow_debt", False))
+    entry = change.entry(Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="reverse",
+                                 points=-taken, event_id=event["id"], reverses=target,
+                                 reason=f"{event['type']} of {target}"))
     tx = Tx()
-    wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
-    ledger.put_wallet(member, wallet, now_iso)
-    entry.snapshot = membership.balance_of(wallet, tier)
+    change.settle(tx)
+    entry.snapshot = change.balance()
     if owed:
         tx.update("original", original, [db.EntryItem.reversed.add(owed)],
                   condition=db.EntryItem.reversed.does_not_exist()
                   | (db.EntryItem.reversed <= int(original.points) - owed))
     try:
-        ledger.append(member, entry, tx)
+        change.commit(entry, tx)
     except ConditionFailed as failed:  # another reversal of the same purchase got in first: decide again
         raise Retry() from failed
     return entry

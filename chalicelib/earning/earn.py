@@ -4,7 +4,8 @@ from datetime import datetime
 from chalicelib.core import clock, db
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
 from chalicelib.earning import campaigns, clawback, referrals, rules
-from chalicelib.members import ledger, lots, membership, standing, tiers
+from chalicelib.members import account, ledger, membership, tiers
+from chalicelib.members.entries import Posting, settlement_view, transaction_view
 from chalicelib.notices import announcements
 
 
@@ -12,7 +13,7 @@ def event_fingerprint(event: dict) -> str:
     return ledger.fingerprint(event["type"], event["member"], event.get("occurred_at"), event.get("properties") or {})
 
 
-def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
+def record_event(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
     """Credit an event exactly once (its id is the idempotency key); unknown members are enrolled.
 
     A refund or cancel event of a program with clawback takes back what its purchase earned instead.
@@ -24,21 +25,21 @@ def record(org_id: str, program_id: str, event: dict) -> tuple[dict, bool]:
     def attempt() -> db.EntryItem:
         program, member = membership.load(org_id, program_id, event["member"])
         now = clock.now()
-        member = member or ledger.new_member(org_id, program_id, event["member"], clock.iso(now))
+        member = member or account.new_member(org_id, program_id, event["member"], clock.iso(now))
+        change = account.Account(program, member, now)
         if clawback.is_reversal(program, event["type"]):
-            return clawback.reverse(program, member, event, fingerprint, now)
-        return _earn(program, member, event, fingerprint, now, cuts)
+            return clawback.reverse(change, event, fingerprint)
+        return _earn(change, event, fingerprint, cuts)
 
     return ledger.idempotent(program_id, "evt", event["id"], fingerprint, attempt, answer)
 
 
-def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerprint: str,
-          now: datetime, cuts: dict[str, int]) -> db.EntryItem:
-    """The program's rules (times the tier multiplier) plus any running campaign's (within its budget)."""
-    now_iso, today = clock.iso(now), clock.day(now)
+def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str, int]) -> db.EntryItem:
+    """The program's rules (times the tier multiplier) plus any running campaign's (within its budget);
+    the member's account credits them."""
+    program, member, now = change.program, change.member, change.now
     properties = event.get("properties") or {}
-    wallet = ledger.wallet_of(member)
-    tier = standing.stored_tier(program, member)  # its benefits apply until the scheduled recalculation
+    tier = change.tier  # its benefits apply until the scheduled recalculation
     at = _moment(event, now)
     running = campaigns.active(program, at)
     rule_list = (program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)]
@@ -51,34 +52,26 @@ def _earn(program: db.ProgramItem, member: db.MemberItem, event: dict, fingerpri
     points = tiers.apply_multiplier(award.points - campaign_points, tier) + sum(shares.values())
     tx = Tx()
     campaigns.spend(running, shares, tx)
-    points += referrals.reward_on(program, member, event["type"], now_iso, tx)
+    points += referrals.reward_on(change, event["type"], tx)
     expires_at = available_at = None
     if points:
         held_days = rules.pending_days(rule_list, award)
-        if program.points_expiry_days:
-            expires_at = clock.expiry(now, held_days + int(program.points_expiry_days))
         if held_days:
-            available_at = clock.expiry(now, held_days)
-            wallet = lots.hold(wallet, points, release_at=available_at, key=event["id"], expires_at=expires_at)
+            expires_at, available_at = change.hold(points, held_days, key=event["id"])
         else:
-            wallet = lots.credit(wallet, points, expires_at=expires_at,
-                                    earned_on=standing.window_day(program, today))
-    posting = ledger.Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn",
-                             points=points, event_id=event["id"], expires_at=expires_at, available_at=available_at)
-    entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+            expires_at = change.credit(points, toward_window=True)
+    entry = change.entry(Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn", points=points,
+                                 event_id=event["id"], expires_at=expires_at, available_at=available_at))
     entry.basis = clawback.basis_of(program, properties)  # what a partial refund (or spend) is measured against
-    quantity = standing.quantity_of(program, event["type"], properties)
-    if quantity:
-        wallet = lots.qualify(wallet, today, quantity)
-    wallet = ledger.settle_debt(member, wallet, entry, tx)
-    wallet, tier = standing.settle(program, member, wallet, now_iso, tx)
-    ledger.put_wallet(member, wallet, now_iso)
-    entry.snapshot = membership.balance_of(wallet, tier)
+    change.qualify(event["type"], properties)
+    change.settle_debt(entry, tx)
+    change.settle(tx)
+    entry.snapshot = change.balance()
     if member.version is None:  # enrolled by this event
         tx.after(lambda: announcements.welcome(program, member))
     tx.after(lambda: announcements.points_earned(program, member, entry))
     try:
-        ledger.append(member, entry, tx)
+        change.commit(entry, tx)
     except ConditionFailed as failed:  # a campaign ran short, or the referrer moved on: decide again
         if failed.label.startswith("budget:"):
             campaign_id = failed.label.removeprefix("budget:")
@@ -97,8 +90,8 @@ def _moment(event: dict, now: datetime) -> datetime:
 
 def answer(entry: db.EntryItem) -> dict:
     """The events endpoint's answer, from the event's ledger entry."""
-    transactions = [ledger.transaction_view(entry)] if entry.points else []
-    settlement = ledger.settlement_view(entry)
+    transactions = [transaction_view(entry)] if entry.points else []
+    settlement = settlement_view(entry)
     if settlement:
         transactions.append(settlement)
     return {"id": entry.event_id, "member": entry.external_id, "points": int(entry.points),

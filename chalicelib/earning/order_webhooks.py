@@ -24,5 +24,5 @@ def to_event(order: dict) -> dict:
             "properties": {"reverses": paid, "refunded_total": refunded, "order_id": order_id}}
 
 
-def record(org_id: str, program_id: str, order: dict) -> tuple[dict, bool]:
-    return earn.record(org_id, program_id, to_event(order))
+def record_order(org_id: str, program_id: str, order: dict) -> tuple[dict, bool]:
+    return earn.record_event(org_id, program_id, to_event(order))

@@ -7,7 +7,9 @@ one transaction, under their versions, with the gift's Idempotency-Key as the en
 from chalicelib.core import clock, db
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.transact import Tx
-from chalicelib.members import ledger, lots, standing
+from chalicelib.members import ledger
+from chalicelib.members.account import Account
+from chalicelib.members.entries import Posting
 
 
 def _scheme(program: db.ProgramItem) -> dict:
@@ -39,25 +41,23 @@ def give(org_id: str, program_id: str, giver_id: str, request: dict, idempotency
         if scheme.get("max_per_gift") and points > scheme["max_per_gift"]:
             raise Conflict(f"A gift is at most {scheme['max_per_gift']} points.", {"field": "points"})
         now = clock.now()
-        now_iso, today, month = clock.iso(now), clock.day(now), clock.day(now)[:7]
+        month = clock.day(now)[:7]
         left = allowance_left(program, giver, month)
         if points > left:
             raise Conflict(f"Only {left} points of this month's allowance are left.",
                            {"allowance_left": left}, code="allowance_exceeded")
         giver.given = {month: int((giver.given or {}).get(month, 0)) + points}
-        giver.updated_at = now_iso
-        expires_at = clock.expiry(now, int(program.points_expiry_days)) if program.points_expiry_days else None
-        wallet = lots.credit(ledger.wallet_of(receiver), points, expires_at=expires_at,
-                                earned_on=standing.window_day(program, today))
-        posting = ledger.Posting(scope="rcg", key=idempotency_key, fingerprint=fingerprint, kind="earn",
-                                 points=points, reason=f"recognition from {giver_id}: {message}", expires_at=expires_at)
-        entry = ledger.entry_for(receiver, posting, wallet.total, now_iso)
+        giver.updated_at = clock.iso(now)
+        gift = Account(program, receiver, now)
+        expires_at = gift.credit(points, toward_window=True)
+        entry = gift.entry(Posting(scope="rcg", key=idempotency_key, fingerprint=fingerprint, kind="earn",
+                                   points=points, reason=f"recognition from {giver_id}: {message}",
+                                   expires_at=expires_at))
         entry.snapshot = {"from": giver_id, "message": message, "allowance_left": left - points}
         tx = Tx()
-        wallet, _ = standing.settle(program, receiver, wallet, now_iso, tx)  # a tier bonus comes after the gift
-        ledger.put_wallet(receiver, wallet, now_iso)
+        gift.settle(tx)  # a tier bonus comes after the gift
         tx.put("member", giver)
-        ledger.append(receiver, entry, tx)
+        gift.commit(entry, tx)
         return entry
 
     return ledger.idempotent(program_id, "rcg", idempotency_key, fingerprint, attempt, answer)

@@ -11,7 +11,9 @@ import hmac
 from chalicelib.core import clock, db, settings
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.transact import Tx, save_or_retry, with_retries
-from chalicelib.members import ledger, lots, membership, standing
+from chalicelib.members import membership
+from chalicelib.members.account import Account
+from chalicelib.members.entries import Posting, put_new
 
 MAX_CHAIN = 32  # referral chains are walked this far to refuse cycles
 
@@ -76,9 +78,10 @@ def view(member: db.MemberItem) -> dict:
     return {"referred_by": member.referred_by, "status": member.referral}
 
 
-def reward_on(program: db.ProgramItem, member: db.MemberItem, event_type: str, now_iso: str, tx: Tx) -> int:
-    """On the referee's qualifying event: the referrer's reward joins the transaction; returns the
-    referee's own bonus, which the caller adds to the event's points."""
+def reward_on(change: Account, event_type: str, tx: Tx) -> int:
+    """On the referee's qualifying event (`change` is the referee's account): the referrer's reward joins
+    the transaction; returns the referee's own bonus, which the caller adds to the event's points."""
+    program, member = change.program, change.member
     scheme = program.referral or {}
     if member.referral != "pending" or event_type != scheme.get("qualifying_event"):
         return 0
@@ -86,15 +89,11 @@ def reward_on(program: db.ProgramItem, member: db.MemberItem, event_type: str, n
     referrer = db.get(db.MemberItem, db.MemberItem.key(program.program_id, member.referred_by))
     points = int(scheme.get("referrer_points", 0))
     if referrer is not None and points:
-        expires_at = clock.expiry(clock.parse(now_iso), int(program.points_expiry_days)) \
-            if program.points_expiry_days else None
-        wallet = lots.credit(ledger.wallet_of(referrer), points, expires_at=expires_at,
-                                earned_on=standing.window_day(program, now_iso[:10]))
-        posting = ledger.Posting(scope="referral", key=member.external_id, fingerprint=member.external_id,
-                                 kind="earn", points=points, reason="referral bonus", expires_at=expires_at)
-        entry = ledger.entry_for(referrer, posting, wallet.total, now_iso)
-        wallet, _ = standing.settle(program, referrer, wallet, now_iso, tx)
-        ledger.put_wallet(referrer, wallet, now_iso)
-        tx.put("referrer", referrer)
-        tx.put("referral", entry, condition=db.EntryItem.pk.does_not_exist())
+        rewarded = Account(program, referrer, change.now)
+        expires_at = rewarded.credit(points, toward_window=True)
+        entry = rewarded.entry(Posting(scope="referral", key=member.external_id, fingerprint=member.external_id,
+                                       kind="earn", points=points, reason="referral bonus", expires_at=expires_at))
+        rewarded.settle(tx)
+        rewarded.stage(tx, label="referrer")
+        put_new(tx, "referral", entry)
     return int(scheme.get("referee_points", 0))

@@ -1,4 +1,4 @@
-"""Scheduled work, found through the index entries the ledger writes, so each run costs in
+"""Scheduled work, found through the index entries the account writes, so each run costs in
 proportion to what is due rather than to the number of members.
 
 Every step is an idempotent ledger write or a conditional status move, so two runs at once, or a
@@ -7,8 +7,8 @@ run retried after a crash, change each member once.
 from datetime import datetime, timedelta
 
 from chalicelib.core import clock, db
-from chalicelib.core.transact import Replayed, Tx, with_retries
-from chalicelib.members import ledger, lots, standing
+from chalicelib.core.transact import Replayed, with_retries
+from chalicelib.members import account
 from chalicelib.notices import notifications
 from chalicelib.webhooks import events
 
@@ -40,46 +40,13 @@ def _member(key: tuple[str, str]) -> tuple[db.ProgramItem | None, db.MemberItem 
 
 
 def expire_member(key: tuple[str, str], now: datetime) -> int:
-    """Release the member's pending points due by `now`, expire its lots due, and let released points
-    pay any debt: one transaction with an `expire` and a settlement entry as needed; returns the points expired.
-
-    A release moves points from pending to available, so it needs no entry of its own (the sum of the
-    entries is unchanged); the version check on the member makes it happen once.
-    """
+    """Release the member's pending points due by `now`, expire its lots due, and let released points pay
+    any debt (chalicelib.members.account: one transaction, once); returns the points expired."""
     def attempt() -> int:
         program, member = _member(key)
         if member is None:
             return 0
-        now_iso = clock.iso(now)
-        toward_window = program is None or standing.counts_points(program)
-        wallet, released = lots.release(ledger.wallet_of(member), now, toward_window=toward_window)
-        wallet, points, last_due = lots.expire(wallet, now)
-        wallet, settled = lots.settle_debt(wallet) if released else (wallet, 0)
-        before = (member.gsi2pk, member.gsi3pk)
-        tx = Tx()
-        if released and program:  # released points may lift the tier at once
-            wallet, _ = standing.settle(program, member, wallet, now_iso, tx)
-        ledger.put_wallet(member, wallet, now_iso)
-        # Keyed by the member's state: a later lot with the same date (a refund's) expires under its own key.
-        state = f"{member.external_id}:{last_due}:{member.version}"
-        entries = []
-        if points:
-            posting = ledger.Posting(scope="expire", key=state, fingerprint=last_due or "",
-                                     kind="expire", points=-points, reason="points expired")
-            entries.append(ledger.entry_for(member, posting, wallet.total + settled, now_iso))
-        if settled:
-            posting = ledger.Posting(scope="debt", key=f"release:{state}", fingerprint=state, kind="reverse",
-                                     points=-settled, reason=ledger.SETTLEMENT_REASON)
-            entries.append(ledger.entry_for(member, posting, wallet.total, now_iso))
-        if not entries:
-            if released or (member.gsi2pk, member.gsi3pk) != before:
-                tx.put("member", member)
-                tx.commit()
-            return 0
-        for extra in entries[1:]:
-            tx.put(f"entry:{extra.pk}", extra, condition=db.EntryItem.pk.does_not_exist(), return_old=True)
-        ledger.append(member, entries[0], tx)
-        return points
+        return account.Account(program, member, now).fall_due()
 
     try:
         return with_retries(attempt)
@@ -115,7 +82,7 @@ def remind_expiring(now: datetime) -> int:
         if member is None or program is None:
             continue
         channels = notifications.channels_of(member, None)
-        due = [lot for lot in lots.expiring(ledger.wallet_of(member), limit=REMINDER_DAYS + 1)
+        due = [lot for lot in account.Account(program, member, now).expiring(REMINDER_DAYS + 1)
                if clock.iso(now) < lot["expires_at"] <= clock.iso(horizon)]
         for lot in due:
             day = lot["expires_at"][:10]

@@ -2,28 +2,13 @@
 from chalicelib.core import auth, clock, db, pagination
 from chalicelib.core.errors import NotFound
 from chalicelib.core.transact import save_or_retry, with_retries
-from chalicelib.members import ledger, lots, standing, tiers
+from chalicelib.members import account, entries, standing
 from chalicelib.notices import announcements
 
 
-def balance_of(wallet: lots.Wallet, tier: dict | None) -> dict:
-    balance = {"available": wallet.available, "pending": wallet.pending,
-               "lifetime_earned": wallet.lifetime_earned, "lifetime_spent": wallet.lifetime_spent,
-               "tier": tier["name"] if tier else None, "expiring": lots.expiring(wallet), "debt": wallet.debt}
-    if wallet.holds:
-        balance["pending_releases"] = lots.pending_releases(wallet)
-    return balance
-
-
-def balance_view(member: db.MemberItem | None, program: db.ProgramItem) -> dict:
+def balance_view(member: db.MemberItem, program: db.ProgramItem) -> dict:
     """The balance with the member's stored tier and its progress toward the next one."""
-    wallet = ledger.wallet_of(member)
-    balance = balance_of(wallet, standing.stored_tier(program, member))
-    if program.tiers:
-        balance["tier_progress"] = tiers.progress(
-            program.tiers, standing.policy(program), balance["tier"],
-            standing.measure(program, wallet, ledger.today()), member.tier_below_since if member else None)
-    return balance
+    return account.Account(program, member, clock.now()).balance_with_progress()
 
 
 def view(member: db.MemberItem, program: db.ProgramItem) -> dict:
@@ -68,7 +53,7 @@ def upsert(org_id: str, program_id: str, external_id: str, changes: dict) -> tup
         program, member = load(org_id, program_id, external_id)
         now_iso = clock.iso(clock.now())
         created = member is None
-        member = member or ledger.new_member(org_id, program_id, external_id, now_iso)
+        member = member or account.new_member(org_id, program_id, external_id, now_iso)
         for name, value in changes.items():
             setattr(member, name, value)
         member.updated_at = now_iso
@@ -86,7 +71,7 @@ def transactions(org_id: str, program_id: str, external_id: str, query: dict) ->
     scope = f"transactions:{member_key}"
     results = db.Item.gsi1.query(member_key, scan_index_forward=False, limit=pagination.limit_from(query),
                                  last_evaluated_key=pagination.decode(query, scope))
-    return pagination.page(results, ledger.transaction_view, scope)
+    return pagination.page(results, entries.transaction_view, scope)
 
 
 def tier_history(org_id: str, program_id: str, external_id: str, query: dict) -> dict:

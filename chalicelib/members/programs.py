@@ -2,7 +2,6 @@
 from chalicelib.core import clock, db, ids, pagination
 from chalicelib.core.errors import NotFound
 from chalicelib.core.transact import save_or_retry, with_retries
-from chalicelib.members import tier_review
 from chalicelib.notices import policy
 
 
@@ -41,13 +40,10 @@ def list_(org_id: str, query: dict) -> dict:
 def update(org_id: str, program_id: str, changes: dict) -> dict:
     """Changes apply to events from now on; entries already written keep what they earned.
 
-    New tiers or a new tier policy place every member afresh: a sweep of the program's members
-    (upgrades at once, downgrades after the grace, as the scheduled run would).
+    New tiers or a new tier policy place every member afresh: the caller then starts
+    `tier_review.sweep_after_change`.
     """
-    program = with_retries(lambda: _update(org_id, program_id, changes))
-    if {"tiers", "tier_policy"} & changes.keys():
-        tier_review.sweep(program_id)
-    return view(program)
+    return view(with_retries(lambda: _update(org_id, program_id, changes)))
 
 
 def _update(org_id: str, program_id: str, changes: dict) -> db.ProgramItem:

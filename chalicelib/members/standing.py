@@ -1,10 +1,10 @@
-"""A member's tier standing, applied to its item: an upgrade at once with the bonuses of the tiers it
-reaches, a downgrade only on the scheduled recalculation, each change recorded in the member's tier
-history in the same transaction as the member (so it happens, and is told, once).
+"""A member's tier standing, applied to its item: an upgrade at once (the account, chalicelib.members.account,
+pays the bonuses of the tiers it reaches), a downgrade only on the scheduled recalculation, each change
+recorded in the member's tier history in the same transaction as the member (so it happens, and is told, once).
 """
-from chalicelib.core import clock, db
+from chalicelib.core import db
 from chalicelib.core.transact import Tx
-from chalicelib.members import ledger, lots, tiers
+from chalicelib.members import lots, tiers
 from chalicelib.members.lots import Wallet
 from chalicelib.notices import tier_changes
 
@@ -34,10 +34,11 @@ def stored_tier(program: db.ProgramItem, member: db.MemberItem | None) -> dict |
 
 
 def settle(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, now_iso: str, tx: Tx, *,
-           scheduled: bool = False) -> tuple[Wallet, dict | None]:
-    """Move the member's tier as its new wallet says; returns the wallet (with any tier bonus) and the tier.
+           scheduled: bool = False) -> tuple[Wallet, tiers.Standing]:
+    """Move the member's tier as its wallet says; returns the wallet (days past the window forgotten) and
+    where the member now stands (the account pays the bonuses of the tiers it reached).
 
-    The history record and bonus entries join `tx`; the caller writes the member in it.
+    The history record joins `tx`; the caller writes the member in it.
     """
     rules, today = policy(program), now_iso[:10]
     days = int(rules["window_days"])
@@ -54,36 +55,12 @@ def settle(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, now_i
         tier_changes.outbox(change)
         tx.put("tier-change", change, condition=db.TierChangeItem.pk.does_not_exist())
         tx.after(lambda: tier_changes.announce(change, member))
-        wallet = _bonuses(program, member, wallet, standing.reached, now_iso, tx)
     member.tier, member.tier_below_since = name, standing.below_since
     if standing.below_since:
         member.tier_review = tiers.review_day(standing.below_since, rules).isoformat()
     else:
         member.tier_review = lots.next_window_drop(wallet, today, days) if name else None
-    return wallet, standing.tier
-
-
-def _bonuses(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, reached, now_iso: str,
-             tx: Tx) -> Wallet:
-    """Each tier's `bonus_points`, the first time the member reaches it, as its own `earn` entry."""
-    paid = set(member.tiers_reached or [])
-    for tier in reached:
-        if tier["name"] in paid:
-            continue
-        paid.add(tier["name"])
-        points = int(tier.get("bonus_points") or 0)
-        if not points:
-            continue
-        expires_at = clock.expiry(clock.parse(now_iso), int(program.points_expiry_days)) \
-            if program.points_expiry_days else None
-        wallet = lots.credit(wallet, points, expires_at=expires_at, earned_on=None)
-        posting = ledger.Posting(scope="tierbonus", key=f"{member.external_id}:{tier['name']}",
-                                 fingerprint=tier["name"], kind="earn", points=points,
-                                 reason=f"tier bonus: {tier['name']}", expires_at=expires_at)
-        tx.put(f"tierbonus:{tier['name']}", ledger.entry_for(member, posting, wallet.total, now_iso),
-               condition=db.EntryItem.pk.does_not_exist())
-    member.tiers_reached = sorted(paid) or None
-    return wallet
+    return wallet, standing
 
 
 def history(program_id: str, external_id: str, limit: int, last_key) -> object:

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Callable, Optional
 
 from chalicelib.core import aws, clock, db, settings
-from chalicelib.core.transact import Retry, Tx, with_retries
-from chalicelib.members import ledger, standing
+from chalicelib.core.transact import Retry, with_retries
+from chalicelib.members import account
 from chalicelib.notices import tier_changes
 from chalicelib.webhooks import endpoints
 
@@ -36,6 +36,13 @@ def plan(now: Optional[datetime] = None) -> dict:
     _send(bodies)
     db.JobStateItem(*db.JobStateItem.key(JOB), last_day=today).save()
     return {"segments": len(bodies)}
+
+
+def sweep_after_change(program_id: str, changed: set[str]) -> None:
+    """After a program's change: new tiers or a new tier policy place every member afresh (upgrades at
+    once, downgrades after the grace, as the scheduled run would)."""
+    if {"tiers", "tier_policy"} & changed:
+        sweep(program_id)
 
 
 def sweep(program_id: str, now: Optional[datetime] = None) -> int:
@@ -112,18 +119,10 @@ def recalculate_member(key: tuple[str, str], now: datetime, member: Optional[db.
         program = programs[program_key]
         if program is None:
             return False
-        before, now_iso = (item.tier, item.tier_below_since, item.tier_review), clock.iso(now)
-        tx = Tx()
-        wallet, _ = standing.settle(program, item, ledger.wallet_of(item), now_iso, tx, scheduled=True)
-        if (item.tier, item.tier_below_since, item.tier_review) == before:
-            return False  # nothing to write: a sweep costs no write for a member whose standing holds
-        ledger.put_wallet(item, wallet, now_iso)
-        tx.put("member", item)
         try:
-            tx.commit()
+            return account.Account(program, item, now).review_tier()
         except Retry:
             preloaded.clear()
             raise
-        return item.tier != before[0]
 
     return with_retries(attempt)

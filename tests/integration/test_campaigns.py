@@ -54,7 +54,7 @@ def test_a_campaign_outside_its_window_or_stopped_awards_nothing(stack, api):
 def test_a_budget_is_never_overspent_even_at_once(stack, api):
     # Given a campaign with a budget of 60 points (two full awards and a part of a third)
     program = program_with_campaign(api, budget=60)
-    calls = [lambda n=n: earn.record(program["org_id"], program["id"],
+    calls = [lambda n=n: earn.record_event(program["org_id"], program["id"],
                                         {"id": f"c-{n}", "type": "purchase", "member": f"m{n}",
                                          "properties": {"category": "shoes"}}) for n in range(8)]
     # When eight members buy at once

@@ -57,7 +57,7 @@ def test_parallel_redemptions_of_the_last_codes_never_oversell(stack, api, progr
 
 def test_the_same_event_sent_at_once_by_many_is_credited_once(stack, api, program):
     event = {"id": "dup-1", "type": "signup", "member": "dupe"}
-    results = outcomes([lambda: earn.record(program["org_id"], program["id"], dict(event))] * 10)
+    results = outcomes([lambda: earn.record_event(program["org_id"], program["id"], dict(event))] * 10)
     assert results == ["ok"] * 10
     balance = api.call("GET", f"{program['path']}/members/dupe/balance", program["admin"])[1]
     assert balance["available"] == 100

@@ -524,7 +524,7 @@ class LedgerMachine(RuleBasedStateMachine):
         def run(body):
             barrier.wait()
             try:
-                return "ok", earning.record(self.org_id, self.program_id, body)[0]
+                return "ok", earning.record_event(self.org_id, self.program_id, body)[0]
             except LaurelError as error:
                 return error.code, None
 

@@ -86,7 +86,7 @@ def test_a_message_that_can_never_succeed_lands_in_the_dlq_with_its_reason(stack
 
 def test_a_transient_failure_is_retried_alone_and_credited_once(stack, api, partner, monkeypatch):
     # Given a batch of three events, one of which fails once for a transient reason
-    real, failures = earn.record, []
+    real, failures = earn.record_event, []
 
     def flaky(org_id, program_id, event):
         if event["id"] == "e-2" and not failures:
@@ -94,7 +94,7 @@ def test_a_transient_failure_is_retried_alone_and_credited_once(stack, api, part
             raise TimeoutError("DynamoDB did not answer")
         return real(org_id, program_id, event)
 
-    monkeypatch.setattr(earn, "record", flaky)
+    monkeypatch.setattr(earn, "record_event", flaky)
     for n in (1, 2, 3):
         send(stack, partner, {"id": f"e-{n}", "type": "signup", "member": f"m{n}"})
     # When the function consumes the queue (the failed message comes back for another try)
@@ -109,7 +109,7 @@ def test_a_failure_that_lasts_ends_in_the_dlq_after_the_last_try(stack, api, par
     def down(*args):
         raise ConnectionError("DynamoDB is down")
 
-    monkeypatch.setattr(earn, "record", down)
+    monkeypatch.setattr(earn, "record_event", down)
     send(stack, partner, {"id": "e-down", "type": "signup", "member": "carol"})
     # When SQS delivers it as many times as the queue allows
     stack.pump(FUNCTION)

@@ -10,16 +10,16 @@ from chalicelib.core import clock, db, pagination
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.locales import LOCALE
 from chalicelib.members import programs
-from chalicelib.notices import builtin_templates, kinds, placeholders, policy, sms_segments, templates
+from chalicelib.notices import builtin_templates, message_kinds, placeholders, policy, sms_segments, templates
 
 SAMPLE_NAME = "Ada"
 SAMPLE_UNSUBSCRIBE_URL = "https://rewards.example.com/v1/unsubscribe/sample"
 
 
-def kind_of(name: str) -> kinds.Kind:
-    kind = kinds.KINDS.get(name)
+def kind_of(name: str) -> message_kinds.Kind:
+    kind = message_kinds.KINDS.get(name)
     if kind is None:
-        raise NotFound(f"No such message kind; the kinds are {', '.join(kinds.KINDS)}.")
+        raise NotFound(f"No such message kind; the kinds are {', '.join(message_kinds.KINDS)}.")
     return kind
 
 
@@ -29,7 +29,7 @@ def _locale(locale: str) -> str:
     return locale
 
 
-def check(kind: kinds.Kind, document: dict) -> None:
+def check(kind: message_kinds.Kind, document: dict) -> None:
     """Refuse (400, naming the field) a template that does not parse or names a value its kind lacks."""
     for channel, parts in document.items():
         for part, text in (parts or {}).items():

@@ -4,9 +4,9 @@ import re
 import pytest
 
 from chalicelib.core import db
-from chalicelib.notices import builtin_templates, kinds, placeholders, sms_segments, templates
+from chalicelib.notices import builtin_templates, message_kinds, placeholders, sms_segments, templates
 
-KINDS = sorted(kinds.KINDS)
+KINDS = sorted(message_kinds.KINDS)
 LANGUAGES = builtin_templates.LANGUAGES
 VALUES = {"name": "Ada <Lovelace>", "program": "Coffee & Co", "currency": "beans", "points": "120",
           "balance": "1250", "reward": "Pastry <voucher>", "code": "PASTRY-0001", "status": "failed", "tier": "Gold",
@@ -26,7 +26,7 @@ WORDS = {"en": {"welcome": "welcome", "points_earned": "earned", "reward_deliver
 
 
 def values_of(kind: str) -> dict:
-    allowed = kinds.KINDS[kind].placeholders
+    allowed = message_kinds.KINDS[kind].placeholders
     return {name: value for name, value in VALUES.items() if name in allowed}
 
 
@@ -35,7 +35,7 @@ def values_of(kind: str) -> dict:
 def test_every_builtin_uses_only_its_kinds_placeholders(kind, lang):
     for parts in builtin_templates.template(kind, lang).values():
         for text in parts.values():
-            placeholders.check(text, kinds.KINDS[kind].placeholders)
+            placeholders.check(text, message_kinds.KINDS[kind].placeholders)
 
 
 @pytest.mark.parametrize("kind", KINDS)

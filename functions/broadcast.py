@@ -5,7 +5,7 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.messaging import broadcasts
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -19,7 +19,7 @@ def record_handler(record: SQSRecord, lambda_context) -> None:
                                           "outcome": outcome})
 
 
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core import queues
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.messaging import sending
 
 
@@ -19,7 +19,7 @@ def consumer(channel: str):
         outcome = sending.deliver(channel, message, record.body, queues.receive_count(record))
         logger.info("delivery", extra={"channel": channel, "kind": str(message.get("kind")), "outcome": outcome})
 
-    @logger.inject_lambda_context
+    @lambda_handler
     def handler(event: dict, context) -> dict:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)

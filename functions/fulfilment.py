@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core import queues, settings
 from chalicelib.core.errors import NotFound
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.rewards import fulfilment
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -34,7 +34,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.info("fulfilment", extra={"redemption_id": redemption_id, "status": status})
 
 
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core import queues, settings
 from chalicelib.core.errors import LaurelError
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.earning import earn
 from chalicelib.earning.partner_messages import Rejected, verify
 
@@ -43,7 +43,7 @@ def _retry_or_give_up(record: SQSRecord, reason: str) -> None:
     raise RuntimeError(reason)
 
 
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

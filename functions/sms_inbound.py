@@ -12,7 +12,7 @@ import re
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.messaging import preferences
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -38,7 +38,7 @@ def record_handler(record: SQSRecord) -> None:
                                       "start" if keyword in START_WORDS else "ignored"})
 
 
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

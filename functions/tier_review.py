@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core import aws, settings
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.members import tier_review
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -23,7 +23,7 @@ def record_handler(record: SQSRecord, lambda_context) -> None:
     logger.info("tier review", extra={**counts, "continued": bool(rest)})
 
 
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

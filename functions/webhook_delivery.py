@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.core import queues, settings
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.webhooks import deliveries
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -48,7 +48,7 @@ def record_handler(record: SQSRecord) -> None:
     logger.info("webhook delivery", extra={**ids, "status": result.status, "reason": result.reason})
 
 
-@logger.inject_lambda_context
+@lambda_handler
 def handler(event: dict, context) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)

@@ -20,7 +20,7 @@ from chalice import Chalice, Response
 
 from chalicelib.core import auth
 from chalicelib.core.errors import Contention, LaurelError, PayloadTooLarge, ValidationFailed
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import invocation, logger
 from chalicelib.core.ratelimit import limiter
 from chalicelib.core.transact import is_transient
 
@@ -177,16 +177,17 @@ def install(app: Chalice) -> None:
 
     @app.middleware("http")
     def contract_shape(request, get_response):
-        started = time.perf_counter()
-        response = get_response(request)
-        if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
-            code = CHALICE_ERRORS.get(response.status_code, "internal_error")
-            message = response.body.get("Message") if response.status_code < 500 else "Something went wrong."
-            response = Response(body=json.dumps({"error": {"code": code, "message": message, "details": {}}}),
-                                status_code=response.status_code,
-                                headers={**JSON_HEADERS, **{k: v for k, v in response.headers.items()
-                                                            if k.lower() == "allow"}})
-        logger.info("request", extra={"method": request.method, "route": request.path,
-                                      "status": response.status_code,
-                                      "ms": round((time.perf_counter() - started) * 1000, 1)})
-        return response
+        with invocation(request.lambda_context):  # every line the call writes is labelled the API's
+            started = time.perf_counter()
+            response = get_response(request)
+            if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+                code = CHALICE_ERRORS.get(response.status_code, "internal_error")
+                message = response.body.get("Message") if response.status_code < 500 else "Something went wrong."
+                response = Response(body=json.dumps({"error": {"code": code, "message": message, "details": {}}}),
+                                    status_code=response.status_code,
+                                    headers={**JSON_HEADERS, **{k: v for k, v in response.headers.items()
+                                                                if k.lower() == "allow"}})
+            logger.info("request", extra={"method": request.method, "route": request.path,
+                                          "status": response.status_code,
+                                          "ms": round((time.perf_counter() - started) * 1000, 1)})
+            return response

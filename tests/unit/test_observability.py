@@ -74,3 +74,39 @@ def test_the_first_invocation_of_a_function_is_its_cold_start(lines):
     handler({}, context("ColdStartProbe"))
     # Then the first line says cold start, the second does not
     assert [line["cold_start"] for line in lines.lines if line["message"] == "invoked"] == [True, False]
+
+
+def test_an_api_call_is_labelled_the_api_while_a_function_runs_beside_it(lines):
+    # Given the API's middleware on a Chalice app, and a function in the middle of an invocation on another thread
+    from chalice import Chalice
+    from chalice.config import Config
+    from chalice.local import LocalGateway
+
+    from chalicelib.core.web import install
+
+    api = Chalice(app_name="laurel")
+    install(api)
+
+    @api.route("/ping")
+    def ping():
+        logger.info("route ran")
+        return {"ok": True}
+
+    inside, finish = threading.Event(), threading.Event()
+
+    @lambda_handler
+    def broadcast(event, ctx):
+        inside.set()
+        finish.wait(5)
+
+    worker = threading.Thread(target=broadcast, args=({}, context("BroadcastFunction")))
+    worker.start()
+    inside.wait(5)
+    # When a request reaches the API (as the local stack serves it: chalice's gateway, the function's name)
+    gateway = LocalGateway(api, Config(chalice_stage="local", function_name="ApiFunction"))
+    gateway.handle_request("GET", "/ping", {"host": "localhost"}, b"")
+    finish.set()
+    worker.join(5)
+    # Then the route's line and the access line say the API wrote them
+    assert lines.labelled("route ran") == "ApiFunction"
+    assert lines.labelled("request") == "ApiFunction"

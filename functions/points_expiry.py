@@ -1,5 +1,5 @@
 """Scheduled: expire the points that are due (EventBridge, hourly)."""
-from chalicelib.members import jobs
+from chalicelib.members import expiry
 from functions.schedule import scheduled
 
-handler = scheduled("points expiry", jobs.expire_points)
+handler = scheduled("points expiry", expiry.expire_points)

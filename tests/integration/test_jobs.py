@@ -6,7 +6,7 @@ import boto3
 from test_webhooks import register
 
 from chalicelib.core import clock, db
-from chalicelib.members import jobs, tier_review
+from chalicelib.members import expiry, tier_review
 from chalicelib.rewards import recovery
 
 
@@ -26,9 +26,9 @@ def test_points_expire_on_their_day_once(stack, api, program):
     earned = earn(api, program, "exp-1", 50000)
     expires_at = clock.parse(earned["transactions"][0]["expires_at"])
     # When the expiry job runs the day before, then twice on the day
-    assert jobs.expire_member(db.MemberItem.key(program["id"], "exp-1"), expires_at - timedelta(days=1)) == 0
-    first = jobs.expire_points(expires_at + timedelta(minutes=1))
-    second = jobs.expire_points(expires_at + timedelta(minutes=2))
+    assert expiry.expire_member(db.MemberItem.key(program["id"], "exp-1"), expires_at - timedelta(days=1)) == 0
+    first = expiry.expire_points(expires_at + timedelta(minutes=1))
+    second = expiry.expire_points(expires_at + timedelta(minutes=2))
     # Then the points expired once, with one `expire` transaction
     assert first["points_expired"] >= 500 and second["points_expired"] == 0
     status, page = api.call("GET", f"{program['path']}/members/exp-1/transactions", program["admin"])
@@ -81,9 +81,9 @@ def test_members_are_told_once_a_week_ahead_that_points_expire(stack, api, progr
     sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
     before = len([m for m in sent if "remind-1@example.com" in m.destinations["ToAddresses"]])
     # When the expiry job runs 8 days before (too early), then 6 days before, twice
-    assert jobs.expire_points(expires_at - timedelta(days=8))["reminders"] == 0
-    first = jobs.expire_points(expires_at - timedelta(days=6))
-    second = jobs.expire_points(expires_at - timedelta(days=6, hours=-1))
+    assert expiry.expire_points(expires_at - timedelta(days=8))["reminders"] == 0
+    first = expiry.expire_points(expires_at - timedelta(days=6))
+    second = expiry.expire_points(expires_at - timedelta(days=6, hours=-1))
     stack.pump("EmailDeliveryFunction")
     # Then one reminder went out, in the member's language, naming the points and the date
     assert first["reminders"] >= 1 and second["reminders"] == 0
@@ -98,8 +98,8 @@ def test_points_about_to_expire_are_told_once_as_a_webhook_even_without_channels
     earned = earn(api, program, "hook-1", 30000)
     expires_at = clock.parse(earned["transactions"][0]["expires_at"])
     # When the hourly job runs twice within the reminder window, and the webhook function runs
-    jobs.expire_points(expires_at - timedelta(days=3))
-    jobs.expire_points(expires_at - timedelta(days=3, minutes=-5))
+    expiry.expire_points(expires_at - timedelta(days=3))
+    expiry.expire_points(expires_at - timedelta(days=3, minutes=-5))
     stack.pump("WebhookDeliveryFunction")
     # Then the receiver was told once, signed, with the points and the moment, and nothing personal
     told = [json.loads(r["body"]) for r in receiver.requests]

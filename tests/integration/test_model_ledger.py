@@ -30,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from chalicelib.core import clock, db
 from chalicelib.core.errors import LaurelError
 from chalicelib.earning import earn as earning
-from chalicelib.members import adjustments, jobs
+from chalicelib.members import adjustments, expiry
 from chalicelib.rewards import fulfilment, redemptions
 from ledger_model import SETTLED, LedgerModel, MemberModel
 from local import lambda_runtime
@@ -104,7 +104,7 @@ def run_expiry_job(now: datetime, last_day: str) -> dict:
     saved = db.get(db.JobStateItem, key)
     db.JobStateItem(*key, last_day=last_day).save()
     try:
-        return jobs.expire_points(now)
+        return expiry.expire_points(now)
     finally:
         if saved is not None:
             saved.save()
@@ -814,7 +814,7 @@ def test_the_ledger_matches_its_model(stack, api):
     LedgerMachine.stack, LedgerMachine.api = stack, api
     # (the expiry job's reminders touch no balance, and their week of index reads per run is slow on moto)
     with mock.patch.object(clock, "now", CLOCK.now), \
-            mock.patch.object(jobs, "remind_expiring", lambda now: 0), \
+            mock.patch.object(expiry, "remind_expiring", lambda now: 0), \
             mock.patch.object(lambda_runtime, "_RECEIVE_WAIT_SECONDS", 0), \
             mock.patch.dict(os.environ, {"LAUREL_RATE_LIMIT_PER_SECOND": "100000",
                                          "LAUREL_RATE_LIMIT_BURST": "100000"}):

@@ -7,7 +7,7 @@ from datetime import timedelta
 from test_partner_events import FUNCTION, send
 
 from chalicelib.core import clock, db
-from chalicelib.members import jobs
+from chalicelib.members import expiry
 
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 PER_EURO = {"property": "amount", "every": 100, "points": 1}
@@ -44,7 +44,7 @@ def books_balance(api, program, member="ann"):
 def run_due_job(at):
     """The hourly job at `at`, as if its last run was the day before (other tests run it in the far future)."""
     db.JobStateItem(*db.JobStateItem.key("points_expiry"), last_day=clock.day(at - timedelta(days=1))).save()
-    return jobs.expire_points(at)
+    return expiry.expire_points(at)
 
 
 def test_pending_points_are_held_then_released_once_on_schedule(stack, api):
@@ -66,7 +66,7 @@ def test_pending_points_are_held_then_released_once_on_schedule(stack, api):
     assert member.gsi2pk.startswith(f"DUE#{earn['available_at'][:10]}#")  # the job will find it that day
     # When the scheduled job runs the day before, then twice once the window has closed
     release = clock.parse(earn["available_at"])
-    assert jobs.expire_member(db.MemberItem.key(program["id"], "ann"), release - timedelta(days=1)) == 0
+    assert expiry.expire_member(db.MemberItem.key(program["id"], "ann"), release - timedelta(days=1)) == 0
     assert balance(api, program)["pending"] == 120
     run_due_job(release + timedelta(minutes=1))
     run_due_job(release + timedelta(minutes=2))

@@ -1,8 +1,9 @@
-"""Scheduled work, found through the index entries the account writes, so each run costs in
-proportion to what is due rather than to the number of members.
+"""Points expiry, run on a schedule: points that fall due (released from pending, expired, debt settled)
+and the reminders that points will expire, found through the index entries the account writes, so each
+run costs in proportion to what is due rather than to the number of members.
 
-Every step is an idempotent ledger write or a conditional status move, so two runs at once, or a
-run retried after a crash, change each member once.
+Every step is an idempotent ledger write, so two runs at once, or a run retried after a crash, change
+each member once.
 """
 from datetime import datetime, timedelta
 

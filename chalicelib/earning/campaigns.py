@@ -14,7 +14,7 @@ from chalicelib.earning.rules import rule_ids
 from chalicelib.members import programs
 
 MAX_CAMPAIGNS = 20
-PREFIX = "@"  # campaign rule ids start with it; a program rule's own id cannot (see rule_schemas)
+PREFIX = "@"  # campaign rule ids start with it; a program rule's own id cannot (see rule_shapes)
 
 
 def active(program: db.ProgramItem, at: datetime) -> list[dict]:

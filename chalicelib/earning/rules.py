@@ -1,6 +1,6 @@
 """Earn rules: what an event is worth to a member, before the tier multiplier. Pure: no I/O, no clock.
 
-`evaluate` takes the program's rules (as stored: `rule_schemas.EarnRule` dumped without nulls), the
+`evaluate` takes the program's rules (as stored: `rule_shapes.EarnRule` dumped without nulls), the
 event, what is known about the member, the member's rule counters and the moment the event occurred,
 and answers the points, the points per rule and the counters to store. Nothing here reads the time;
 the caller passes it.

@@ -1,6 +1,6 @@
 """Member segments: which of a program's members a broadcast reaches or a reward is for.
 
-One shape (schemas.Segment) and one test, shared by broadcasts (who is told) and the catalog (who may
+One shape (members.shapes.Segment) and one test, shared by broadcasts (who is told) and the catalog (who may
 redeem), so a segment means the same wherever it is written. The test is kept apart from the shape so
 the queue and schedule handlers that run it do not import pydantic.
 """

@@ -10,7 +10,7 @@ that the slice is still the one it was given, and queues the next slice. A messa
 twice finds the slice moved on and does nothing; a crash before the cursor is saved publishes the
 slice again, which delivery's records turn into no-ops. Counts: `members` and `targeted` (their
 messages, one per channel) move with the cursor; `sent`, `suppressed` and `failed` move with each
-message's final record (delivery_records.py).
+message's final record (message_log.py).
 """
 import json
 import time

@@ -1,7 +1,7 @@
 """Delivering one notification on one channel: decide, compose in the member's language, send once.
 
 For each message from the channel's queue:
-1. its record (delivery_records.py): a message already sent or suppressed sends nothing more;
+1. its record (message_log.py): a message already sent or suppressed sends nothing more;
 2. suppressed, with the reason, when the member has no address on the channel (`no_address`),
    has turned the kind's category off (`opted_out`), its phone replied STOP (`sms_stop`), or a
    marketing email could carry no unsubscribe link (`no_unsubscribe_link`);

@@ -2,7 +2,7 @@
 
 For each channel the first of these is used: the program's own template for the member's locale
 (then for its language), the built-in one in that language, the same two for the program's
-locale, then English (template_store.py keeps a program's templates, checked when written, so a
+locale, then English (messaging.program_templates keeps a program's templates, checked when written, so a
 message never fails on its template).
 
 Email: subject, HTML (values escaped) and text; a marketing email gets the unsubscribe footer

@@ -24,7 +24,7 @@ def outbox(change: db.TierChangeItem) -> None:
     change.gsi2pk, change.gsi2sk = f"TIERNOTICE#{db.shard_of(change.pk)}", change.created_at
 
 
-_told: ContextVar[list | None] = ContextVar("tier_notices_told", default=None)
+_told: ContextVar[list | None] = ContextVar("tier_changes_told", default=None)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ class ProgramItem(Item, discriminator="program"):
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)
     tier_policy = JSONAttribute(null=True)  # {"measure", "window_days", "grace_days", "downgrade", ...} (tiers.py)
-    redemption_policy = JSONAttribute(null=True)  # {"approval_above_points"} (redemption_review.py)
+    redemption_policy = JSONAttribute(null=True)  # {"approval_above_points"} (rewards/review.py)
     budget = JSONAttribute(null=True)  # {"amount", "currency", "alert_at_percent"}; its use: ProgramBudgetItem
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -52,7 +52,7 @@ class MemberItem(Item, discriminator="member"):
     lifetime_spent = NumberAttribute(default=0)
     debt = NumberAttribute(default=0)
     lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
-    holds = JSONAttribute(null=True)  # pending points: [[release_at, points, event_id, expires_at], ...] (wallet.py)
+    holds = JSONAttribute(null=True)  # pending points: [[release_at, points, event_id, expires_at], ...] (members/lots.py)
     earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
     rule_counters = JSONAttribute(null=True, attr_name="rc")  # per-rule caps and first-time use (rules.py)
     tier = UnicodeAttribute(null=True)

@@ -56,7 +56,7 @@ class RewardItem(Item, discriminator="reward"):
 
 class SlotItem(Item, discriminator="slot"):
     """An experience slot's seats: `booked` raised in each booking's transaction, never past `capacity`,
-    lowered once by the status move that gives the booking back (bookings.py)."""
+    lowered once by the status move that gives the booking back (rewards/kinds/experience.py)."""
 
     capacity = NumberAttribute()
     booked = NumberAttribute(default=0)
@@ -121,7 +121,7 @@ class RedemptionItem(Item, discriminator="redemption"):
 
 class CashWalletItem(Item, discriminator="cash_wallet"):
     """A member's money (minor units of one currency), credited by cashback and reserved by payouts
-    (cash_wallet.py); the version makes concurrent writers retry, so the balance never goes negative."""
+    (rewards/cash.py); the version makes concurrent writers retry, so the balance never goes negative."""
 
     org_id = UnicodeAttribute()
     program_id = UnicodeAttribute()

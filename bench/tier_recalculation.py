@@ -34,24 +34,28 @@ CONSTANT = 50  # per run: the plan's index queries (days x shards), job state, p
 
 
 def _seed(program: dict, count: int, now, table: str) -> int:
-    """Members put straight into moto's table, with the index entries the ledger would give them."""
+    """Members put straight into moto's table as their account (chalicelib.members.account) leaves them after
+earning 2000 points, with the index entries it gives them."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
     from chalicelib.core import clock
-    from chalicelib.members import ledger, lots
+    from chalicelib.core.transact import Tx
+    from chalicelib.members import account, programs
 
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+    item = programs.load(program["org_id"], program["id"])
     changing = 0
     for n in range(count):
         falls = n % CHANGING_EVERY == 0
         changing += falls
-        earned_on = clock.day(now - timedelta(days=365 if falls else 100))
-        member = ledger.new_member(program["org_id"], program["id"], f"m-{n:06d}", clock.iso(now))
-        wallet = lots.credit(lots.Wallet(), 2000, expires_at=None, earned_on=earned_on)
-        member.tier = "Silver"
-        member.tier_review = lots.next_window_drop(wallet, clock.day(now - timedelta(days=1)))
-        ledger.put_wallet(member, wallet, clock.iso(now))
+        earned_at = now - timedelta(days=365 if falls else 100)
+        member = account.new_member(program["org_id"], program["id"], f"m-{n:06d}", clock.iso(earned_at))
+        member.tier = "Silver"  # reached when it earned (no history, no bonus to seed)
+        earned = account.Account(item, member, earned_at)
+        earned.credit(2000, toward_window=True)
+        earned.settle(Tx())  # Silver kept; reviewed the day these points leave the window
+        earned.stage(Tx())  # the member item as the earn's transaction writes it
         member.version = 1
         backend.put_item(table, member.serialize())
     return changing

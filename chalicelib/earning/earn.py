@@ -69,7 +69,7 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     entry.snapshot = change.balance()
     if member.version is None:  # enrolled by this event
         tx.after(lambda: announcements.welcome(program, member))
-    tx.after(lambda: announcements.points_earned(program, member, entry))
+    tx.after(lambda: announcements.points_earned(program, member, entry, change.available))
     try:
         change.commit(entry, tx)
     except ConditionFailed as failed:  # a campaign ran short, or the referrer moved on: decide again

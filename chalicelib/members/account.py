@@ -6,7 +6,7 @@ clawback, expiry, a redemption and its refund) reads the account from the member
 here with the pure arithmetic of chalicelib.members.lots, settles its debt and tier standing, and
 writes it back with the change's ledger entry in one transaction (chalicelib.core.transact). How the
 account is stored (today: fields of the member item, with the index entries of the work it makes due)
-is known only to `wallet_of`, `store` and `Account.stage`.
+is known only to `_wallet_of`, `_store` and `Account.stage`.
 """
 from datetime import datetime
 from typing import Optional
@@ -24,17 +24,15 @@ def new_member(org_id: str, program_id: str, external_id: str, now_iso: str) -> 
                          created_at=now_iso, updated_at=now_iso, lots=[], earned={})
 
 
-def wallet_of(member: Optional[db.MemberItem]) -> Wallet:
-    """The balance as stored on the member item (an empty one for a member not yet enrolled)."""
-    if member is None:
-        return Wallet()
+def _wallet_of(member: db.MemberItem) -> Wallet:
+    """The balance as stored on the member item."""
     return Wallet(available=int(member.available), pending=int(member.pending),
                   lifetime_earned=int(member.lifetime_earned), lifetime_spent=int(member.lifetime_spent),
                   lots=tuple(tuple(lot) for lot in member.lots or ()), earned=dict(member.earned or {}),
                   debt=int(member.debt or 0), holds=tuple(tuple(h) for h in member.holds or ()))
 
 
-def store(member: db.MemberItem, wallet: Wallet, now_iso: str) -> None:
+def _store(member: db.MemberItem, wallet: Wallet, now_iso: str) -> None:
     """Write a wallet into the member item, with the index entries of the work it makes due."""
     member.available, member.pending = wallet.available, wallet.pending
     member.lifetime_earned, member.lifetime_spent = wallet.lifetime_earned, wallet.lifetime_spent
@@ -61,31 +59,30 @@ def _index_due_work(member: db.MemberItem, wallet: Wallet) -> None:
         member.gsi3pk = member.gsi3sk = None
 
 
-def balance_of(wallet: Wallet, tier: dict | None) -> dict:
-    balance = {"available": wallet.available, "pending": wallet.pending,
-               "lifetime_earned": wallet.lifetime_earned, "lifetime_spent": wallet.lifetime_spent,
-               "tier": tier["name"] if tier else None, "expiring": lots.expiring(wallet), "debt": wallet.debt}
-    if wallet.holds:
-        balance["pending_releases"] = lots.pending_releases(wallet)
-    return balance
-
-
 class Account:
     """One member's account as one change at `now` sees it: read from the member, changed by these
     methods, staged into the change's transaction with its entries. `program` may be None only for
-    the expiry job (a program deleted meanwhile: its points still expire)."""
+    the expiry job (a program deleted meanwhile: its points still expire) and a redemption's refund
+    (which reads no program: it only gives points back)."""
 
     def __init__(self, program: Optional[db.ProgramItem], member: db.MemberItem, now: datetime):
         self.program, self.member, self.now = program, member, now
         self.now_iso = clock.iso(now)
-        self.wallet = wallet_of(member)
+        self.wallet = _wallet_of(member)
         self.tier = standing.stored_tier(program, member) if program else None  # what its benefits follow
 
     # --- what it holds -------------------------------------------------------------------------
 
     def balance(self) -> dict:
         """The balance with the member's tier (what an answer shows, and a replay repeats)."""
-        return balance_of(self.wallet, self.tier)
+        wallet = self.wallet
+        balance = {"available": wallet.available, "pending": wallet.pending,
+                   "lifetime_earned": wallet.lifetime_earned, "lifetime_spent": wallet.lifetime_spent,
+                   "tier": self.tier["name"] if self.tier else None, "expiring": lots.expiring(wallet),
+                   "debt": wallet.debt}
+        if wallet.holds:
+            balance["pending_releases"] = lots.pending_releases(wallet)
+        return balance
 
     def balance_with_progress(self) -> dict:
         """The balance with the stored tier and its progress toward the next one."""
@@ -95,6 +92,11 @@ class Account:
                 self.program.tiers, standing.policy(self.program), balance["tier"],
                 standing.measure(self.program, self.wallet, clock.day(self.now)), self.member.tier_below_since)
         return balance
+
+    @property
+    def available(self) -> int:
+        """The points the member can spend now."""
+        return self.wallet.available
 
     def expiring(self, limit: int) -> list[dict]:
         return lots.expiring(self.wallet, limit)
@@ -138,6 +140,11 @@ class Account:
         self.wallet, consumed = lots.debit(self.wallet, points, spend=spend)
         return consumed
 
+    def restore(self, points: int, consumed) -> None:
+        """Give back points a redemption spent (`debit(spend=True)`) into the lots they came from; a lot
+        whose expiry passed meanwhile comes back expiring at the end of today."""
+        self.wallet = lots.restore(self.wallet, points, consumed, unspend=True, not_before=clock.expiry(self.now, 0))
+
     def claw_back(self, original: db.EntryItem, key: str, owed: int, *, allow_debt: bool) -> int:
         """Take back `owed` points of the earn `original` (of event `key`): first what is still pending,
         then from the balance, the rest as debt or forgiven; they leave the tier window they entered.
@@ -176,7 +183,7 @@ class Account:
         tx = Tx()
         if released and self.program:  # released points may lift the tier at once
             self.settle(tx)
-        store(member, self.wallet, self.now_iso)
+        _store(member, self.wallet, self.now_iso)
         # Keyed by the member's state: a later lot with the same date (a refund's) expires under its own key.
         state = f"{member.external_id}:{last_due}:{member.version}"
         entries = []
@@ -243,19 +250,13 @@ class Account:
 
     def stage(self, tx: Tx, label: str = "member") -> None:
         """Add the account, as it now stands, to `tx` (its version makes a concurrent writer retry)."""
-        store(self.member, self.wallet, self.now_iso)
+        _store(self.member, self.wallet, self.now_iso)
         tx.put(label, self.member)
 
     def commit(self, entry: db.EntryItem, tx: Optional[Tx] = None) -> None:
-        """The one write: the account and its entry, plus the transaction's other items, atomically."""
-        store(self.member, self.wallet, self.now_iso)
-        write(self.member, entry, tx)
-
-
-def write(member: db.MemberItem, entry: db.EntryItem, tx: Optional[Tx] = None) -> None:
-    """Commit the member item holding a `store`d account with the change's entry and `tx`'s other items
-    (the entry's key is new, or the change is a replay)."""
-    tx = tx or Tx()
-    tx.put("member", member)
-    put_new(tx, f"entry:{entry.pk}", entry)
-    tx.commit()
+        """The one write: the account and its entry, plus the transaction's other items, atomically (the
+        entry's key is new, or the change is a replay: chalicelib.core.transact.Replayed)."""
+        tx = tx or Tx()
+        self.stage(tx)
+        put_new(tx, f"entry:{entry.pk}", entry)
+        tx.commit()

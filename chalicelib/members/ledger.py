@@ -14,12 +14,6 @@ from typing import Any, Callable
 from chalicelib.core import db
 from chalicelib.core.errors import Conflict, LaurelError
 from chalicelib.core.transact import Replayed, with_retries
-from chalicelib.members import account, entries
-
-# What rewards (redemptions, catalog) and member imports still call by these names: the account's own
-# functions, until they move to its API.
-Posting, entry_for = entries.Posting, entries.entry_for
-new_member, wallet_of, put_wallet, append = account.new_member, account.wallet_of, account.store, account.write
 
 
 def fingerprint(*parts: Any) -> str:

@@ -23,7 +23,8 @@ def welcome(program: db.ProgramItem, member: db.MemberItem) -> None:
         _publish("welcome", member, {})
 
 
-def points_earned(program: db.ProgramItem, member: db.MemberItem, entry: db.EntryItem) -> None:
+def points_earned(program: db.ProgramItem, member: db.MemberItem, entry: db.EntryItem, available: int) -> None:
+    """`available`: the member's points available after the earn (its account's)."""
     if int(entry.points) > 0 and policy.announces(program, "points_earned"):
         _publish("points_earned", member, {"txn_id": entry.txn_id, "points": int(entry.points),
-                                           "balance": int(member.available)})
+                                           "balance": available})

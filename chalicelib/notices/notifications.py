@@ -20,9 +20,14 @@ Every payload carries the member, `org_id`, `program_id` and `external_id`, and 
 | `campaign_announcement` | `broadcast_id` (broadcasts.py publishes it) | the broadcast |
 """
 import json
+from typing import Callable
 
 from chalicelib.core import aws, db, settings
 from chalicelib.notices import message_kinds
+
+# The message that tells a member its redemption was fulfilled, as the reward's kind words it: the message kind and
+# what its payload adds (the rewards side knows the kinds; a donation's is its receipt).
+Delivered = Callable[[db.RedemptionItem], tuple[str, dict]]
 
 
 def channels_of(member: db.MemberItem, delivery: dict | None) -> list[str]:
@@ -49,17 +54,15 @@ def publish(kind: str, channels: list[str], payload: dict) -> None:
                            "channels": {"DataType": "String.Array", "StringValue": json.dumps(channels)}})
 
 
-def redemption_outcome(redemption: db.RedemptionItem, member: db.MemberItem) -> list[str]:
-    """Tell the member its redemption reached a final status: the reward (a donation's receipt), or that it
+def redemption_outcome(redemption: db.RedemptionItem, member: db.MemberItem, delivered: Delivered) -> list[str]:
+    """Tell the member its redemption reached a final status: the reward (as `delivered` words it), or that it
     failed and was refunded."""
     channels = channels_of(member, redemption.delivery)
     payload = {"org_id": redemption.org_id, "program_id": redemption.program_id,
                "external_id": redemption.external_id, "redemption_id": redemption.redemption_id}
-    if redemption.status == "fulfilled" and redemption.reward_type == "donation":
-        publish("donation_receipt", channels, {**payload, "charity": redemption.terms["charity_name"],
-                                               "points": int(redemption.points)})
-    elif redemption.status == "fulfilled":
-        publish("reward_delivered", channels, payload)
+    if redemption.status == "fulfilled":
+        kind, details = delivered(redemption)
+        publish(kind, channels, {**payload, **details})
     else:
         publish("redemption_status", channels, {**payload, "status": redemption.status})
     return channels

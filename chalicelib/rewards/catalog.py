@@ -14,7 +14,7 @@ from typing import Optional
 from chalicelib.core import clock, db, ids, locales, pagination, vault
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.transact import ConditionFailed, Tx, update_if, with_retries
-from chalicelib.members import ledger, programs, segments
+from chalicelib.members import account, programs, segments
 from chalicelib.rewards import eligibility
 from chalicelib.rewards.kinds import experience, gift_card, registry
 from chalicelib.webhooks import events
@@ -137,8 +137,9 @@ def member_catalog(org_id: str, program_id: str, external_id: str, query: dict, 
     program, member, _ = _read(org_id, program_id, external_id)
     if member is None:
         raise NotFound("No such member.")
-    tag, now_iso = _tag(reader, program, member), clock.iso(clock.now())
-    available = ledger.wallet_of(member).available
+    now = clock.now()
+    tag, now_iso = _tag(reader, program, member), clock.iso(now)
+    available = account.Account(program, member, now).available
 
     def entry(reward: db.RewardItem) -> dict:
         reasons = eligibility.reasons(reward, member, now_iso)

@@ -20,7 +20,7 @@ def fulfil(redemption_id: str) -> str:
     if redemption.status == "pending":
         registry.of(redemption.reward_type).fulfil(redemption)
         redemption.refresh(consistent_read=True)
-    lifecycle.tell(redemption)
+    lifecycle.tell(redemption, registry.delivered)
     return redemption.status
 
 
@@ -28,7 +28,7 @@ def tell(redemption_id: str) -> None:
     """Tell the member the redemption's final status, if it has not been told (after a refund)."""
     redemption = lifecycle.find(redemption_id)
     if redemption is not None:
-        lifecycle.tell(redemption)
+        lifecycle.tell(redemption, registry.delivered)
 
 
 def untold(redemption_id: str) -> bool:

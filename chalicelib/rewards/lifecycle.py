@@ -18,7 +18,8 @@ from chalicelib.core import aws, clock, db, settings
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx, update_if, with_retries
-from chalicelib.members import ledger, lots
+from chalicelib.members import account
+from chalicelib.members.entries import Posting
 from chalicelib.notices import notifications
 from chalicelib.rewards import budgets
 from chalicelib.rewards.statuses import FINAL, QUEUES
@@ -143,13 +144,11 @@ def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str
         reward_key = db.RewardItem.key(redemption.program_id, redemption.reward_id)
         found = db.get_many(member_key, reward_key)
         member, reward = found[member_key], found.get(reward_key)
-        now_iso = clock.iso(clock.now())
-        wallet = lots.restore(ledger.wallet_of(member), int(redemption.points), redemption.consumed,
-                              unspend=True, not_before=clock.expiry(clock.now(), 0))
-        ledger.put_wallet(member, wallet, now_iso)
-        posting = ledger.Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
-                                 points=int(redemption.points), redemption_id=redemption_id, reason=reason)
-        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        change = account.Account(None, member, clock.now())
+        now_iso = change.now_iso
+        change.restore(int(redemption.points), redemption.consumed)
+        entry = change.entry(Posting(scope="refund", key=redemption_id, fingerprint=redemption_id, kind="refund",
+                                     points=int(redemption.points), redemption_id=redemption_id, reason=reason))
         unmoved = db.RedemptionItem.status == redemption.status
         if unsent:
             unmoved &= db.RedemptionItem.sent_at.does_not_exist()
@@ -162,7 +161,7 @@ def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str
         budgets.release(tx, redemption)
         release(tx, redemption)
         try:
-            ledger.append(member, entry, tx)
+            change.commit(entry, tx)
         except ConditionFailed as failed:
             if failed.label == "redemption":
                 raise Retry() from failed  # its status moved meanwhile: read it again and decide
@@ -196,14 +195,14 @@ def untold(redemption: db.RedemptionItem | None) -> bool:
     return redemption is not None and redemption.status in FINAL and not redemption.notified
 
 
-def tell(redemption: db.RedemptionItem) -> None:
-    """Tell the member a final status it has not been told, then mark it told; until that mark each call announces
-    a fulfilment again, which finds the deliveries it made and adds none (a failure is announced by the
-    `give_back` that makes it)."""
+def tell(redemption: db.RedemptionItem, delivered: notifications.Delivered) -> None:
+    """Tell the member a final status it has not been told (a fulfilment as its kind words it: `delivered`,
+    kinds.registry's), then mark it told; until that mark each call announces a fulfilment again, which finds the
+    deliveries it made and adds none (a failure is announced by the `give_back` that makes it)."""
     if untold(redemption):
         if redemption.status == "fulfilled":
             announce(redemption)
-        notifications.redemption_outcome(redemption, member_of(redemption))
+        notifications.redemption_outcome(redemption, member_of(redemption), delivered)
         redemption.update(actions=[db.RedemptionItem.notified.set(True)])
 
 

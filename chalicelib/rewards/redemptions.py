@@ -13,7 +13,8 @@ from chalicelib.core import clock, db, ids, locales, pagination
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
-from chalicelib.members import ledger, lots
+from chalicelib.members import account, ledger
+from chalicelib.members.entries import Posting
 from chalicelib.rewards import budgets, catalog, eligibility, lifecycle
 from chalicelib.rewards.kinds import merchandise, registry
 from chalicelib.rewards.statuses import DECIDED, STATUSES
@@ -68,7 +69,8 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             raise NotFound("No such reward.")
         if not reward.active:
             raise Conflict("This reward is not available.", {"reward_id": reward_id})
-        now_iso = clock.iso(clock.now())
+        change = account.Account(program, member, clock.now())
+        now_iso = change.now_iso
         barred = eligibility.restrictions(reward, member, now_iso)
         if "tier" in barred:
             raise Conflict(f"This reward is for members of {', '.join(reward.tiers)}.",
@@ -84,7 +86,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         terms = registry.check(reward, request)
         points = int(reward.cost) * quantity
         cost = budgets.cost_of(program, reward, quantity)
-        wallet, consumed = lots.debit(ledger.wallet_of(member), points, spend=True)
+        consumed = change.debit(points, spend=True)
         redemption_id = ids.new_id("rdm")
         opening = lifecycle.opening(program_id, redemption_id, now_iso, held=needs_approval(program, points))
         redemption = db.RedemptionItem(
@@ -93,10 +95,8 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             reward_type=reward.reward_type, reward_name=name_read_by(member, program, reward), quantity=quantity, points=points,
             delivery=request.get("delivery"), terms=terms, consumed=[list(lot) for lot in consumed],
             budget_cost=cost, created_at=now_iso, updated_at=now_iso, **opening)
-        ledger.put_wallet(member, wallet, now_iso)
-        posting = ledger.Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
-                                 points=-points, redemption_id=redemption_id)
-        entry = ledger.entry_for(member, posting, wallet.total, now_iso)
+        entry = change.entry(Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
+                                     points=-points, redemption_id=redemption_id))
         entry.snapshot = view(redemption, show_address=False)  # kept in the ledger, replayed to any redeemer
         tx = Tx()
         redemption.terms = kind.reserve(tx, reward, request, quantity, redemption.terms)
@@ -107,7 +107,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         if cost is not None:
             budgets.consume(tx, program, found.get(budget_key), cost)
         try:
-            ledger.append(member, entry, tx)
+            change.commit(entry, tx)
         except ConditionFailed as failed:  # the stock, reward or budget moved on: decide again on fresh data
             raise Retry() from failed
         taken.update(reward=reward, program=program, cost=cost)

@@ -22,7 +22,7 @@ its redelivery takes the lease over and resumes from the last checkpoint (rows a
 again, which changes no member twice).
 
 A member write never races a balance change: a new member is a PutItem conditional on the key
-being new (the item `ledger.new_member` makes, so the shape is the API's); an existing member gets
+being new (the item `account.new_member` makes, so the shape is the API's); an existing member gets
 one UpdateItem that SETs/REMOVEs only profile fields and increments the version, so the balance is
 never written, and a concurrent ledger transaction (which checks the version) re-reads instead of
 putting back the old profile.

@@ -3,7 +3,7 @@ file: the chunk's members read in BatchGetItems of 100 (only their profile field
 parallel, one request a member, and none for a row the member already matches.
 
 A member write never races a balance change: a new member is a PutItem conditional on the key being new
-(the item `ledger.new_member` makes, so the shape is the API's); an existing member gets one UpdateItem
+(the item `account.new_member` makes, so the shape is the API's); an existing member gets one UpdateItem
 that SETs/REMOVEs only profile fields and increments the version, so a ledger transaction that read the
 member before (and checks the version) re-reads instead of putting back the old profile. The requests are
 built here from validated values and sent on the table's own client (pynamodb's: no client-side
@@ -21,7 +21,7 @@ from typing import Any, Optional
 from botocore.exceptions import ClientError
 
 from chalicelib.core import clock, db, settings
-from chalicelib.members import ledger
+from chalicelib.members import account
 from chalicelib.members.imports.member_rows import Record, profile_fields
 from chalicelib.members.imports.row_texts import problem
 
@@ -141,8 +141,8 @@ def _batch_get(pks: list[str]) -> list[dict]:
 
 
 def _create(org_id: str, program_id: str, external_id: str, changes: dict, now_iso: str) -> bool:
-    """A new member, as `ledger.new_member` makes it plus the profile; False if it exists already."""
-    member = ledger.new_member(org_id, program_id, external_id, now_iso)
+    """A new member, as `account.new_member` makes it plus the profile; False if it exists already."""
+    member = account.new_member(org_id, program_id, external_id, now_iso)
     for name, value in changes.items():
         setattr(member, name, value)
     member.version = 1  # what pynamodb's first save of a versioned item writes

@@ -1,6 +1,7 @@
 """What every reward kind answers, so the catalog, redemptions, fulfilment and the review decisions ask the kind
-(kinds.registry) instead of switching on its name: check and reserve when redeemed, fulfil, give back when
-cancelled or returned. The defaults are a plain reward's: nothing to check or hold, fulfilled at once."""
+(kinds.registry) instead of switching on its name: check and reserve when redeemed, fulfil and word the message
+that tells it, give back when cancelled or returned. The defaults are a plain reward's: nothing to check or hold,
+fulfilled at once."""
 from chalicelib.core import db
 from chalicelib.core.transact import Tx
 from chalicelib.rewards import lifecycle
@@ -33,6 +34,11 @@ class Kind:
     def fulfil(self, redemption: db.RedemptionItem) -> None:
         """Move a pending redemption on as far as it goes now."""
         lifecycle.mark_fulfilled(redemption, {"type": self.name})
+
+    def delivered(self, redemption: db.RedemptionItem) -> tuple[str, dict]:
+        """The message that tells the member a fulfilled redemption: its kind (chalicelib.notices.message_kinds)
+        and what its payload adds to the redemption's ids."""
+        return "reward_delivered", {}
 
     def release(self, tx: Tx, redemption: db.RedemptionItem) -> None:
         """Give back, within the transaction that moves the redemption's status back, what `reserve` held."""

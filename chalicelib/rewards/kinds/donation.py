@@ -49,6 +49,10 @@ class Donation(Kind):
             raise ValidationFailed("Name one of this donation's charities.", {"field": "charity_id"})
         return {"charity_id": charity["id"], "charity_name": charity["name"]}
 
+    def delivered(self, redemption: db.RedemptionItem) -> tuple[str, dict]:
+        """A donation's receipt: the charity given to and the points donated."""
+        return "donation_receipt", {"charity": redemption.terms["charity_name"], "points": int(redemption.points)}
+
     def fulfil(self, redemption: db.RedemptionItem) -> None:
         if (redemption.terms or {}).get("charity_id"):
             with_retries(lambda: record(redemption))

@@ -32,6 +32,12 @@ def check(reward: db.RewardItem, request: dict) -> dict | None:
     return next((each for each in terms if each), None)
 
 
+def delivered(redemption: db.RedemptionItem) -> tuple[str, dict]:
+    """The message that tells the member its redemption was fulfilled, as its kind words it (lifecycle.tell's
+    `delivered`)."""
+    return of(redemption.reward_type).delivered(redemption)
+
+
 def release(tx: Tx, redemption: db.RedemptionItem) -> None:
     """What the redemption's kind held, given back within `tx` (lifecycle.give_back's `release`)."""
     of(redemption.reward_type).release(tx, redemption)

@@ -45,8 +45,8 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     rule_list = (program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)]
     award = rules.evaluate(rule_list, event["type"], properties,
                            rules.MemberFacts(member.attributes or {}, tier["name"] if tier else None),
-                           member.rule_counters or {}, at)
-    member.rule_counters = award.counters or None
+                           change.rule_counters, at)
+    change.count(award.counters)
     shares = campaigns.points_by_campaign(running, award.per_rule, cuts)
     campaign_points = sum(p for rule_id, p in award.per_rule.items() if campaigns.is_campaign_rule(rule_id))
     points = tiers.apply_multiplier(award.points - campaign_points, tier) + sum(shares.values())

@@ -1,12 +1,12 @@
-"""A member's account, written through one owner: its balance, lots, pending points, debt, tier window
-and standing.
+"""A member's account, written through one owner: its balance, lots, pending points, debt, tier window,
+standing and the counters of its capped rules.
 
 Every credit and debit (an earn, a campaign's or referral's points, recognition, an adjustment, a
 clawback, expiry, a redemption and its refund) reads the account from the member item, changes it
 here with the pure arithmetic of chalicelib.members.lots, settles its debt and tier standing, and
 writes it back with the change's ledger entry in one transaction (chalicelib.core.transact). How the
 account is stored (today: fields of the member item, with the index entries of the work it makes due)
-is known only to `_wallet_of`, `_store` and `Account.stage`.
+is known only to this module (`_wallet_of`, `_store`, `Account.rule_counters`, `Account.stage`).
 """
 from datetime import datetime
 from typing import Optional
@@ -97,6 +97,15 @@ class Account:
     def available(self) -> int:
         """The points the member can spend now."""
         return self.wallet.available
+
+    @property
+    def rule_counters(self) -> dict:
+        """What the member's capped and goal rules have counted so far (what `rules.evaluate` counts on)."""
+        return self.member.rule_counters or {}
+
+    def count(self, counters: dict) -> None:
+        """Keep what the rules counted with this event, written with the rest of the account."""
+        self.member.rule_counters = counters or None
 
     def expiring(self, limit: int) -> list[dict]:
         return lots.expiring(self.wallet, limit)

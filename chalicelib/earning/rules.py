@@ -262,11 +262,6 @@ def _shaped(rule: dict, points: int) -> int:
     return max(0, min(points, MAX_AWARD))
 
 
-def rule_points(rule: dict, event_type: str, properties: dict) -> int:
-    """Legacy: the contract's formula for one rule, ignoring everything but `event_type`."""
-    return _base(rule, properties) if rule["event_type"] == event_type else 0
-
-
 # --- counters ----------------------------------------------------------------------------------
 
 def _int(value: Any) -> Optional[int]:

@@ -52,9 +52,5 @@ KINDS = {kind.name: kind for kind in (
          {"title": "Double points this weekend", "body": "Every purchase earns twice the points until Sunday."}),
 )}
 
-CATEGORIES = ("transactional", "marketing")
-REDEMPTION_STATUSES = ("fulfilled", "failed", "cancelled", "rejected")
-
-
 def missing_fields(kind: Kind, payload: dict) -> list[str]:
     return [name for name in MEMBER_FIELDS + kind.payload if name not in payload]

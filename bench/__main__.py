@@ -30,7 +30,9 @@ EARN_MAX_REQUESTS = 2
 EARN_MAX_WRITES = 1
 EARN_MAX_WCU = 5  # 2 items under 1 KB in a transaction (2 x 2) + the entry's gsi1 projection (1)
 BALANCE_MAX_REQUESTS = 1
-IMPORT_MAX_RATIO = 1.5
+IMPORT_MAX_RATIO = 1.5  # a function's handler module
+API_IMPORT_MAX_RATIO = 1.2  # the API's (app): every route's first call waits for it
+API_MODULE = "app"
 MAX_ZIPPED_MB = 25
 MAX_UNZIPPED_MB = 60
 IMPORT_ROWS = 20_000  # D's default sample; --import-rows 100000 runs the full file (~14 minutes)
@@ -160,7 +162,8 @@ class Bench:
             ms = timings[module].median_ms
             if module == imports.BASELINE:
                 return [f"{ms:.0f}", "1.00"]
-            check = Check("B", f"{setting}.{module}", ms / base, IMPORT_MAX_RATIO, "×")
+            target = API_IMPORT_MAX_RATIO if module == API_MODULE else IMPORT_MAX_RATIO
+            check = Check("B", f"{setting}.{module}", ms / base, target, "×")
             if setting == "dev":
                 self.checks.append(check)
             return [f"{ms:.0f}", check.cell(f"{ms / base:.2f}")]

@@ -6,6 +6,10 @@ checks its credential and body, and feeds the OpenAPI document, so the three can
 A route names its shapes (a `Shape`: a class of its area's shapes module, e.g. chalicelib.earning.event_shapes)
 rather than holding them: a shapes module, and pydantic with it, loads on the first call that parses a body of
 it, not at every cold start (a read answers without them), and that call loads its own area's shapes only.
+
+The domain modules the routes call are named the same way (`modules_in`): each loads on the first call of a
+route that uses it, with what it imports, so a cold start pays for the routes' declarations only and a route's
+first call for its own area (the API's cold-start target, bench section B).
 """
 import importlib
 import json
@@ -50,6 +54,31 @@ class Shape:
 def shapes_in(module: str) -> Callable[[str], Shape]:
     """Names the shapes of one module: `EARNING = shapes_in("chalicelib.earning.shapes")`, `EARNING("Program")`."""
     return partial(Shape, module)
+
+
+class DomainModule:
+    """A module named, not loaded: reading one of its names (`earn.record_event`) imports it on first use.
+
+    importlib takes the module's own import lock, so when the local stack's threads call routes of one module
+    at once, it is loaded once and each of them sees it whole; after that, reading a name is a lookup in
+    sys.modules."""
+
+    __slots__ = ("_module_name",)
+
+    def __init__(self, module_name: str) -> None:
+        self._module_name = module_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module(self._module_name), name)
+
+    def __repr__(self) -> str:
+        return f"<{self._module_name}, loaded on first use>"
+
+
+def modules_in(package: str, *names: str) -> tuple[DomainModule, ...]:
+    """Names modules of one package for the routes, as `from package import a, b` would import them:
+    `campaigns, earn = modules_in("chalicelib.earning", "campaigns", "earn")`."""
+    return tuple(DomainModule(f"{package}.{name}") for name in names)
 
 
 @dataclass(frozen=True)

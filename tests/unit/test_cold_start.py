@@ -65,6 +65,45 @@ def test_the_api_loads_its_shapes_when_a_call_first_parses_a_body():
     assert not packages(loaded) & {"pydantic", "pydantic_core", "cryptography"}
 
 
+def areas_modules(loaded: set[str]) -> set[str]:
+    """The modules of chalicelib's areas (not core's) among `loaded`, but the redemption statuses the API's
+    declarations document (a module of constants that imports nothing)."""
+    return {module for module in loaded if module.count(".") >= 2 and module.startswith("chalicelib.")
+            and not module.startswith("chalicelib.core.")} - {"chalicelib.rewards.statuses"}
+
+
+def test_the_api_loads_no_areas_module_until_a_route_calls_it():
+    # Given a fresh interpreter
+    # When it imports the API (every route declared)
+    loaded = imported_by("app")
+    # Then no area's module is loaded yet
+    assert not areas_modules(loaded)
+
+
+FIRST_BALANCE = """
+import app
+app.membership.balance  # as GET .../balance reaches it
+"""
+
+
+def test_a_routes_first_call_loads_its_own_area_and_those_below_it_only():
+    # Given a fresh interpreter that imported the API
+    # When a members route reaches its module (a balance read)
+    loaded = areas_modules(loaded_after(FIRST_BALANCE))
+    # Then that module is loaded, and no module of an area above members
+    assert "chalicelib.members.membership" in loaded
+    assert {module.split(".")[1] for module in loaded} <= {"members", "notices", "webhooks"}
+
+
+def test_the_catalog_flags_the_api_documents_are_the_ones_the_catalog_takes():
+    # Given the API's declaration of ?eligible= and ?affordable= (a copy, so the catalog loads on first use)
+    import app
+    from chalicelib.rewards import catalog
+
+    # Then it names exactly the words the catalog accepts
+    assert app.FLAG == {"enum": list(catalog.FLAGS)}
+
+
 FIRST_EVENT = """
 import app
 from chalicelib.core.web import ENDPOINTS, parse_body

@@ -1,7 +1,7 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.core.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib.core import auth, clock, locales, orgs
+from chalicelib.core import auth, clock, locales, orgs, pagination
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import EXTERNAL_ID
 from chalicelib.core.web import ENDPOINTS, Call, endpoint, install, modules_in, shapes_in
@@ -301,7 +301,7 @@ def create_reward(call: Call):
 
 LOCALE_QUERY = ("locale", "Read names and descriptions in this language tag (else the member's, else the program's)",
                 {"pattern": locales.LOCALE, "maxLength": locales.MAX_TAG})
-FLAG = {"enum": ["true", "false"]}  # catalog.FLAGS, which it checks (a unit test pins that they agree)
+FLAG = {"enum": list(pagination.FLAGS)}
 
 
 def reader_of(call: Call) -> "catalog.Reader":

@@ -1,4 +1,5 @@
-"""List pages: `limit` and an opaque, signed `cursor`, so a client can neither forge nor widen a page."""
+"""List pages: `limit` and an opaque, signed `cursor`, so a client can neither forge nor widen a page, and the
+`true`/`false` filters a list may take."""
 import base64
 import hashlib
 import hmac
@@ -56,3 +57,14 @@ def query_page(model, partition: str, sort_prefix: str, query: dict, scope: str,
     results = model.query(partition, model.sk.startswith(sort_prefix), limit=limit_from(query),
                           last_evaluated_key=decode(query, scope), **conditions)
     return page(results, view, scope)
+
+
+FLAGS = {"true": True, "false": False}  # what a true/false filter of a list takes (`?eligible=true`)
+
+
+def flag(query: dict, name: str) -> Optional[bool]:
+    """A true/false filter of the query: None when absent, 400 for any other word."""
+    raw = query.get(name)
+    if raw is not None and raw not in FLAGS:
+        raise ValidationFailed(f"{name} must be true or false.", {"field": name})
+    return FLAGS.get(raw)

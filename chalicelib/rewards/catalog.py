@@ -25,9 +25,6 @@ LOW_STOCK_THRESHOLD = 10  # a reward's own, unless it sets one
 SECRET_FIELDS = ("code", "codes")  # a fulfillment's, shown to admins and to the member's own session only
 
 
-FLAGS = {"true": True, "false": False}
-
-
 @dataclass(frozen=True)
 class Reader:
     """Who reads the catalog: staff (admins, analysts) see a reward's segment and translations whole; a
@@ -122,18 +119,11 @@ def get(org_id: str, program_id: str, reward_id: str, reader: Reader) -> dict:
     return view(reward, _tag(reader, program, member), staff=reader.staff)
 
 
-def _flag(query: dict, name: str) -> Optional[bool]:
-    raw = query.get(name)
-    if raw is not None and raw not in FLAGS:
-        raise ValidationFailed(f"{name} must be true or false.", {"field": name})
-    return FLAGS.get(raw)
-
-
 def member_catalog(org_id: str, program_id: str, external_id: str, query: dict, reader: Reader) -> dict:
     """One page of the active rewards as this member sees them: eligible or why not, affordable or by how
     much not. `?eligible=` and `?affordable=` keep the rewards that match on each page, so a filtered page
     may hold fewer than `limit` (and go on with `next_cursor`)."""
-    eligible, affordable = _flag(query, "eligible"), _flag(query, "affordable")
+    eligible, affordable = pagination.flag(query, "eligible"), pagination.flag(query, "affordable")
     program, member, _ = _read(org_id, program_id, external_id)
     if member is None:
         raise NotFound("No such member.")

@@ -95,15 +95,6 @@ def test_a_routes_first_call_loads_its_own_area_and_those_below_it_only():
     assert {module.split(".")[1] for module in loaded} <= {"members", "notices", "webhooks"}
 
 
-def test_the_catalog_flags_the_api_documents_are_the_ones_the_catalog_takes():
-    # Given the API's declaration of ?eligible= and ?affordable= (a copy, so the catalog loads on first use)
-    import app
-    from chalicelib.rewards import catalog
-
-    # Then it names exactly the words the catalog accepts
-    assert app.FLAG == {"enum": list(catalog.FLAGS)}
-
-
 FIRST_EVENT = """
 import app
 from chalicelib.core.web import ENDPOINTS, parse_body

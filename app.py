@@ -43,6 +43,7 @@ WEBHOOKS = shapes_in("chalicelib.webhooks.shapes")
 MEMBERS = shapes_in("chalicelib.members.shapes")
 EARNING = shapes_in("chalicelib.earning.shapes")
 EVENTS = shapes_in("chalicelib.earning.event_shapes")
+ORDERS = shapes_in("chalicelib.earning.order_shapes")
 REWARDS = shapes_in("chalicelib.rewards.shapes")
 PAYOUTS = shapes_in("chalicelib.rewards.payout_shapes")
 MESSAGING = shapes_in("chalicelib.messaging.shapes")
@@ -285,7 +286,7 @@ def record_event(call: Call):
 
 @endpoint(app, "POST", P + "/webhooks/orders", roles=("admin", "partner"),
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
-          body=EVENTS("OrderWebhook"), answer=MEMBERS("EventResult"), status=201, also=(200,))
+          body=ORDERS("OrderWebhook"), answer=MEMBERS("EventResult"), status=201, also=(200,))
 def order_webhook(call: Call):
     result, replayed = order_webhooks.record_order(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result

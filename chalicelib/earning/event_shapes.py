@@ -1,13 +1,13 @@
-"""The shapes of an event as it arrives: through the API, on the partner queue, or as a shop's order webhook.
+"""The shapes of an event as it arrives: through the API or on the partner queue.
 
-Apart from every other shape so the partner queue's consumer, and the first event the API takes,
-build only these few.
+Apart from every other shape (a shop's order webhook has its own, `order_shapes`) so the partner
+queue's consumer, and the first event the API takes, build only these few.
 """
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
-from chalicelib.core.wire import EXTERNAL_ID, MAX_POINTS, ExternalId, Request, small_object
+from chalicelib.core.wire import EXTERNAL_ID, ExternalId, Request, small_object
 
 
 class EventIn(Request):
@@ -26,30 +26,3 @@ class PartnerMessage(Request):
     org_id: Annotated[str, Field(min_length=1, max_length=64)]
     program_id: Annotated[str, Field(min_length=1, max_length=64)]
     event: EventIn
-
-
-# --- order webhooks --------------------------------------------------------------------------
-
-class Foreign(Request):
-    """A shape another system sends (a shop's webhook): the fields Laurel reads are checked, the rest ignored."""
-
-    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
-
-
-class OrderCustomer(Foreign):
-    id: ExternalId
-
-
-class OrderMoney(Foreign):
-    amount: Annotated[int, Field(ge=0, le=MAX_POINTS * 100)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-
-
-class OrderWebhook(Foreign):
-    """An e-commerce order's state: `paid` earns, `refunded` (cumulative amount) and `cancelled` claw back."""
-
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-:@]{1,100}$")]
-    status: Literal["paid", "refunded", "partially_refunded", "cancelled"]
-    customer: OrderCustomer
-    total: OrderMoney
-    refunded: Optional[OrderMoney] = None

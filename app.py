@@ -13,6 +13,7 @@ campaigns, earn, order_webhooks, recognition, referrals = modules_in(
     "chalicelib.earning", "campaigns", "earn", "order_webhooks", "recognition", "referrals")
 adjustments, membership, programs, tier_review = modules_in(
     "chalicelib.members", "adjustments", "membership", "programs", "tier_review")
+(uploads,) = modules_in("chalicelib.members.imports", "uploads")
 broadcasts, message_log, preferences, program_templates = modules_in(
     "chalicelib.messaging", "broadcasts", "message_log", "preferences", "program_templates")
 (unsubscribe_pages,) = modules_in("chalicelib.notices", "unsubscribe_pages")
@@ -244,15 +245,11 @@ def recognise(call: Call):
 
 
 # --- member imports --------------------------------------------------------------------------
-# chalicelib.members.imports.uploads is imported by these routes only: it loads modules of the import function
-# (the bucket's layout, the job's leases) that no other route needs at cold start.
 
 @endpoint(app, "POST", P + "/imports", roles=ADMIN,
           summary="A presigned URL to upload a CSV or JSON-lines file of members; it is imported once uploaded",
           body=MEMBERS("ImportCreate"), answer=MEMBERS("ImportUpload"), status=201)
 def create_import(call: Call):
-    from chalicelib.members.imports import uploads
-
     return uploads.upload(call.org_id, call.params["program_id"], call.body.file_name, call.body.size)
 
 
@@ -260,8 +257,6 @@ def create_import(call: Call):
           answer=MEMBERS("ImportList"), paged=True,
           query=(("key", "Only the imports of this uploaded object (the key POST .../imports answered)"),))
 def list_imports(call: Call):
-    from chalicelib.members.imports import uploads
-
     return uploads.list_(call.org_id, call.params["program_id"], call.query)
 
 
@@ -269,8 +264,6 @@ def list_imports(call: Call):
           summary="A member import's status and counts; once finished, a URL of its per-row report",
           answer=MEMBERS("Import"))
 def get_import(call: Call):
-    from chalicelib.members.imports import uploads
-
     return uploads.get(call.org_id, call.params["program_id"], call.params["import_id"])
 
 

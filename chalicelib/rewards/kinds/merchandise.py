@@ -43,7 +43,7 @@ class Merchandise(Kind):
 
     def fulfil(self, redemption: db.RedemptionItem) -> None:
         """pending → processing, out of the outbox: the goods are the partner's to ship now."""
-        move(redemption, "processing", ("pending",), {"type": KIND})
+        _move_and_announce(redemption, ("pending",), "processing", {"type": KIND})
 
 
 def check_report(update: dict) -> None:
@@ -59,11 +59,14 @@ def progress(redemption: db.RedemptionItem, update: dict) -> bool:
     now_iso = clock.iso(clock.now())
     shipment = {"carrier": update["carrier"], "tracking": update["tracking"], "shipped_at": now_iso} \
         if status == "shipped" else {"delivered_at": now_iso}
-    return move(redemption, status, MOVES[status], {**(redemption.fulfillment or {"type": KIND}), **shipment})
+    return _move_and_announce(redemption, MOVES[status], status,
+                              {**(redemption.fulfillment or {"type": KIND}), **shipment})
 
 
-def move(redemption: db.RedemptionItem, to_status: str, from_statuses: tuple[str, ...], fulfillment: dict) -> bool:
-    """One status move, announced to the webhook endpoints; False if the status was another."""
+def _move_and_announce(redemption: db.RedemptionItem, from_statuses: tuple[str, ...], to_status: str,
+                       fulfillment: dict) -> bool:
+    """`lifecycle.move` (same argument order), then announced to the webhook endpoints; False if the status was
+    another."""
     if not lifecycle.move(redemption, from_statuses, to_status, fulfillment=fulfillment):
         return False
     lifecycle.announce(redemption)

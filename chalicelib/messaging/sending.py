@@ -5,7 +5,7 @@ For each message from the channel's queue:
 2. suppressed, with the reason, when the member has no address on the channel (`no_address`),
    has turned the kind's category off (`opted_out`), its phone replied STOP (`sms_stop`), or a
    marketing email could carry no unsubscribe link (`no_unsubscribe_link`);
-3. deferred when the kind may wait and it is the member's quiet hours (messaging.py): the message
+3. deferred when the kind may wait and it is the member's quiet hours (notices/policy.py): the message
    goes back on the channel's queue with a delay (at most SQS's 900 s, as often as needed);
 4. otherwise composed (templates.py) and handed to SES or SNS. A permanent refusal is recorded
    `failed` and not retried; any other failure is retried by the queue, and recorded `failed` on

@@ -2,7 +2,7 @@
 
 `publish(kind, channels, payload)` is the one way to send a member anything. The message names
 ids and figures only (no address, no code), so nothing personal travels through SNS/SQS or their
-DLQs; the delivery functions look the details up when they send (delivery.py), and send each
+DLQs; the delivery functions look the details up when they send (messaging/sending.py), and send each
 message once per member, subject and channel however often it is published.
 
 Every payload carries the member, `org_id`, `program_id` and `external_id`, and per kind

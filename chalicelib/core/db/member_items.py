@@ -16,7 +16,7 @@ class ProgramItem(Item, discriminator="program"):
     clawback = JSONAttribute(null=True)  # {"event_types", "amount_property", "allow_debt"}
     referral = JSONAttribute(null=True)  # {"qualifying_event", "referrer_points", "referee_points"}
     recognition = JSONAttribute(null=True)  # {"monthly_allowance", "max_per_gift"}
-    messaging = JSONAttribute(null=True)  # {"quiet_hours", "time_zone", "sms_max_segments"} (messaging.py)
+    messaging = JSONAttribute(null=True)  # {"quiet_hours", "time_zone", "sms_max_segments"} (notices/policy.py)
     campaigns = JSONAttribute(null=True)  # [{"id", "name", "starts_at", "ends_at", "budget_points", "earn_rules"}]
     earn_rules = JSONAttribute(default=list)
     tiers = JSONAttribute(default=list)

@@ -67,7 +67,7 @@ class SlotItem(Item, discriminator="slot"):
 
 
 class CharityItem(Item, discriminator="charity"):
-    """A charity's donations in a program: raised by the status move that fulfils each (donations.py)."""
+    """A charity's donations in a program: raised by the status move that fulfils each (rewards/kinds/donation.py)."""
 
     charity_id = UnicodeAttribute()
     name = UnicodeAttribute()

@@ -26,6 +26,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | broadcast | `PRG#{program_id}` | `BRD#{broadcast_id}` | |
 | broadcast idempotency key | `PRG#{program_id}` | `BRDKEY#{Idempotency-Key}` | |
 | expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
+| member history month (`HistoryItem`) | `MBR#{program_id}#{external_id}` | `HIST#{L or W}#{YYYY-MM}` | a sealed month of the member's lots (L) or tier-window days (W): query pk, sk begins_with `HIST#` |
 | tier change (history) | `MBR#{program_id}#{external_id}` | `TIER#{created_at}#{version}` | a member's tier history: query pk, sk begins_with `TIER#`, newest first |
 | job state | `JOB#{name}` | `STATE` | |
 | webhook endpoint | `ORG#{org_id}` | `WHE#{endpoint_id}` | endpoints of an org: query pk, sk begins_with `WHE#` |
@@ -44,7 +45,9 @@ creations take). Scan is granted to those two functions only.
 """
 from chalicelib.core.db.member_items import (  # noqa: F401
     CampaignBudgetItem,
+    HISTORY_PREFIX,
     EntryItem,
+    HistoryItem,
     ImportJobItem,
     MemberItem,
     ProgramItem,

@@ -1,6 +1,8 @@
 """Item types of programs and their members: the member, its ledger entries, tier history, referral
 codes, campaign budgets, expiry reminders and member import jobs."""
 
+import json
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
 
 from chalicelib.core.db.table import Item
@@ -31,6 +33,13 @@ class ProgramItem(Item, discriminator="program"):
         return f"ORG#{org_id}", f"PRG#{program_id}"
 
 
+class CompactJSONAttribute(JSONAttribute):
+    """JSON without spaces: on an item written with every change, each byte is paid for."""
+
+    def serialize(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
 def member_pk(program_id: str, external_id: str) -> str:
     return f"MBR#{program_id}#{external_id}"
 
@@ -51,9 +60,15 @@ class MemberItem(Item, discriminator="member"):
     lifetime_earned = NumberAttribute(default=0)
     lifetime_spent = NumberAttribute(default=0)
     debt = NumberAttribute(default=0)
-    lots = JSONAttribute(default=list)  # [[expires_at, points], ...] oldest first
+    lots = JSONAttribute(null=True)  # before monthly pieces: every lot, [[expires_at, points], ...] oldest first
     holds = JSONAttribute(null=True)  # pending points: [[release_at, points, event_id, expires_at], ...] (members/lots.py)
-    earned = JSONAttribute(default=dict)  # {day: points} for the rolling tier window
+    earned = JSONAttribute(null=True)  # before monthly pieces: {day: points} for the rolling tier window
+    # Lots and tier-window days in monthly pieces (chalicelib/members/history.py): the detail of the months on
+    # the account, and the totals of the months sealed in a HistoryItem each.
+    lot_days = CompactJSONAttribute(null=True, attr_name="ld")
+    lot_months = CompactJSONAttribute(null=True, attr_name="lm")
+    window_days = CompactJSONAttribute(null=True, attr_name="wd")
+    window_months = CompactJSONAttribute(null=True, attr_name="wm")
     rule_counters = JSONAttribute(null=True, attr_name="rc")  # per-rule caps and first-time use (rules.py)
     tier = UnicodeAttribute(null=True)
     tier_below_since = UnicodeAttribute(null=True, attr_name="tbs")  # the day its measure fell below its tier
@@ -69,6 +84,22 @@ class MemberItem(Item, discriminator="member"):
     @staticmethod
     def key(program_id: str, external_id: str) -> tuple[str, str]:
         return member_pk(program_id, external_id), "MEMBER"
+
+
+class HistoryItem(Item, discriminator="history"):
+    """One sealed month of a member's lots (`L`) or tier-window days (`W`) (chalicelib/members/history.py),
+    written in the transaction of the member whose account holds the month's total; `stamp` is the member's
+    version after that write, so a reader that raced a newer writer knows to read again."""
+
+    days = CompactJSONAttribute()
+    stamp = NumberAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str, series: str, month: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), f"{HISTORY_PREFIX}{series}#{month}"
+
+
+HISTORY_PREFIX = "HIST#"
 
 
 class TierChangeItem(Item, discriminator="tierchange"):

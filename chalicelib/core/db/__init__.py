@@ -44,8 +44,8 @@ index keyed by program would cost an index write per member write, or a write pa
 creations take). Scan is granted to those two functions only.
 """
 from chalicelib.core.db.member_items import (  # noqa: F401
-    CampaignBudgetItem,
     HISTORY_PREFIX,
+    CampaignBudgetItem,
     EntryItem,
     HistoryItem,
     ImportJobItem,

@@ -1,5 +1,5 @@
 """`python -m bench` (`make bench`): DynamoDB cost per operation, handler import time, artifact size,
-member import throughput.
+member import throughput, tier recalculation, contention on hot items (strict emulator).
 
 Prints each figure next to its target (✓ met, ✗ missed) and writes them all to build/bench.json.
 It is a report: a missed target still exits 0; a figure that could not be measured exits 1.
@@ -37,6 +37,8 @@ MAX_ZIPPED_MB = 25
 MAX_UNZIPPED_MB = 60
 IMPORT_ROWS = 20_000  # D's default sample; --import-rows 100000 runs the issue's full file (~14 minutes)
 TIER_MEMBERS = 100_000  # E: the issue's scale (1% of them change tier)
+CONTENTION_OPERATIONS = 256  # F: per race and number of clients (~1 minute in all)
+CONFLICT_GROWTH_MAX = 0.1  # F: conflicts per operation, most clients less fewest ("do not grow", with noise)
 
 OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
     "earn_http": ("earn over HTTP", "earn"),
@@ -63,11 +65,12 @@ def log(message: str) -> None:
 
 class Bench:
     def __init__(self, runs: int, package_runs: int, import_rows: int = IMPORT_ROWS,
-                 tier_members: int = TIER_MEMBERS) -> None:
+                 tier_members: int = TIER_MEMBERS, contention_operations: int = CONTENTION_OPERATIONS) -> None:
         self.runs = runs
         self.package_runs = package_runs  # 0: skip the package setting
         self.import_rows = import_rows  # 0: skip section D
         self.tier_members = tier_members  # 0: skip section E
+        self.contention_operations = contention_operations  # 0: skip section F
         self.checks: list[Check] = []
         self.errors: dict[str, str] = {}
         self.data: dict[str, Any] = {}
@@ -261,6 +264,29 @@ class Bench:
                                  result["target_requests"] + tier_recalculation.CONSTANT, ""))
         return tier_recalculation.render(result)
 
+    # ------------------------------------------------------------------------ F
+
+    def contention(self) -> str:
+        from bench import contention
+
+        runs = contention.run(operations=self.contention_operations)
+        self.data["contention"] = [run.as_dict() for run in runs]
+        for run in runs:
+            figure = f"contention.{run.race.replace(' ', '_')}.{run.clients}"
+            self.checks += [Check("F", f"{figure}.busy", run.busy, 0),
+                            Check("F", f"{figure}.past_limit", int(run.past_limit), 0)]
+        growth_lines = []
+        for race in dict.fromkeys(run.race for run in runs):
+            ordered = sorted((run for run in runs if run.race == race), key=lambda run: run.clients)
+            fewest, most = ordered[0], ordered[-1]
+            growth = most.conflicts / most.operations - fewest.conflicts / fewest.operations
+            check = Check("F", f"contention.{race.replace(' ', '_')}.conflicts_per_op_growth", growth,
+                          CONFLICT_GROWTH_MAX)
+            self.checks.append(check)
+            growth_lines.append(f"   {race}: conflicts/op with {most.clients} clients less with {fewest.clients}: "
+                                f"{check.cell(f'{growth:+.2f}')}")
+        return "\n".join([contention.render(runs), *growth_lines])
+
     # ------------------------------------------------------------------------ all
 
     def run(self) -> int:
@@ -273,6 +299,8 @@ class Bench:
             self.section("D", "D. member import", self.member_import)
         if self.tier_members:
             self.section("E", "E. tier recalculation", self.tier_recalculation)
+        if self.contention_operations:
+            self.section("F", "F. contention", self.contention)
         seconds = time.perf_counter() - started
         met = sum(check.ok for check in self.checks)
         summary = (f"{met} of {len(self.checks)} targets met {OK}" if met == len(self.checks)
@@ -282,7 +310,7 @@ class Bench:
             summary += f"; not measured: {', '.join(sorted(self.errors))} {MISSED}"
         now = datetime.now(UTC)
         print(f"Laurel bench, {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {seconds:.0f} s\n")
-        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E") if key in self.text))
+        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E", "F") if key in self.text))
         print(f"\n{summary}")
         BUILD.mkdir(exist_ok=True)
         output = BUILD / "bench.json"
@@ -306,10 +334,12 @@ def main(argv: list[str] | None = None) -> int:
                              " file, ~14 min; 0 skips it)")
     parser.add_argument("--tier-members", type=int, default=TIER_MEMBERS,
                         help=f"members of section E's tier recalculation (default {TIER_MEMBERS:,}; 0 skips it)")
+    parser.add_argument("--contention-operations", type=int, default=CONTENTION_OPERATIONS,
+                        help=f"operations of each of section F's races (default {CONTENTION_OPERATIONS}; 0 skips it)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     return Bench(max(1, args.runs), max(0, args.package_runs), max(0, args.import_rows),
-                 max(0, args.tier_members)).run()
+                 max(0, args.tier_members), max(0, args.contention_operations)).run()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ tenant through the API, runs the scenario headless for --seconds, checks the led
 members, stops the stack and reports p50/p95/p99 latency, counts, errors and throughput per request
 type and overall, as a table and in build/load.json. With --host it runs against a stack already
 running on this machine (it needs the root key, --root-key or LAUREL_ROOT_KEY, to seed its tenant).
+The stack it starts runs its emulator in strict mode (local/strict_dynamodb.py: transactions that
+overlap on an item conflict, items written past DynamoDB's per-item limit are throttled, as on AWS),
+and the report says what that mode refused.
 
 Exit status: 0 when errors are at most 1% of requests (a 409 insufficient_points or out_of_stock on
 a redemption is an expected answer, counted apart); 1 when they are more, when no request was made,
@@ -37,6 +40,7 @@ from locust.env import Environment
 from load import report, scenario
 from load.tenant import SeedError, Tenant, seed
 from local.launcher import REPO, LocalStack, StackError
+from local.strict_dynamodb import SWITCH as STRICT_SWITCH
 
 BUILD = REPO / "build"
 ERROR_LIMIT = 0.01
@@ -179,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log("starting a local stack (python -m local) on free ports ...")
             # Only the settings made here: none of this shell's LAUREL_* reaches the stack being measured.
-            stack = LocalStack(BUILD / "load-stack.log", without=["LAUREL_"])
+            stack = LocalStack(BUILD / "load-stack.log", {STRICT_SWITCH: "1"}, without=["LAUREL_"])
             stack.start()
             base_url, root_key = stack.base_url, stack.root_key
             target = f"{base_url} (own local stack, log in {stack.log_path.relative_to(REPO)})"
@@ -197,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             ledger = check_ledger(base_url, tenant, stack, args.check_members)
             log(f"checked in {time.monotonic() - checked:.0f} s")
         result = results(env, args, target, duration, tenant, ledger)
+        if stack is not None:
+            result["strict_emulator"] = stack.strict()
     except (StackError, SeedError, requests.RequestException) as error:
         log(f"{type(error).__name__}: {error}")
         return 2

@@ -65,5 +65,13 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"ledger check: {check['members_checked']} members, transactions sum to available + pending: "
                      f"{'yes' if not check['mismatches'] else 'NO ' + str(check['mismatches'])}; "
                      f"queues drained first: {drained[check['drained']]}")
+    strict = result.get("strict_emulator")
+    if strict and strict["settings"]:
+        settings, counts = strict["settings"], strict["counters"]
+        lines.append(f"strict emulator (transactions hold their items {settings['commit_ms']:g} ms, at most "
+                     f"{settings['item_wcu']:,} WCU/s per item): {counts['transactions']:,} transactions, "
+                     f"{counts['transaction_conflicts']:,} cancelled by a conflict, {counts['write_conflicts']:,} "
+                     f"single writes refused by one, {counts['throttled_transactions'] + counts['throttled_writes']:,}"
+                     " throttled")
     lines.append(f"verdict: {'PASS' if result['passed'] else 'FAIL'} ({result['verdict']})")
     return "\n".join(lines)

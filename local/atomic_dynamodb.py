@@ -7,6 +7,9 @@ on it, so the emulator used by `make run` and the tests serialises its item oper
 moto also backs up every table a transaction touches by deep-copying it whole, once per item, which
 makes each transaction slower as the table grows (hundreds of ms at a few thousand items). Under the
 lock, backing up only the items the transaction names is enough to roll it back.
+
+Under the same lock, local/strict_dynamodb.py (when switched on) refuses what DynamoDB would refuse
+under contention: transactions that overlap on an item, items written too fast.
 """
 import copy
 import functools
@@ -17,9 +20,12 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item",
-              "batch_write_item", "transact_get_items")
+from local import strict_dynamodb
+
+OPERATIONS = ("get_item", "query", "scan", "batch_get_item", "batch_write_item", "transact_get_items")
+WRITES = ("put_item", "update_item", "delete_item")  # the item's key: their second argument
 _lock = threading.RLock()
+_inside = threading.local()  # a transaction's own writes are moto's put/update/delete_item calls
 
 
 class _NoWholeTableCopy:
@@ -67,15 +73,20 @@ def _restore(saved: list[tuple]) -> None:
 def _transact_write_items(operation):
     def transact_write_items(self, transact_items, *args, **kwargs):
         with _lock:
+            pending = strict_dynamodb.before_transaction(self, transact_items)
             saved = _touched(self, transact_items)
             models.copy = _NoWholeTableCopy
+            _inside.transaction = True
             try:
-                return operation(self, transact_items, *args, **kwargs)
+                result = operation(self, transact_items, *args, **kwargs)
             except Exception:
                 _restore(saved)
                 raise
             finally:
                 models.copy = copy
+                _inside.transaction = False
+            strict_dynamodb.applied(pending)
+            return result
 
     return transact_write_items
 
@@ -88,9 +99,23 @@ def _serialised(operation):
     return atomic
 
 
+def _serialised_write(operation):
+    def atomic(self, table_name, attributes, *args, **kwargs):
+        with _lock:
+            if getattr(_inside, "transaction", False):
+                return operation(self, table_name, attributes, *args, **kwargs)
+            pending = strict_dynamodb.before_write(self, table_name, attributes)
+            result = operation(self, table_name, attributes, *args, **kwargs)
+            strict_dynamodb.applied(pending)
+            return result
+
+    return atomic
+
+
 def install() -> None:
     """Idempotent: every item operation of moto's DynamoDB backend runs under one process-wide lock."""
     wrappers = {name: _serialised for name in OPERATIONS}
+    wrappers.update({name: _serialised_write for name in WRITES})
     wrappers["transact_write_items"] = _transact_write_items
     for name, wrap in wrappers.items():
         operation = getattr(DynamoDBBackend, name, None)

@@ -3,6 +3,7 @@
 POST /jobs/<FunctionLogicalId>  runs that scheduled job now; 200 and its result as JSON, 500 if it raised.
 POST /drain {"timeout": s}      waits for every consumer queue to be empty; {"drained": bool}.
 GET /sent                       the emails and SMS handed to the embedded emulator's SES and SNS.
+GET /strict                     the strict DynamoDB mode's settings (null when off) and counters.
 """
 import json
 import logging
@@ -10,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local import outbox
+from local import outbox, strict_dynamodb
 from local.lambda_runtime import Runtime
 
 log = logging.getLogger("local.control")
@@ -23,8 +24,10 @@ class _Handler(BaseHTTPRequestHandler):
     region: str | None  # the embedded emulator's region; None when an external endpoint is used
 
     def do_GET(self) -> None:
-        if self.path != "/sent":
-            self._reply(404, {"error": f"no GET {self.path}: GET /sent"})
+        if self.path == "/strict":
+            self._reply(200, {"settings": strict_dynamodb.describe(), "counters": strict_dynamodb.counters()})
+        elif self.path != "/sent":
+            self._reply(404, {"error": f"no GET {self.path}: GET /sent or /strict"})
         elif self.region is None:
             self._reply(404, {"error": "GET /sent needs the embedded emulator (AWS_ENDPOINT_URL is set)"})
         else:

@@ -9,7 +9,7 @@ import socket
 
 from moto.server import ThreadedMotoServer
 
-from local import atomic_dynamodb
+from local import atomic_dynamodb, strict_dynamodb
 
 REGION = "us-east-1"
 HOST = "127.0.0.1"
@@ -45,6 +45,10 @@ class Emulator:
             ensure_free(port, "the AWS emulator (set LAUREL_AWS_PORT, or AWS_ENDPOINT_URL to use a running one)")
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per AWS call otherwise
             atomic_dynamodb.install()
+            strict = strict_dynamodb.enable_from_environment()
+            if strict:
+                log.info("strict DynamoDB: transactions hold their items %g ms, at most %d WCU/s per item",
+                         strict.commit_ms, strict.item_wcu)
             self._server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
             self._server.start()
             self.endpoint = f"http://{HOST}:{port}"

@@ -146,6 +146,13 @@ class LocalStack:
             raise StackError(f"POST /drain answered {response.status_code}: {response.text}")
         return response.json()["drained"]
 
+    def strict(self) -> dict:
+        """The strict DynamoDB mode's settings (None when off) and what it refused (the control port's GET /strict)."""
+        response = requests.get(f"{self.control_url}/strict", timeout=10)
+        if response.status_code != 200:
+            raise StackError(f"GET /strict answered {response.status_code}: {response.text}")
+        return response.json()
+
     def run_job(self, logical_id: str):
         """Run a scheduled function now (e.g. "PointsExpiryFunction"); its result."""
         response = requests.post(f"{self.control_url}/jobs/{logical_id}", timeout=300)

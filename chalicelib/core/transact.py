@@ -1,5 +1,15 @@
-"""DynamoDB transactions that say which item's condition failed, and the retry loop around them."""
+"""DynamoDB transactions that say which item's condition failed, and the retry loop around them.
+
+Contention is retried, never passed on while there is time: a transaction DynamoDB cancels because
+another held one of its items (TransactionConflict) or because an item was written too fast
+(throttling) is read, recomputed and committed again under `with_retries`; a single conditional write
+that met a transaction in flight on its item (TransactionConflictException, which the SDK does not
+retry) is sent again by `update_if`/`save_if`, as nothing was written. Both back off exponentially with
+full jitter, capped, for a bounded number of attempts; only then does the caller get a 503 "busy". A
+throttled single write is retried by the SDK itself (standard mode, with its own backoff), then a 503.
+"""
 import random
+import threading
 import time
 from typing import Any, Callable
 
@@ -11,6 +21,33 @@ from chalicelib.core.errors import Contention
 
 ATTEMPTS = 20  # with capped, jittered backoff: ~5 s at most, well inside the API's 10 s timeout
 BACKOFF_CAP_SECONDS = 0.5
+BACKOFF_BASE_SECONDS = 0.01
+WRITE_ATTEMPTS = 8  # a single write refused by a transaction in flight: at most ~1.6 s of backoff in all
+
+
+class RetryTally:
+    """How many attempts this process retried, and how many changes ran out of attempts (a 503 each):
+    the figures behind a contention report."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retried = 0
+        self.exhausted = 0
+
+    def count(self, retried: int = 0, exhausted: int = 0) -> None:
+        with self._lock:
+            self.retried += retried
+            self.exhausted += exhausted
+
+    def take(self) -> dict[str, int]:
+        """The counts so far, and start again from zero."""
+        with self._lock:
+            counts = {"retried": self.retried, "exhausted": self.exhausted}
+            self.retried = self.exhausted = 0
+            return counts
+
+
+tally = RetryTally()
 
 
 class Retry(Contention):
@@ -115,8 +152,15 @@ def with_retries(attempt: Callable[[], Any]) -> Any:
         try:
             return attempt()
         except Retry:
-            time.sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, 0.01 * 2 ** number)))
+            tally.count(retried=1)
+            _back_off(number)
+    tally.count(exhausted=1)
     raise Contention("Too many concurrent changes; try again.")
+
+
+def _back_off(number: int) -> None:
+    """Full jitter: a random pause up to an exponentially growing, capped bound."""
+    time.sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** number)))
 
 
 def error_code(error) -> str | None:
@@ -140,31 +184,41 @@ RETRYABLE_REASONS = {"TransactionConflict", "ProvisionedThroughputExceeded", "Th
 
 
 def is_transient(error: Exception) -> bool:
-    """A DynamoDB failure that may succeed if tried again later (throttled reads included)."""
-    return isinstance(error, PynamoDBException) and error_code(error) in TRANSIENT_CODES
+    """A DynamoDB failure that may succeed if tried again later (throttled reads included, and a write that
+    met a transaction in flight on its item)."""
+    return isinstance(error, PynamoDBException) and (error_code(error) in TRANSIENT_CODES
+                                                     or error_code(error) == "TransactionConflictException")
+
+
+def _conditional_write(write: Callable[[], None], failure: type[PynamoDBException]) -> bool:
+    """Run one conditional write: False when its condition fails, True once written. Refused because a
+    transaction holds the item (nothing written), it is sent again after a pause, and a 503 once
+    WRITE_ATTEMPTS are spent; any other failure is raised."""
+    for number in range(WRITE_ATTEMPTS):
+        try:
+            write()
+            return True
+        except failure as error:
+            code = error_code(error)
+            if code == "ConditionalCheckFailedException":
+                return False
+            if code != "TransactionConflictException":
+                raise
+        tally.count(retried=1)
+        _back_off(number)
+    tally.count(exhausted=1)
+    raise Contention("Too many concurrent changes; try again.")
 
 
 def update_if(item, actions: list, condition) -> bool:
     """Apply `actions` to `item` if `condition` holds on it: False when it does not (the caller says what
     that means), True once written; any other failure is raised."""
-    try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional_write(lambda: item.update(actions=actions, condition=condition), UpdateError)
 
 
 def save_if(item, condition) -> bool:
     """Put `item` if `condition` holds: False when it does not, True once written; any other failure is raised."""
-    try:
-        item.save(condition=condition)
-    except PutError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _conditional_write(lambda: item.save(condition=condition), PutError)
 
 
 def save_or_retry(item, condition=None) -> None:

@@ -38,6 +38,8 @@ MAX_UNZIPPED_MB = 60
 IMPORT_ROWS = 20_000  # D's default sample; --import-rows 100000 runs the full file (~14 minutes)
 TIER_MEMBERS = 100_000  # E: the scale (1% of them change tier)
 CONTENTION_OPERATIONS = 256  # F: per race and number of clients (~1 minute in all)
+HISTORY_MAX_COST_RATIO = 1.2  # G: the 730-day member's earn against a new member's, in dollars per million
+HISTORY_MAX_WCU = 5  # G: the 730-day member's earn, a 600-byte profile and the entry's index included
 CONFLICT_GROWTH_MAX = 0.1  # F: conflicts per operation, most clients less fewest ("do not grow", with noise)
 
 OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
@@ -65,12 +67,14 @@ def log(message: str) -> None:
 
 class Bench:
     def __init__(self, runs: int, package_runs: int, import_rows: int = IMPORT_ROWS,
-                 tier_members: int = TIER_MEMBERS, contention_operations: int = CONTENTION_OPERATIONS) -> None:
+                 tier_members: int = TIER_MEMBERS, contention_operations: int = CONTENTION_OPERATIONS,
+                 history: bool = True) -> None:
         self.runs = runs
         self.package_runs = package_runs  # 0: skip the package setting
         self.import_rows = import_rows  # 0: skip section D
         self.tier_members = tier_members  # 0: skip section E
         self.contention_operations = contention_operations  # 0: skip section F
+        self.history = history  # False: skip section G
         self.checks: list[Check] = []
         self.errors: dict[str, str] = {}
         self.data: dict[str, Any] = {}
@@ -287,6 +291,46 @@ class Bench:
                                 f"{check.cell(f'{growth:+.2f}')}")
         return "\n".join([contention.render(runs), *growth_lines])
 
+    # ------------------------------------------------------------------------ G
+
+    def earn_history(self) -> str:
+        from bench import earn_history
+
+        result = earn_history.run()
+        self.data["earn_history"] = result
+        rows = {row["name"]: row for row in result["results"]}
+        longest, new = max(earn_history.HISTORIES), min(earn_history.HISTORIES)
+        oldest, fresh = rows[f"earn after {longest} days"], rows[f"earn after {new} days"]
+        checks = {
+            "requests": Check("G", "earn_history.oldest.requests", oldest["requests"], EARN_MAX_REQUESTS),
+            "wcu": Check("G", "earn_history.oldest.wcu", oldest["wcu"], HISTORY_MAX_WCU),
+            "ratio": Check("G", "earn_history.oldest.cost_ratio",
+                           oldest["dollars_per_million"] / fresh["dollars_per_million"], HISTORY_MAX_COST_RATIO, "×"),
+            "balance": Check("G", "earn_history.balance.requests", rows[f"balance read after {longest} days"]["requests"],
+                             BALANCE_MAX_REQUESTS),
+        }
+        self.checks += checks.values()
+        body = []
+        for name, row in rows.items():
+            measured = row is oldest
+            body.append([name, checks["requests"].cell(number(row["requests"])) if measured else number(row["requests"]),
+                         number(row["rcu"]), (checks["wcu"].cell(f"{number(row['wcu'])} (GSI {number(row['index_wcu'])})")
+                                              if measured else f"{number(row['wcu'])} (GSI {number(row['index_wcu'])})"),
+                         f"{row['dollars_per_million']:.2f}"])
+        body[-1][1] = checks["balance"].cell(number(rows[f"balance read after {longest} days"]["requests"]))
+        sizes, prices = result["sizes"], result["prices"]
+        ratio = checks["ratio"].cell(f"{checks['ratio'].value:.2f}")
+        return "\n".join([
+            "G. An earn by the member's history: daily earns (and the nightly expiry job) for 0, 365 and 730 days,",
+            "   then one measured earn each; program with 365-day expiry and two tiers; ~600-byte profile",
+            table(["operation", "requests", "RCU", "WCU", "$ per million"], body, "lrrrr"),
+            f"   {longest}-day earn / new member's earn, in dollars: {ratio}",
+            (f"   prices: DynamoDB on-demand, us-east-1: ${prices['write_per_million']} per million write units, "
+             f"${prices['read_per_million']} per million read units (capacity as in section A)"),
+            (f"   the {longest}-day member: account item {sizes['account_bytes']} B, profile {sizes['profile_bytes']} B, "
+             f"{sizes['sealed_months']} sealed months of at most {sizes['sealed_month_bytes_max']} B each"),
+        ])
+
     # ------------------------------------------------------------------------ all
 
     def run(self) -> int:
@@ -301,6 +345,8 @@ class Bench:
             self.section("E", "E. tier recalculation", self.tier_recalculation)
         if self.contention_operations:
             self.section("F", "F. contention", self.contention)
+        if self.history:
+            self.section("G", "G. earn by history", self.earn_history)
         seconds = time.perf_counter() - started
         met = sum(check.ok for check in self.checks)
         summary = (f"{met} of {len(self.checks)} targets met {OK}" if met == len(self.checks)
@@ -310,7 +356,7 @@ class Bench:
             summary += f"; not measured: {', '.join(sorted(self.errors))} {MISSED}"
         now = datetime.now(UTC)
         print(f"Laurel bench, {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {seconds:.0f} s\n")
-        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E", "F") if key in self.text))
+        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E", "F", "G") if key in self.text))
         print(f"\n{summary}")
         BUILD.mkdir(exist_ok=True)
         output = BUILD / "bench.json"
@@ -336,10 +382,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"members of section E's tier recalculation (default {TIER_MEMBERS:,}; 0 skips it)")
     parser.add_argument("--contention-operations", type=int, default=CONTENTION_OPERATIONS,
                         help=f"operations of each of section F's races (default {CONTENTION_OPERATIONS}; 0 skips it)")
+    parser.add_argument("--no-history", action="store_true", help="skip section G (earn by history, ~2 min)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     return Bench(max(1, args.runs), max(0, args.package_runs), max(0, args.import_rows),
-                 max(0, args.tier_members), max(0, args.contention_operations)).run()
+                 max(0, args.tier_members), max(0, args.contention_operations), not args.no_history).run()
 
 
 if __name__ == "__main__":

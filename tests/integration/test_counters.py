@@ -5,12 +5,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from given import outcomes
+from test_campaigns import program_with_campaign, purchase
 
 from chalicelib.core import clock, db
 from chalicelib.earning import earn
 from chalicelib.rewards import lifecycle, redemptions
 from chalicelib.rewards.kinds import registry
-from test_campaigns import program_with_campaign, purchase
 
 
 def members(api, program, count, points=100):

@@ -31,7 +31,7 @@ def test_random_takes_gives_and_refills_match_one_counter(seed):
     limit = rng.randint(0, 400)
     count = rng.randint(1, 16)
     lefts, single = shards.slices(limit, count), limit  # the shards, and the one number they stand for
-    for step in range(300):
+    for _ in range(300):
         amount, index = rng.randint(1, 12), rng.randrange(count)
         if rng.random() < 0.2 and single < limit:  # a give back of something taken
             back = min(amount, limit - single)

@@ -11,6 +11,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields); filtered on `kind` = `redeem`, a member's redemptions, newest first (their `redemption_id`s, then read by key) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
+| counter shard (a slice of a stock, budget or slot's seats: core/shards.py) | its head's pk | `SHARD#{head's sk}#{nn}` | a counter's shards: query pk, sk begins_with `SHARD#{head's sk}#` |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |
 | member import job (chalicelib/members/imports/) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
@@ -42,8 +43,8 @@ which costs cents per million items, and in exchange member writes stay exactly 
 index keyed by program would cost an index write per member write, or a write path that only some
 creations take). Scan is granted to those two functions only.
 """
+from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
-    CampaignBudgetItem,
     EntryItem,
     ImportJobItem,
     MemberItem,

@@ -1,5 +1,5 @@
 """Item types of programs and their members: the member, its ledger entries, tier history, referral
-codes, campaign budgets, expiry reminders and member import jobs."""
+codes, expiry reminders and member import jobs."""
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
 
@@ -124,17 +124,6 @@ class ReferralCodeItem(Item, discriminator="refcode"):
     @staticmethod
     def key(program_id: str, code: str) -> tuple[str, str]:
         return f"REFCODE#{program_id}#{code}", "CODE"
-
-
-class CampaignBudgetItem(Item, discriminator="budget"):
-    """A campaign's points budget and what it has given: raised in each award's transaction, never past it."""
-
-    budget = NumberAttribute(null=True)  # None: unlimited
-    spent = NumberAttribute(default=0)
-
-    @staticmethod
-    def key(campaign_id: str) -> tuple[str, str]:
-        return f"CMP#{campaign_id}", "BUDGET"
 
 
 class ReminderItem(Item, discriminator="reminder"):

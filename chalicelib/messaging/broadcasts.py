@@ -106,8 +106,8 @@ def _members(program_id: str, cursor: dict | None, segment: dict | None, wanted:
             FilterExpression="#t = :member AND program_id = :program", ExpressionAttributeNames={"#t": "_t"},
             ExpressionAttributeValues={":member": {"S": "member"}, ":program": {"S": program_id}},
             **({"ExclusiveStartKey": cursor} if cursor else {}))
-        for raw in page.get("Items", []):
-            member = db.MemberItem.from_raw_data(raw)
+        members = [db.MemberItem.from_raw_data(raw) for raw in page.get("Items", [])]
+        for raw, member in zip(page.get("Items", []), _with_profiles(members)):
             if in_segment(member, segment, now_iso):
                 found.append(member)
                 if len(found) >= wanted:
@@ -115,6 +115,13 @@ def _members(program_id: str, cursor: dict | None, segment: dict | None, wanted:
         cursor = page.get("LastEvaluatedKey")
         if cursor is None or time_left() < SAFETY_SECONDS + SLICE_SECONDS:
             return found, cursor
+
+
+def _with_profiles(members: list[db.MemberItem]) -> list[db.MemberItem]:
+    """A scan page's members with their profiles (members.profiles), read in BatchGetItems of 100."""
+    keys = [db.ProfileItem.key(member.program_id, member.external_id) for member in members]
+    found = {(item.pk, item.sk): item for item in db.ProfileItem.batch_get(keys, consistent_read=False)} if keys else {}
+    return [db.attach_profile(member, found.get(key)) for member, key in zip(members, keys)]
 
 
 def advance(org_id: str, program_id: str, broadcast_id: str, slice_number: int,

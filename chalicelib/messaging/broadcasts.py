@@ -2,7 +2,8 @@
 
 Starting one writes the broadcast (and its Idempotency-Key) and queues its first slice. The
 broadcast worker takes one slice per queue message: it scans on through the program's members
-from the cursor saved in the broadcast (core/db says why a Scan), keeps those in the segment,
+from the cursor saved in the broadcast (core/db says why a Scan), reads their profiles (BatchGetItems of
+100), keeps those in the segment,
 publishes the announcement to each at the configured pace (BROADCAST_SENDS_PER_SECOND shared by
 the WORKERS slices that may run at once, so SES and SNS see at most that many broadcast sends a
 second per channel), saves the new cursor on the condition

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 import boto3
 import pytest
 from test_member_import import imported
+from test_rules_api import program_with_rules, purchase
 
 from chalicelib.core import clock, db
 from chalicelib.core.transact import Retry, Tx
@@ -60,6 +61,15 @@ def test_a_member_written_before_the_split_reads_its_profile_as_it_was(stack, ap
     answer = get_member(api, program, "ada")
     # Then its profile is the one its account item carries
     assert {name: answer[name] for name in PROFILE} == PROFILE
+
+
+def test_the_rules_test_the_attributes_of_a_member_written_before_the_split(stack, api):
+    # Given a program whose coffee points exclude staff, and a staff member written in the old layout
+    program = program_with_rules(api)
+    legacy_member(program, "sam", attributes={"department": "staff"})
+    # When it buys tea
+    # Then the rule reads its attributes from the account item: the welcome bonus only, no coffee points
+    assert purchase(api, program, "s-1", member="sam", category="tea", amount=1000) == 100
 
 
 def test_a_legacy_profile_moves_to_its_profile_item_with_the_members_next_balance_change(stack, api, program):

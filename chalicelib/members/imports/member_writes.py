@@ -7,7 +7,7 @@ A row writes the member's profile (chalicelib/members/profiles.py), never its ac
 gets one UpdateItem of its ProfileItem that SETs/REMOVEs only the fields given (creating the item if the member
 had none yet), so a balance change, which writes only the account, can never put back an old profile. A new
 member is the account `account.new_member` makes (a PutItem conditional on the key being new, so the shape is
-the API's), then its profile. A member whose profile is still in the legacy fields of its account moves it:
+the API's), then its ProfileItem (another). A member whose profile is still in the legacy fields of its account moves it:
 one transaction puts the ProfileItem (conditional on it being new) and removes those fields on the condition
 of the version read, so a ledger transaction that read the member before re-reads instead of putting back the
 old profile. The requests are built here from validated values and sent on the table's own client (pynamodb's:
@@ -211,20 +211,33 @@ def _update(org_id: str, program_id: str, external_id: str, changes: dict, now_i
         ExpressionAttributeNames=names, ExpressionAttributeValues=values))
 
 
+def _new_profile(org_id: str, program_id: str, external_id: str, profile: dict, created_at: str,
+                 now_iso: str) -> dict:
+    """The PutItem of a member's first ProfileItem (`profile`: its fields, raw), on the condition that it is new."""
+    pk, sk = db.ProfileItem.key(program_id, external_id)
+    item = {"pk": {"S": pk}, "sk": {"S": sk}, "_t": {"S": "profile"}, "org_id": {"S": org_id},
+            "program_id": {"S": program_id}, "external_id": {"S": external_id}, **profile,
+            "created_at": {"S": created_at}, "updated_at": {"S": now_iso}, "version": {"N": "1"}}
+    return {"TableName": settings.table_name(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+
+def _put_profile(org_id: str, program_id: str, external_id: str, profile: dict, now_iso: str) -> bool:
+    """A new member's ProfileItem; False if it has one already."""
+    request = _new_profile(org_id, program_id, external_id, profile, now_iso, now_iso)
+    return _written(lambda: _dynamodb().put_item(**request))
+
+
 def _move(org_id: str, program_id: str, external_id: str, profile: dict, legacy: Stored, now_iso: str) -> bool:
     """A legacy member's profile (`profile`: its fields after the row) into its ProfileItem, the fields out of
     its account, under the version read: one transaction. False if the member moved on meanwhile."""
-    pk, profile_sk = db.ProfileItem.key(program_id, external_id)
-    item = {"pk": {"S": pk}, "sk": {"S": profile_sk}, "_t": {"S": "profile"}, "org_id": {"S": org_id},
-            "program_id": {"S": program_id}, "external_id": {"S": external_id}, **profile,
-            "created_at": {"S": legacy.created_at}, "updated_at": {"S": now_iso}, "version": {"N": "1"}}
+    pk = db.member_pk(program_id, external_id)
     fields = {f"#f{number}": _ATTRIBUTES[name].attr_name for number, name in enumerate(profile_fields())}
     account_update = {
         "TableName": settings.table_name(), "Key": {"pk": {"S": pk}, "sk": {"S": "MEMBER"}},
         "UpdateExpression": "SET #version = #version + :one REMOVE " + ", ".join(fields),
         "ConditionExpression": "#version = :read", "ExpressionAttributeNames": {"#version": "version", **fields},
         "ExpressionAttributeValues": {":one": {"N": "1"}, ":read": {"N": str(legacy.legacy_version)}}}
-    profile_put = {"TableName": settings.table_name(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+    profile_put = _new_profile(org_id, program_id, external_id, profile, legacy.created_at, now_iso)
     try:
         _throttled(lambda: _dynamodb().transact_write_items(
             TransactItems=[{"Update": account_update}, {"Put": profile_put}]))
@@ -249,8 +262,10 @@ def write_member(org_id: str, program_id: str, record: Record, current: Optional
                 current = read_members(program_id, [record.external_id])[record.external_id]
             if current is None:
                 if _create(org_id, program_id, record.external_id, now_iso):
-                    _update(org_id, program_id, record.external_id, changes, now_iso)
-                    return ("created", None), Stored(_after({}, changes))
+                    profile = _after({}, changes)
+                    if not _put_profile(org_id, program_id, record.external_id, profile, now_iso):
+                        _update(org_id, program_id, record.external_id, changes, now_iso)  # PUT member was first
+                    return ("created", None), Stored(profile)
                 current = UNKNOWN
             elif _same(current.profile, changes):
                 return ("unchanged", None), current

@@ -44,7 +44,7 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     running = campaigns.active(program, at)
     rule_list = (program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)]
     award = rules.evaluate(rule_list, event["type"], properties,
-                           rules.MemberFacts(member.attributes or {}, tier["name"] if tier else None),
+                           rules.MemberFacts(db.profile_of(member).attributes or {}, tier["name"] if tier else None),
                            change.rule_counters, at)
     change.count(award.counters)
     shares = campaigns.points_by_campaign(running, award.per_rule, cuts)

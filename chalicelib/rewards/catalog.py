@@ -14,7 +14,7 @@ from typing import Optional
 from chalicelib.core import clock, db, ids, locales, pagination, shards, vault
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.transact import ConditionFailed, Retry, Tx, update_if, with_retries
-from chalicelib.members import account, programs, segments
+from chalicelib.members import account, profiles, programs, segments
 from chalicelib.rewards import eligibility, stock
 from chalicelib.rewards.kinds import experience, gift_card, registry
 from chalicelib.webhooks import events
@@ -89,21 +89,23 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
 
 def _read(org_id: str, program_id: str, external_id: Optional[str] = None, reward_id: Optional[str] = None
           ) -> tuple[db.ProgramItem, Optional[db.MemberItem], Optional[db.RewardItem]]:
-    """The program (the organisation's), and the member and reward asked for, in one BatchGetItem."""
+    """The program (the organisation's), and the member (with its profile) and reward asked for, in one
+    BatchGetItem."""
     program_key = db.ProgramItem.key(org_id, program_id)
-    member_key = db.MemberItem.key(program_id, external_id) if external_id else None
+    member_keys = profiles.keys(program_id, external_id) if external_id else ()
     reward_key = db.RewardItem.key(program_id, reward_id) if reward_id else None
-    found = db.get_many(*[key for key in (program_key, member_key, reward_key) if key])
+    found = db.get_many(*[key for key in (program_key, *member_keys, reward_key) if key])
     if program_key not in found:
         raise NotFound("No such program.")
     reward = found.get(reward_key)
     if reward_id and (reward is None or reward.org_id != org_id):
         raise NotFound("No such reward.")
-    return found[program_key], found.get(member_key), reward
+    member = profiles.member_from(found, program_id, external_id) if external_id else None
+    return found[program_key], member, reward
 
 
 def _tag(reader: Reader, program: db.ProgramItem, member: Optional[db.MemberItem]) -> Optional[str]:
-    return locales.wanted(reader.locale, member.locale if member else None, program.locale)
+    return locales.wanted(reader.locale, db.profile_of(member).locale if member else None, program.locale)
 
 
 def _active_page(program_id: str, query: dict, scope: str, entry) -> dict:

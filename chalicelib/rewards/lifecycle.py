@@ -18,7 +18,7 @@ from chalicelib.core import aws, clock, db, settings, shards
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx, update_if, with_retries
-from chalicelib.members import account
+from chalicelib.members import account, profiles
 from chalicelib.members.entries import Posting
 from chalicelib.notices import notifications
 from chalicelib.rewards import budgets, stock
@@ -87,7 +87,9 @@ def find(redemption_id: str) -> db.RedemptionItem | None:
 
 
 def member_of(redemption: db.RedemptionItem) -> db.MemberItem:
-    found = db.get(db.MemberItem, db.MemberItem.key(redemption.program_id, redemption.external_id))
+    """The redeeming member with its profile (what its messages and a partner's order address), in one BatchGetItem."""
+    program_id, external_id = redemption.program_id, redemption.external_id
+    found = profiles.member_from(db.get_many(*profiles.keys(program_id, external_id)), program_id, external_id)
     if found is None:
         raise NotFound("No such member.")
     return found

@@ -13,7 +13,7 @@ from chalicelib.core import clock, db, ids, locales, pagination, shards
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
-from chalicelib.members import account, ledger
+from chalicelib.members import account, ledger, profiles
 from chalicelib.members.entries import Posting
 from chalicelib.rewards import budgets, catalog, eligibility, lifecycle, stock
 from chalicelib.rewards.kinds import experience, merchandise, registry
@@ -44,7 +44,7 @@ def needs_approval(program: db.ProgramItem, points: int) -> bool:
 
 def name_read_by(member: db.MemberItem, program: db.ProgramItem, reward: db.RewardItem) -> str:
     """The reward's name as the member reads it in its catalog: what the messages about it will say."""
-    locale = locales.wanted(None, member.locale, program.locale)
+    locale = locales.wanted(None, db.profile_of(member).locale, program.locale)
     return locales.localized(reward.name, None, reward.translations, locale)["name"]
 
 
@@ -56,13 +56,13 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
 
     def attempt():
         program_key = db.ProgramItem.key(org_id, program_id)
-        member_key = db.MemberItem.key(program_id, external_id)
         reward_key = db.RewardItem.key(program_id, reward_id)
         budget_key = db.ProgramBudgetItem.key(program_id)
-        found = db.get_many(program_key, member_key, reward_key, budget_key)
+        found = db.get_many(program_key, *profiles.keys(program_id, external_id), reward_key, budget_key)
         if program_key not in found:
             raise NotFound("No such program.")
-        program, member, reward = found[program_key], found.get(member_key), found.get(reward_key)
+        program, reward = found[program_key], found.get(reward_key)
+        member = profiles.member_from(found, program_id, external_id)
         if member is None:
             raise NotFound("No such member.")
         if reward is None or reward.org_id != org_id:

@@ -44,14 +44,14 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     running = campaigns.active(program, at)
     rule_list = (program.earn_rules or []) + [r for c in running for r in campaigns.rules_of(c)]
     award = rules.evaluate(rule_list, event["type"], properties,
-                           rules.MemberFacts(member.attributes or {}, tier["name"] if tier else None),
+                           rules.MemberFacts(db.profile_of(member).attributes or {}, tier["name"] if tier else None),
                            change.rule_counters, at)
     change.count(award.counters)
     shares = campaigns.points_by_campaign(running, award.per_rule, cuts)
     campaign_points = sum(p for rule_id, p in award.per_rule.items() if campaigns.is_campaign_rule(rule_id))
     points = tiers.apply_multiplier(award.points - campaign_points, tier) + sum(shares.values())
     tx = Tx()
-    campaigns.spend(running, shares, tx)
+    campaigns.spend(running, shares, tx, event["id"])
     points += referrals.reward_on(change, event["type"], tx)
     expires_at = available_at = None
     if points:
@@ -73,9 +73,9 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     try:
         change.commit(entry, tx)
     except ConditionFailed as failed:  # a campaign ran short, or the referrer moved on: decide again
-        if failed.label.startswith("budget:"):
-            campaign_id = failed.label.removeprefix("budget:")
-            cuts[campaign_id] = campaigns.left(campaign_id)
+        campaign_id = campaigns.short_of_budget(failed.label)
+        if campaign_id is not None:
+            cuts[campaign_id] = campaigns.left(running, campaign_id, shares[campaign_id], event["id"])
         raise Retry() from failed
     return entry
 

@@ -16,7 +16,7 @@ from typing import Optional
 
 from chalicelib.core import clock, db
 from chalicelib.core.transact import Retry, Tx
-from chalicelib.members import history, lots, standing, tiers
+from chalicelib.members import history, lots, profiles, standing, tiers
 from chalicelib.members.entries import SETTLEMENT_REASON, Posting, entry_for, put_new
 from chalicelib.members.history import LOTS, SERIES, WINDOW, month_of
 from chalicelib.members.lots import Wallet
@@ -287,6 +287,7 @@ class Account:
         """Add the account, as it now stands, to `tx` (its version makes a concurrent writer retry), with the
         buckets of the months it seals, changes or no longer needs."""
         self._store(tx)
+        profiles.migrate(self.member, tx)
         tx.put(label, self.member)
 
     def commit(self, entry: db.EntryItem, tx: Optional[Tx] = None) -> None:
@@ -300,7 +301,8 @@ class Account:
     def rewrite(self) -> bool:
         """Write a member still in the layout before monthly pieces in today's (the migration job); False when
         it already is."""
-        if self.member.lots is None and self.member.earned is None:
+        member = self.member
+        if member.lots is None and member.earned is None and not db.has_legacy_profile(member):
             return False
         tx = Tx()
         self.stage(tx)

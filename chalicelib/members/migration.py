@@ -1,7 +1,7 @@
 """The one-off job that writes every member still in an older layout in today's, without downtime.
 
-Members written before the account kept its history in monthly pieces (chalicelib.members.history) are read
-as they are by every change, and written in the new layout by their next one. This job does the same for the
+Members written before the account kept its history in monthly pieces (chalicelib.members.history) and its
+profile in an item of its own (chalicelib.members.profiles) are read as they are by every change, and written in the new layout by their next one. This job does the same for the
 members no change reaches. The operator starts it once after an upgrade (`python -m chalicelib.members.migration`
 with the stack's tier review queue: docs/architecture.md, "Upgrading"): one message per parallel Scan segment
 on that queue, whose worker hands what its time does not cover on as a new message. Rewriting is a version-checked write of the member as it stands, so a
@@ -20,8 +20,8 @@ JOB = "account_layout_migration"
 SEGMENTS = 8
 SCAN_PAGE = 1000
 STOP_MARGIN_MS = 60_000
-# A member item still in an older layout holds one of these.
-OLD_LAYOUT = ("lots", "earned")
+# A member item still in an older layout holds one of these: every lot and tier-window day, or its profile.
+OLD_LAYOUT = ("lots", "earned", *db.PROFILE_FIELDS)
 
 
 def plan(now: Optional[datetime] = None) -> dict:

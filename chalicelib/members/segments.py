@@ -7,6 +7,7 @@ the queue and schedule handlers that run it do not import pydantic.
 from datetime import timedelta
 
 from chalicelib.core import clock, db
+from chalicelib.members import profiles
 
 
 def stored(segment: dict | None) -> dict | None:
@@ -20,11 +21,11 @@ def in_segment(member: db.MemberItem, segment: dict | None, now_iso: str) -> boo
     segment = segment or {}
     if segment.get("tiers") is not None and member.tier not in segment["tiers"]:
         return False
-    attributes = member.attributes or {}
+    attributes = db.profile_of(member).attributes or {}
     if any(attributes.get(name) != value for name, value in (segment.get("attributes") or {}).items()):
         return False
     days = segment.get("active_within_days")
     if days is not None:
         since = clock.iso(clock.parse(now_iso) - timedelta(days=int(days)))
-        return (member.updated_at or member.created_at) >= since
+        return (profiles.updated_at(member) or member.created_at) >= since
     return True

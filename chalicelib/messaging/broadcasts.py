@@ -2,7 +2,8 @@
 
 Starting one writes the broadcast (and its Idempotency-Key) and queues its first slice. The
 broadcast worker takes one slice per queue message: it scans on through the program's members
-from the cursor saved in the broadcast (core/db says why a Scan), keeps those in the segment,
+from the cursor saved in the broadcast (core/db says why a Scan), reads their profiles (BatchGetItems of
+100), keeps those in the segment,
 publishes the announcement to each at the configured pace (BROADCAST_SENDS_PER_SECOND shared by
 the WORKERS slices that may run at once, so SES and SNS see at most that many broadcast sends a
 second per channel), saves the new cursor on the condition
@@ -106,8 +107,8 @@ def _members(program_id: str, cursor: dict | None, segment: dict | None, wanted:
             FilterExpression="#t = :member AND program_id = :program", ExpressionAttributeNames={"#t": "_t"},
             ExpressionAttributeValues={":member": {"S": "member"}, ":program": {"S": program_id}},
             **({"ExclusiveStartKey": cursor} if cursor else {}))
-        for raw in page.get("Items", []):
-            member = db.MemberItem.from_raw_data(raw)
+        members = [db.MemberItem.from_raw_data(raw) for raw in page.get("Items", [])]
+        for raw, member in zip(page.get("Items", []), _with_profiles(members)):
             if in_segment(member, segment, now_iso):
                 found.append(member)
                 if len(found) >= wanted:
@@ -115,6 +116,13 @@ def _members(program_id: str, cursor: dict | None, segment: dict | None, wanted:
         cursor = page.get("LastEvaluatedKey")
         if cursor is None or time_left() < SAFETY_SECONDS + SLICE_SECONDS:
             return found, cursor
+
+
+def _with_profiles(members: list[db.MemberItem]) -> list[db.MemberItem]:
+    """A scan page's members with their profiles (members.profiles), read in BatchGetItems of 100."""
+    keys = [db.ProfileItem.key(member.program_id, member.external_id) for member in members]
+    found = {(item.pk, item.sk): item for item in db.ProfileItem.batch_get(keys, consistent_read=False)} if keys else {}
+    return [db.attach_profile(member, found.get(key)) for member, key in zip(members, keys)]
 
 
 def advance(org_id: str, program_id: str, broadcast_id: str, slice_number: int,

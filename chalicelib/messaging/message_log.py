@@ -80,7 +80,7 @@ def view(record: db.DeliveryItem) -> dict:
 
 def list_(org_id: str, program_id: str, external_id: str, query: dict) -> dict:
     """A member's messages, newest first: keys from the index, then the records by key."""
-    membership.require(org_id, program_id, external_id)
+    membership.require(org_id, program_id, external_id, profile=False)
     partition = db.messages_pk(program_id, external_id)
     scope = f"messages:{partition}"
     results = db.Item.gsi1.query(partition, scan_index_forward=False, limit=pagination.limit_from(query),

@@ -44,7 +44,7 @@ def _view(item: db.PreferencesItem | None, phone: str | None) -> dict:
 
 def get(org_id: str, program_id: str, external_id: str) -> dict:
     _, member = membership.require(org_id, program_id, external_id)
-    return _view(db.get(db.PreferencesItem, db.PreferencesItem.key(program_id, external_id)), member.phone)
+    return _view(db.get(db.PreferencesItem, db.PreferencesItem.key(program_id, external_id)), db.profile_of(member).phone)
 
 
 def _set(program_id: str, external_id: str, changes: dict) -> db.PreferencesItem:
@@ -59,7 +59,7 @@ def _set(program_id: str, external_id: str, changes: dict) -> db.PreferencesItem
 
 def update(org_id: str, program_id: str, external_id: str, changes: dict) -> dict:
     _, member = membership.require(org_id, program_id, external_id)
-    return _view(_set(program_id, external_id, changes), member.phone)
+    return _view(_set(program_id, external_id, changes), db.profile_of(member).phone)
 
 
 # --- the unsubscribe link ------------------------------------------------------------------

@@ -32,7 +32,7 @@ SMS_TYPES = {"transactional": "Transactional", "marketing": "Promotional"}
 
 @dataclass
 class Message:
-    """A queued notification and everything it needs, read in one BatchGetItem."""
+    """A queued notification and everything it needs, read in one BatchGetItem (the member with its profile)."""
 
     kind: message_kinds.Kind
     channel: str
@@ -57,6 +57,7 @@ def load(channel: str, kind: message_kinds.Kind, payload: dict) -> Message:
     program_id, external_id = payload["program_id"], payload["external_id"]
     keys = {"program": db.ProgramItem.key(payload["org_id"], program_id),
             "member": db.MemberItem.key(program_id, external_id),
+            "profile": db.ProfileItem.key(program_id, external_id),
             "prefs": db.PreferencesItem.key(program_id, external_id),
             "record": db.DeliveryItem.key(program_id, external_id, kind.subject(payload), channel)}
     if "redemption_id" in payload:
@@ -69,7 +70,8 @@ def load(channel: str, kind: message_kinds.Kind, payload: dict) -> Message:
         raise NotFound("No such program or member.")
     if "about" in keys and items["about"] is None:
         raise NotFound("What the message is about no longer exists.")
-    return Message(kind, channel, payload, items["program"], items["member"], items["prefs"], items["record"],
+    member = db.attach_profile(items["member"], items["profile"])
+    return Message(kind, channel, payload, items["program"], member, items["prefs"], items["record"],
                    items.get("about"))
 
 
@@ -89,22 +91,23 @@ def _content(broadcast: db.BroadcastItem, member_locale: str | None, program_loc
 def values_of(message: Message) -> dict:
     """The kind's placeholders filled from the payload, the member, the program and what it is about."""
     member, program, about = message.member, message.program, message.about
-    values = {"name": member.name or "", "program": program.name, "currency": program.currency_name}
+    profile = db.profile_of(member)
+    values = {"name": profile.name or "", "program": program.name, "currency": program.currency_name}
     values.update({name: _text(message.payload[name]) for name in message.kind.values if name in message.payload})
     if isinstance(about, db.RedemptionItem):
         values["reward"] = about.reward_name
         if message.kind.name == "reward_delivered":
             values["code"] = next(iter(gift_card.codes_of(about)), "")
     elif isinstance(about, db.BroadcastItem):
-        values.update({name: _text(value) for name, value in _content(about, member.locale, program.locale).items()})
+        values.update({name: _text(value) for name, value in _content(about, profile.locale, program.locale).items()})
     return values
 
 
 def address_of(message: Message) -> str | None:
     own = (message.about.delivery if isinstance(message.about, db.RedemptionItem) else None) or {}
     if message.channel == "email":
-        return own.get("email") or message.member.email
-    return own.get("phone") or message.member.phone
+        return own.get("email") or db.profile_of(message.member).email
+    return own.get("phone") or db.profile_of(message.member).phone
 
 
 def unsubscribe_url(member: db.MemberItem) -> str | None:
@@ -172,7 +175,7 @@ def deliver(channel: str, body: dict, raw: str, receive_count: int) -> str:
         _defer(channel, raw, until, now)
         return "deferred"
     content = templates.compose(
-        channel, kind.name, message.program, message.member.locale, values_of(message),
+        channel, kind.name, message.program, db.profile_of(message.member).locale, values_of(message),
         unsubscribe_url=unsubscribe_url(message.member) if kind.category == "marketing" else None,
         max_segments=int(settings_["sms_max_segments"]))
     claim = message_log.write(record, key, kind.name, "sending")

@@ -32,8 +32,8 @@ Delivered = Callable[[db.RedemptionItem], tuple[str, dict]]
 
 def channels_of(member: db.MemberItem, delivery: dict | None) -> list[str]:
     """Every channel the member can be reached on, the redemption's own delivery details first."""
-    delivery = delivery or {}
-    reachable = (("email", delivery.get("email") or member.email), ("sms", delivery.get("phone") or member.phone))
+    delivery, profile = delivery or {}, db.profile_of(member)
+    reachable = (("email", delivery.get("email") or profile.email), ("sms", delivery.get("phone") or profile.phone))
     return [channel for channel, address in reachable if address]
 
 

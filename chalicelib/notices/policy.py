@@ -7,6 +7,8 @@ program's `time_zone`; with neither, Laurel cannot tell the member's night and s
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from chalicelib.core import db
+
 DEFAULTS = {"quiet_hours": {"start": "21:00", "end": "08:00"}, "time_zone": None, "sms_max_segments": 3,
             "announce": []}
 
@@ -29,8 +31,8 @@ def _zone(name) -> ZoneInfo | None:
         return None
 
 
-def zone_of(member, settings: dict) -> ZoneInfo | None:
-    return _zone((member.attributes or {}).get("time_zone")) or _zone(settings.get("time_zone"))
+def zone_of(member: db.MemberItem, settings: dict) -> ZoneInfo | None:
+    return _zone((db.profile_of(member).attributes or {}).get("time_zone")) or _zone(settings.get("time_zone"))
 
 
 def _clock_time(text: str) -> time:

@@ -51,7 +51,11 @@ def announce(change: db.TierChangeItem, member: db.MemberItem | None = None) -> 
                     {"member": {"external_id": change.external_id, "tier": change.to_tier,
                                 "previous_tier": change.from_tier}},
                     event_key=f"{change.external_id}:{change.sk}", occurred_at=change.created_at)
-        member = member or db.get(db.MemberItem, db.MemberItem.key(change.program_id, change.external_id))
+        if member is None:  # read again with its profile (whose channels), in one BatchGetItem
+            member_key, profile_key = (item.key(change.program_id, change.external_id)
+                                       for item in (db.MemberItem, db.ProfileItem))
+            found = db.get_many(member_key, profile_key)
+            member = db.attach_profile(found[member_key], found.get(profile_key)) if member_key in found else None
         if member is not None:
             notifications.publish(f"tier_{change.change}", notifications.channels_of(member, None), {
                 "org_id": change.org_id, "program_id": change.program_id, "external_id": change.external_id,

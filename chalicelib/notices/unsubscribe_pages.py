@@ -26,7 +26,7 @@ def _page(lang: str, title: str, body: str) -> Response:
 
 
 def _words(program: db.ProgramItem, member: db.MemberItem) -> tuple[str, tuple[str, str, str]]:
-    lang = builtin_templates.language(member.locale or program.locale)
+    lang = builtin_templates.language(db.profile_of(member).locale or program.locale)
     question, button, done = builtin_templates.PAGES[lang]
     values = {"program": program.name}
     return lang, (placeholders.render(question, values), button, placeholders.render(done, values))

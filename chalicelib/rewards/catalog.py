@@ -11,15 +11,15 @@ says, for each active reward, whether it may (eligibility.py) and whether it has
 from dataclasses import dataclass
 from typing import Optional
 
-from chalicelib.core import clock, db, ids, locales, pagination, vault
+from chalicelib.core import clock, db, ids, locales, pagination, shards, vault
 from chalicelib.core.errors import NotFound, ValidationFailed
-from chalicelib.core.transact import ConditionFailed, Tx, update_if, with_retries
-from chalicelib.members import account, programs, segments
-from chalicelib.rewards import eligibility
+from chalicelib.core.transact import ConditionFailed, Retry, Tx, update_if, with_retries
+from chalicelib.members import account, profiles, programs, segments
+from chalicelib.rewards import eligibility, stock
 from chalicelib.rewards.kinds import experience, gift_card, registry
 from chalicelib.webhooks import events
 
-CODES_PER_TRANSACTION = 99  # plus the stock update: DynamoDB's limit is 100 items
+CODES_PER_TRANSACTION = 100 - 1 - shards.MAX_SHARDS  # plus the reward and its stock's shards: DynamoDB's limit
 REQUIRED_FIELDS = ("name", "cost", "active")
 LOW_STOCK_THRESHOLD = 10  # a reward's own, unless it sets one
 SECRET_FIELDS = ("code", "codes")  # a fulfillment's, shown to admins and to the member's own session only
@@ -89,33 +89,42 @@ def create(org_id: str, program_id: str, fields: dict) -> dict:
 
 def _read(org_id: str, program_id: str, external_id: Optional[str] = None, reward_id: Optional[str] = None
           ) -> tuple[db.ProgramItem, Optional[db.MemberItem], Optional[db.RewardItem]]:
-    """The program (the organisation's), and the member and reward asked for, in one BatchGetItem."""
+    """The program (the organisation's), and the member (with its profile) and reward asked for, in one
+    BatchGetItem."""
     program_key = db.ProgramItem.key(org_id, program_id)
-    member_key = db.MemberItem.key(program_id, external_id) if external_id else None
+    member_keys = profiles.keys(program_id, external_id) if external_id else ()
     reward_key = db.RewardItem.key(program_id, reward_id) if reward_id else None
-    found = db.get_many(*[key for key in (program_key, member_key, reward_key) if key])
+    found = db.get_many(*[key for key in (program_key, *member_keys, reward_key) if key])
     if program_key not in found:
         raise NotFound("No such program.")
     reward = found.get(reward_key)
     if reward_id and (reward is None or reward.org_id != org_id):
         raise NotFound("No such reward.")
-    return found[program_key], found.get(member_key), reward
+    member = profiles.member_from(found, program_id, external_id) if external_id else None
+    return found[program_key], member, reward
 
 
 def _tag(reader: Reader, program: db.ProgramItem, member: Optional[db.MemberItem]) -> Optional[str]:
-    return locales.wanted(reader.locale, member.locale if member else None, program.locale)
+    return locales.wanted(reader.locale, db.profile_of(member).locale if member else None, program.locale)
+
+
+def _active_page(program_id: str, query: dict, scope: str, entry) -> dict:
+    """One page of the active rewards, each shown by `entry` with its live stock (stock.refresh)."""
+    page = pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query, scope, lambda reward: reward,
+                                 filter_condition=db.RewardItem.active == True)  # noqa: E712 (a pynamodb condition)
+    stock.refresh(page["items"])
+    return {**page, "items": [entry(reward) for reward in page["items"]]}
 
 
 def list_active(org_id: str, program_id: str, query: dict, reader: Reader) -> dict:
     program, member, _ = _read(org_id, program_id, reader.external_id)
     tag = _tag(reader, program, member)
-    return pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query, f"rewards:{program_id}",
-                                 lambda reward: view(reward, tag, staff=reader.staff),
-                                 filter_condition=db.RewardItem.active == True)  # noqa: E712 (a pynamodb condition)
+    return _active_page(program_id, query, f"rewards:{program_id}", lambda reward: view(reward, tag, staff=reader.staff))
 
 
 def get(org_id: str, program_id: str, reward_id: str, reader: Reader) -> dict:
     program, member, reward = _read(org_id, program_id, reader.external_id, reward_id)
+    stock.refresh([reward])
     return view(reward, _tag(reader, program, member), staff=reader.staff)
 
 
@@ -137,9 +146,7 @@ def member_catalog(org_id: str, program_id: str, external_id: str, query: dict, 
         return {**view(reward, tag, staff=reader.staff), "eligible": not reasons, "ineligible_reasons": reasons,
                 "affordable": short == 0, "points_short": short}
 
-    page = pagination.query_page(db.RewardItem, f"PRG#{program_id}", "RWD#", query,
-                                 f"catalog:{program_id}:{external_id}", entry,
-                                 filter_condition=db.RewardItem.active == True)  # noqa: E712 (a pynamodb condition)
+    page = _active_page(program_id, query, f"catalog:{program_id}:{external_id}", entry)
     page["items"] = [item for item in page["items"]
                      if eligible in (None, item["eligible"]) and affordable in (None, item["affordable"])]
     return page
@@ -164,13 +171,29 @@ def update(org_id: str, program_id: str, reward_id: str, changes: dict) -> dict:
         changes["translations"] = {tag: {name: text for name, text in fields.items() if text is not None}
                                    for tag, fields in changes["translations"].items()}
     actions = [getattr(db.RewardItem, name).set(value) if value is not None else getattr(db.RewardItem, name).remove()
-               for name, value in changes.items()]
+               for name, value in changes.items() if name != "stock"]
     actions.append(db.RewardItem.updated_at.set(clock.iso(clock.now())))
     if "stock" in changes:
         actions.append(db.RewardItem.low_stock_since.remove())  # a restock: the next low stock is news again
-    if not update_if(reward, actions, db.RewardItem.org_id == org_id):
+        reward = with_retries(lambda: _restock(org_id, program_id, reward_id, changes["stock"], actions))
+    elif not update_if(reward, actions, db.RewardItem.org_id == org_id):
         raise NotFound("No such reward.")
+    stock.refresh([reward])
     return view(reward)
+
+
+def _restock(org_id: str, program_id: str, reward_id: str, stock_set: int | None, actions: list) -> db.RewardItem:
+    """Apply `actions` and set the stock whole, in one transaction with its shards; the reward as it is now."""
+    reward = load(org_id, program_id, reward_id)
+    tx = Tx()
+    stock_actions, as_read = stock.set_whole(tx, reward, stock_set)
+    tx.update("reward", db.RewardItem(reward.pk, reward.sk), actions + stock_actions,
+              condition=(db.RewardItem.org_id == org_id) & as_read)
+    try:
+        tx.commit()
+    except ConditionFailed as failed:  # split by a redemption meanwhile: set it as it is now
+        raise Retry() from failed
+    return load(org_id, program_id, reward_id)
 
 
 def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) -> dict:
@@ -191,12 +214,18 @@ def add_codes(org_id: str, program_id: str, reward_id: str, codes: list[str]) ->
     added = 0
     for start in range(0, len(fresh), CODES_PER_TRANSACTION):
         chunk = [keys[code] for code in fresh[start:start + CODES_PER_TRANSACTION]]
-        added += with_retries(lambda chunk=chunk: _add_chunk(reward, chunk, sealed))
+        added += with_retries(lambda chunk=chunk, start=start: _add_chunk(org_id, program_id, reward_id, chunk,
+                                                                           sealed, start))
     return {"added": added, "duplicates": len(codes) - added}
 
 
-def _add_chunk(reward: db.RewardItem, keys: list[tuple[str, str]], sealed: dict) -> int:
-    """Put the codes and raise the stock by as many, atomically; drop codes another upload got first."""
+def _add_chunk(org_id: str, program_id: str, reward_id: str, keys: list[tuple[str, str]], sealed: dict,
+               start: int) -> int:
+    """Put the codes and raise the stock by as many, atomically (where the stock is as read: a retry if a
+    redemption split it meanwhile); drop codes another upload got first."""
+    reward = load(org_id, program_id, reward_id)
+    as_read = (db.RewardItem.stock_shards == reward.stock_shards if reward.stock_shards
+               else db.RewardItem.stock_shards.does_not_exist())
     now_iso = clock.iso(clock.now())
     while keys:
         tx = Tx()
@@ -204,13 +233,16 @@ def _add_chunk(reward: db.RewardItem, keys: list[tuple[str, str]], sealed: dict)
             item = db.CodeItem(pk, sk, reward_id=reward.reward_id, sealed=sealed[pk, sk], added_at=now_iso,
                                gsi2pk=gift_card.pool_key(reward.reward_id), gsi2sk=sk)
             tx.put(f"code:{sk}", item, condition=db.CodeItem.pk.does_not_exist())
+        stock_actions = stock.add(tx, reward, len(keys), start)
         tx.update("reward", db.RewardItem(reward.pk, reward.sk),
-                  [db.RewardItem.stock.add(len(keys)), db.RewardItem.updated_at.set(now_iso),
-                   db.RewardItem.low_stock_since.remove()])
+                  stock_actions + [db.RewardItem.updated_at.set(now_iso), db.RewardItem.low_stock_since.remove()],
+                  condition=as_read)
         try:
             tx.commit()
             return len(keys)
         except ConditionFailed as failed:
+            if not failed.label.startswith("code:"):
+                raise Retry() from failed
             keys = [(pk, sk) for pk, sk in keys if f"code:{sk}" != failed.label]
     return 0
 
@@ -229,12 +261,23 @@ def announce_low_stock(reward: db.RewardItem, quantity: int) -> None:
     """After a redemption of `quantity` took from `reward` (as read before it): if fewer than the threshold
     are left and that was not announced since the last restock, latch it and tell the webhook endpoints."""
     threshold = low_stock_threshold(reward)
-    if reward.stock is None or reward.low_stock_since or reward.stock - quantity >= threshold:
+    if reward.stock is None or reward.low_stock_since or not threshold:
         return
-    now_iso = clock.iso(clock.now())
+    if reward.stock_shards:  # what is left is in its shards: read them (one Query), and latch if unchanged since
+        as_read = reward.updated_at
+        stock.refresh([reward])
+        if reward.stock >= threshold:
+            return
+        still = db.RewardItem.updated_at == as_read
+    elif reward.stock - quantity >= threshold:
+        return
+    else:
+        still = db.RewardItem.stock < threshold
+    now_iso, live = clock.iso(clock.now()), int(reward.stock)
     if not update_if(reward, [db.RewardItem.low_stock_since.set(now_iso)],
-                     db.RewardItem.low_stock_since.does_not_exist() & (db.RewardItem.stock < threshold)):
+                     db.RewardItem.low_stock_since.does_not_exist() & still):
         return  # announced by a concurrent redemption, or restocked meanwhile
+    left = live if reward.stock_shards else int(reward.stock)  # (the update read the item back: its own stock)
     events.emit(reward.org_id, reward.program_id, "reward.low_stock", {"reward": {
-        "id": reward.reward_id, "type": reward.reward_type, "name": reward.name, "stock": int(reward.stock),
+        "id": reward.reward_id, "type": reward.reward_type, "name": reward.name, "stock": left,
         "low_stock_threshold": threshold}}, event_key=f"{reward.reward_id}:{now_iso}", occurred_at=now_iso)

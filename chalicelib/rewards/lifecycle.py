@@ -14,14 +14,14 @@ to the member once (`tell`).
 import json
 from typing import Callable
 
-from chalicelib.core import aws, clock, db, settings
+from chalicelib.core import aws, clock, db, settings, shards
 from chalicelib.core.errors import NotFound
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx, update_if, with_retries
-from chalicelib.members import account
+from chalicelib.members import account, profiles
 from chalicelib.members.entries import Posting
 from chalicelib.notices import notifications
-from chalicelib.rewards import budgets
+from chalicelib.rewards import budgets, stock
 from chalicelib.rewards.statuses import FINAL, QUEUES
 from chalicelib.webhooks import events
 
@@ -87,7 +87,9 @@ def find(redemption_id: str) -> db.RedemptionItem | None:
 
 
 def member_of(redemption: db.RedemptionItem) -> db.MemberItem:
-    found = db.get(db.MemberItem, db.MemberItem.key(redemption.program_id, redemption.external_id))
+    """The redeeming member with its profile (what its messages and a partner's order address), in one BatchGetItem."""
+    program_id, external_id = redemption.program_id, redemption.external_id
+    found = profiles.member_from(db.get_many(*profiles.keys(program_id, external_id)), program_id, external_id)
     if found is None:
         raise NotFound("No such member.")
     return found
@@ -155,16 +157,15 @@ def give_back(redemption_id: str, from_statuses: tuple[str, ...], to_status: str
         tx = Tx()
         tx.update("redemption", redemption, _actions(redemption, to_status, now_iso, {"failure_reason": reason}),
                   condition=unmoved)
-        if restock and reward is not None and reward.stock is not None:
-            tx.update("reward", db.RewardItem(reward.pk, reward.sk),
-                      [db.RewardItem.stock.add(int(redemption.quantity))])
+        if restock and reward is not None:
+            stock.give_back(tx, reward, int(redemption.quantity), redemption_id)
         budgets.release(tx, redemption)
         release(tx, redemption)
         try:
             change.commit(entry, tx)
         except ConditionFailed as failed:
-            if failed.label == "redemption":
-                raise Retry() from failed  # its status moved meanwhile: read it again and decide
+            if failed.label == "redemption" or shards.is_counter(failed.label):
+                raise Retry() from failed  # its status moved, or a counter was split, meanwhile: read again
             raise
         except Replayed:
             return None  # its points were given back already

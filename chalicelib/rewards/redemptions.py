@@ -9,14 +9,14 @@ A program may hold redemptions above a number of points for an admin's approval 
 no outbox entry until approved: review.py), and may fund its rewards' money values from a budget, taken in
 the same transaction (budgets.py).
 """
-from chalicelib.core import clock, db, ids, locales, pagination
+from chalicelib.core import clock, db, ids, locales, pagination, shards
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
-from chalicelib.members import account, ledger
+from chalicelib.members import account, ledger, profiles
 from chalicelib.members.entries import Posting
-from chalicelib.rewards import budgets, catalog, eligibility, lifecycle
-from chalicelib.rewards.kinds import merchandise, registry
+from chalicelib.rewards import budgets, catalog, eligibility, lifecycle, stock
+from chalicelib.rewards.kinds import experience, merchandise, registry
 from chalicelib.rewards.statuses import DECIDED, STATUSES
 
 
@@ -44,7 +44,7 @@ def needs_approval(program: db.ProgramItem, points: int) -> bool:
 
 def name_read_by(member: db.MemberItem, program: db.ProgramItem, reward: db.RewardItem) -> str:
     """The reward's name as the member reads it in its catalog: what the messages about it will say."""
-    locale = locales.wanted(None, member.locale, program.locale)
+    locale = locales.wanted(None, db.profile_of(member).locale, program.locale)
     return locales.localized(reward.name, None, reward.translations, locale)["name"]
 
 
@@ -56,13 +56,13 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
 
     def attempt():
         program_key = db.ProgramItem.key(org_id, program_id)
-        member_key = db.MemberItem.key(program_id, external_id)
         reward_key = db.RewardItem.key(program_id, reward_id)
         budget_key = db.ProgramBudgetItem.key(program_id)
-        found = db.get_many(program_key, member_key, reward_key, budget_key)
+        found = db.get_many(program_key, *profiles.keys(program_id, external_id), reward_key, budget_key)
         if program_key not in found:
             raise NotFound("No such program.")
-        program, member, reward = found[program_key], found.get(member_key), found.get(reward_key)
+        program, reward = found[program_key], found.get(reward_key)
+        member = profiles.member_from(found, program_id, external_id)
         if member is None:
             raise NotFound("No such member.")
         if reward is None or reward.org_id != org_id:
@@ -79,9 +79,8 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         if barred:
             raise Conflict("This reward is for a segment of members this member is not in.",
                            {"reward_id": reward_id, "reasons": barred}, code="not_eligible")
-        if reward.stock is not None and reward.stock < quantity:
-            raise Conflict("This reward is out of stock.", {"reward_id": reward_id, "stock": int(reward.stock)},
-                           code="out_of_stock")
+        if reward.stock is not None and not reward.stock_shards and reward.stock < quantity:
+            raise stock.out_of_stock(reward_id, int(reward.stock))  # a split stock is known when taken from
         kind = registry.of(reward.reward_type)
         terms = registry.check(reward, request)
         points = int(reward.cost) * quantity
@@ -99,16 +98,21 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
                                      points=-points, redemption_id=redemption_id))
         entry.snapshot = view(redemption, show_address=False)  # kept in the ledger, replayed to any redeemer
         tx = Tx()
-        redemption.terms = kind.reserve(tx, reward, request, quantity, redemption.terms)
+        redemption.terms = kind.reserve(tx, reward, request, quantity, redemption.terms,
+                                        idempotency_key)
         tx.put("redemption", redemption, condition=db.RedemptionItem.pk.does_not_exist())
-        if reward.stock is not None:
-            tx.update("reward", db.RewardItem(reward.pk, reward.sk), [db.RewardItem.stock.add(-quantity)],
-                      condition=(db.RewardItem.stock >= quantity) & (db.RewardItem.active == True))  # noqa: E712
+        stock.take(tx, reward, quantity, idempotency_key)
         if cost is not None:
-            budgets.consume(tx, program, found.get(budget_key), cost)
+            redemption.budget_shards = budgets.consume(tx, program, found.get(budget_key), cost, idempotency_key)
         try:
             change.commit(entry, tx)
-        except ConditionFailed as failed:  # the stock, reward or budget moved on: decide again on fresh data
+        except ConditionFailed as failed:  # the stock, reward, budget or seats moved on: decide again on fresh data
+            if failed.label == shards.LABEL + stock.NAME:
+                raise stock.after_failure(reward, quantity, idempotency_key) from failed
+            if failed.label == shards.LABEL + budgets.NAME:
+                raise budgets.after_failure(program, found.get(budget_key), cost, idempotency_key) from failed
+            if failed.label == shards.LABEL + experience.NAME:
+                raise experience.after_failure(reward, request, quantity, idempotency_key) from failed
             raise Retry() from failed
         taken.update(reward=reward, program=program, cost=cost)
         return entry

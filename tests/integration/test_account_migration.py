@@ -1,5 +1,5 @@
-"""Members written by an older release (every lot and tier-window day on the member item) keep their balances,
-lots and tiers exactly: read as they are, moved to monthly pieces by their next change, and by the one-off job
+"""Members written by an older release (every lot and tier-window day, and the profile, on the member item) keep
+their balances, lots, tiers and profiles exactly: read as they are, moved to monthly pieces by their next change, and by the one-off job
 for the members no change reaches."""
 from datetime import timedelta
 
@@ -15,7 +15,9 @@ def _old_member(program, external_id: str) -> dict:
     pk, sk = db.MemberItem.key(program["id"], external_id)
     db.MemberItem(pk, sk, org_id=program["org_id"], program_id=program["id"], external_id=external_id,
                   available=available, lifetime_earned=available + 300, lifetime_spent=300, lots=lots,
-                  earned=earned, tier="Silver", created_at=clock.iso(now), updated_at=clock.iso(now)).save()
+                  earned=earned, tier="Silver", created_at=clock.iso(now), updated_at=clock.iso(now),
+                  email=f"{external_id}@example.com", name=external_id.title(), locale="it",
+                  attributes={"store": "milano-01"}).save()
     return {"lots": lots, "earned": earned, "available": available}
 
 
@@ -45,6 +47,8 @@ def test_an_old_member_reads_the_same_and_its_next_change_moves_it_to_monthly_pi
     # Then it is in the new layout, with some months sealed in buckets
     member, _ = _stored(program, "ada")
     assert member.lots is None and member.earned is None and member.lot_months
+    assert not db.has_legacy_profile(member)
+    assert api.call("GET", path, program["admin"])[1]["attributes"] == {"store": "milano-01"}
     buckets = list(db.HistoryItem.query(member.pk, db.HistoryItem.sk.startswith(db.HISTORY_PREFIX)))
     assert buckets
     # And every lot and tier-window day is as it was, beside the adjustment's own lot
@@ -62,8 +66,7 @@ def test_an_old_member_reads_the_same_and_its_next_change_moves_it_to_monthly_pi
 def test_the_one_off_job_moves_the_members_no_change_reaches_and_changes_nothing_they_hold(stack, api, program):
     # Given two members written by the older release
     olds = {name: _old_member(program, name) for name in ("bea", "cy")}
-    answers = {name: api.call("GET", f"{program['path']}/members/{name}/balance", program["admin"])[1]
-               for name in olds}
+    answers = {name: api.call("GET", f"{program['path']}/members/{name}", program["admin"])[1] for name in olds}
     # When the operator starts the job, twice (a second start is harmless), and its worker runs
     for _ in range(2):
         assert migration.plan()["segments"] >= 1
@@ -71,8 +74,9 @@ def test_the_one_off_job_moves_the_members_no_change_reaches_and_changes_nothing
     # Then both are in the new layout, with the same balance, lots and tier-window days
     for name, old in olds.items():
         member, _ = _stored(program, name)
-        assert member.lots is None and member.earned is None
-        assert api.call("GET", f"{program['path']}/members/{name}/balance", program["admin"])[1] == answers[name]
+        assert member.lots is None and member.earned is None and not db.has_legacy_profile(member)
+        assert db.get(db.ProfileItem, db.ProfileItem.key(program["id"], name)).email == f"{name}@example.com"
+        assert api.call("GET", f"{program['path']}/members/{name}", program["admin"])[1] == answers[name]
         lots, earned = _whole(program, name)
         assert lots == tuple(tuple(lot) for lot in old["lots"])
         assert earned == old["earned"]  # every day within the window

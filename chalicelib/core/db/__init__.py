@@ -7,10 +7,12 @@ Access patterns (pk / sk, and the overloaded indexes):
 | organisation | `ORG#{org_id}` | `ORG` | |
 | API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
-| member (profile + balance) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` on the day its tier may drop (`tier_review`) |
+| member's account (balance; legacy: the profile of a member written before the split) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` on the day its tier may drop (`tier_review`) |
+| member's profile (contact details, locale, attributes: chalicelib/members/profiles.py) | `MBR#{program_id}#{external_id}` | `PROFILE` | |
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields); filtered on `kind` = `redeem`, a member's redemptions, newest first (their `redemption_id`s, then read by key) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
+| counter shard (a slice of a stock, budget or slot's seats: core/shards.py) | its head's pk | `SHARD#{head's sk}#{nn}` | a counter's shards: query pk, sk begins_with `SHARD#{head's sk}#` |
 | reward | `PRG#{program_id}` | `RWD#{reward_id}` | rewards of a program: query pk, sk begins_with `RWD#` |
 | member import job (chalicelib/members/imports/) | `PRG#{program_id}` | `IMPORT#{import_id}` | imports of a program, newest first: query pk, sk begins_with `IMPORT#`, backwards (ids are time-ordered); one upload's: the same, filtered on `object_key` |
 | gift-card code | `CODE#{reward_id}` | sha256(code) | gsi2 `CODEPOOL#{reward_id}` while the code is free |
@@ -43,19 +45,25 @@ which costs cents per million items, and in exchange member writes stay exactly 
 index keyed by program would cost an index write per member write, or a write path that only some
 creations take). Scan is granted to those two functions only.
 """
+from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
     HISTORY_PREFIX,
-    CampaignBudgetItem,
+    PROFILE_FIELDS,
     EntryItem,
     HistoryItem,
     ImportJobItem,
     MemberItem,
+    ProfileItem,
     ProgramItem,
     ReferralCodeItem,
     ReminderItem,
     TierChangeItem,
+    attach_profile,
     entry_pk,
+    has_legacy_profile,
+    legacy_profile,
     member_pk,
+    profile_of,
 )
 from chalicelib.core.db.message_items import (  # noqa: F401
     BroadcastItem,

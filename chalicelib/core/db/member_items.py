@@ -1,5 +1,5 @@
-"""Item types of programs and their members: the member, its ledger entries, tier history, referral
-codes, campaign budgets, expiry reminders and member import jobs."""
+"""Item types of programs and their members: the member (its account and its profile), its ledger entries,
+tier history, referral codes, expiry reminders and member import jobs."""
 
 import json
 
@@ -45,11 +45,13 @@ def member_pk(program_id: str, external_id: str) -> str:
 
 
 class MemberItem(Item, discriminator="member"):
-    """A member's profile and its balance, moved together with each ledger entry."""
+    """A member's account: its balance, moved together with each ledger entry (its profile: ProfileItem)."""
 
     org_id = UnicodeAttribute()
     program_id = UnicodeAttribute()
     external_id = UnicodeAttribute()
+    # Legacy: the profile of a member written before the split, moved to its ProfileItem on the member's next
+    # change (chalicelib/members/profiles.py). Read a member's profile with `profile_of`, never from these.
     email = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     name = UnicodeAttribute(null=True)
@@ -84,6 +86,66 @@ class MemberItem(Item, discriminator="member"):
     @staticmethod
     def key(program_id: str, external_id: str) -> tuple[str, str]:
         return member_pk(program_id, external_id), "MEMBER"
+
+
+PROFILE_FIELDS = ("email", "phone", "name", "locale", "attributes")  # what PUT member sets
+
+
+class ProfileItem(Item, discriminator="profile"):
+    """A member's profile (contact details, locale, attributes) beside its account, so that a change of balance
+    never rewrites it. Written by PUT member and imports (chalicelib/members/profiles.py); a member enrolled by
+    an event has none until a profile field is set."""
+
+    org_id = UnicodeAttribute()
+    program_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    attributes = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(program_id: str, external_id: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), "PROFILE"
+
+
+def has_legacy_profile(member: MemberItem) -> bool:
+    """Whether the member item still carries the profile it had before the split."""
+    return any(getattr(member, name) is not None for name in PROFILE_FIELDS)
+
+
+def legacy_profile(member: MemberItem) -> ProfileItem:
+    """The profile a member item carries in its legacy fields (none: an empty one), as an unsaved ProfileItem."""
+    return ProfileItem(*ProfileItem.key(member.program_id, member.external_id), org_id=member.org_id,
+                       program_id=member.program_id, external_id=member.external_id,
+                       created_at=member.created_at, updated_at=member.updated_at,
+                       **{name: getattr(member, name) for name in PROFILE_FIELDS})
+
+
+def attach_profile(member: MemberItem, profile: ProfileItem | None) -> MemberItem:
+    """Keep with the member the profile read with it (None: it has no ProfileItem), for `profile_of`."""
+    member._profile = profile if isinstance(profile, ProfileItem) else legacy_profile(member)
+    return member
+
+
+def profile_of(member: MemberItem) -> ProfileItem:
+    """The member's profile: the one read with it (`attach_profile`: read both in one BatchGetItem where the
+    profile is needed), else its legacy fields (a member written before the split, or never stored), else its
+    ProfileItem read now, one GetItem. A member without a profile has an empty, unsaved one."""
+    profile = getattr(member, "_profile", None)
+    if profile is None:
+        stored = None
+        if member.version is not None and not has_legacy_profile(member):
+            try:
+                stored = ProfileItem.get(*ProfileItem.key(member.program_id, member.external_id), consistent_read=True)
+            except ProfileItem.DoesNotExist:
+                stored = None
+        profile = attach_profile(member, stored)._profile
+    return profile
 
 
 class HistoryItem(Item, discriminator="history"):
@@ -155,17 +217,6 @@ class ReferralCodeItem(Item, discriminator="refcode"):
     @staticmethod
     def key(program_id: str, code: str) -> tuple[str, str]:
         return f"REFCODE#{program_id}#{code}", "CODE"
-
-
-class CampaignBudgetItem(Item, discriminator="budget"):
-    """A campaign's points budget and what it has given: raised in each award's transaction, never past it."""
-
-    budget = NumberAttribute(null=True)  # None: unlimited
-    spent = NumberAttribute(default=0)
-
-    @staticmethod
-    def key(campaign_id: str) -> tuple[str, str]:
-        return f"CMP#{campaign_id}", "BUDGET"
 
 
 class ReminderItem(Item, discriminator="reminder"):

@@ -17,10 +17,12 @@ from chalicelib.core.db.table import Item
 
 class ProgramBudgetItem(Item, discriminator="program_budget"):
     """What a program's money budget has paid for: raised in each redemption's transaction, never past the
-    amount, lowered once by a refund, rejection or cancellation (budgets.py)."""
+    amount, lowered once by a refund, rejection or cancellation (budgets.py); split into shards (`shards`)
+    once it holds many redemptions' worth, `used` then counts only what was used before."""
 
     used = NumberAttribute(default=0)  # minor units of the budget's currency
     alerted = UnicodeSetAttribute(null=True)  # {"{amount}:{percent}"}: threshold alerts sent for that amount
+    shards = NumberAttribute(null=True)  # once split (core/shards.py): what was used since is in its shards
 
     @staticmethod
     def key(program_id: str) -> tuple[str, str]:
@@ -36,7 +38,8 @@ class RewardItem(Item, discriminator="reward"):
     description = UnicodeAttribute(null=True)
     cost = NumberAttribute()
     value = JSONAttribute(null=True)
-    stock = NumberAttribute(null=True)  # None: unlimited
+    stock = NumberAttribute(null=True)  # None: unlimited; once split (`stock_shards`), only says it is limited
+    stock_shards = NumberAttribute(null=True)  # the shards that hold what is left (rewards/stock.py); None: `stock`
     active = BooleanAttribute(default=True)
     low_stock_threshold = NumberAttribute(null=True)  # None: catalog.LOW_STOCK_THRESHOLD
     low_stock_since = UnicodeAttribute(null=True)  # set when low stock was announced, cleared by a restock
@@ -56,10 +59,12 @@ class RewardItem(Item, discriminator="reward"):
 
 class SlotItem(Item, discriminator="slot"):
     """An experience slot's seats: `booked` raised in each booking's transaction, never past `capacity`,
-    lowered once by the status move that gives the booking back (rewards/kinds/experience.py)."""
+    lowered once by the status move that gives the booking back (rewards/kinds/experience.py). Split into
+    shards (`shards`) when many bookings' worth is free, `booked` then counts only the bookings before."""
 
     capacity = NumberAttribute()
     booked = NumberAttribute(default=0)
+    shards = NumberAttribute(null=True)
 
     @staticmethod
     def key(program_id: str, reward_id: str, slot_id: str) -> tuple[str, str]:
@@ -109,6 +114,7 @@ class RedemptionItem(Item, discriminator="redemption"):
     consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
     failure_reason = UnicodeAttribute(null=True)  # why it failed, was rejected or cancelled
     budget_cost = NumberAttribute(null=True)  # minor units taken from the program's budget, given back on refund
+    budget_shards = NumberAttribute(null=True)  # the budget's shards it was taken from (None: the budget item)
     sent_at = UnicodeAttribute(null=True)  # when a transfer was first sent to the provider: no longer cancellable
     notified = BooleanAttribute(default=False)
     created_at = UnicodeAttribute()

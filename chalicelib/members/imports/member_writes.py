@@ -1,14 +1,18 @@
 """A chunk of rows applied to the program's members as PUT member would apply each, at the pace of a bulk
-file: the chunk's members read in BatchGetItems of 100 (only their profile fields), then written in
-parallel, one request a member, and none for a row the member already matches.
+file: the chunk's members read in BatchGetItems of 100 keys (each member's account and profile keys, only
+their profile fields and versions), then written in parallel, and nothing for a row the member already
+matches.
 
-A member write never races a balance change: a new member is a PutItem conditional on the key being new
-(the item `account.new_member` makes, so the shape is the API's); an existing member gets one UpdateItem
-that SETs/REMOVEs only profile fields and increments the version, so a ledger transaction that read the
-member before (and checks the version) re-reads instead of putting back the old profile. The requests are
-built here from validated values and sent on the table's own client (pynamodb's: no client-side
-parameter validation, a quarter of each request's CPU; DynamoDB still validates them, and a refusal
-rejects the row)."""
+A row writes the member's profile (chalicelib/members/profiles.py), never its account: an existing member
+gets one UpdateItem of its ProfileItem that SETs/REMOVEs only the fields given (creating the item if the member
+had none yet), so a balance change, which writes only the account, can never put back an old profile. A new
+member is the account `account.new_member` makes (a PutItem conditional on the key being new, so the shape is
+the API's), then its ProfileItem (another). A member whose profile is still in the legacy fields of its account moves it:
+one transaction puts the ProfileItem (conditional on it being new) and removes those fields on the condition
+of the version read, so a ledger transaction that read the member before re-reads instead of putting back the
+old profile. The requests are built here from validated values and sent on the table's own client (pynamodb's:
+no client-side parameter validation, a quarter of each request's CPU; DynamoDB still validates them, and a
+refusal rejects the row)."""
 from __future__ import annotations
 
 import random
@@ -16,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from botocore.exceptions import ClientError
@@ -25,17 +30,29 @@ from chalicelib.members import account
 from chalicelib.members.imports.member_rows import Record, profile_fields
 from chalicelib.members.imports.row_texts import problem
 
-BATCH_GET = 100  # DynamoDB's BatchGetItem limit
+BATCH_GET = 100  # DynamoDB's BatchGetItem limit (keys: two a member)
 # Concurrent member requests per import (botocore clients are thread-safe; the table's client keeps
 # pynamodb's default pool of 10 connections, one per writer).
 WRITERS = 10
 THROTTLE_TRIES = 8  # on top of botocore's own retries: a bulk import may outrun on-demand capacity
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "InternalServerError", "ServiceUnavailable"}
-_ATTRIBUTES = db.MemberItem.get_attributes()
+_ATTRIBUTES = db.ProfileItem.get_attributes()  # the legacy fields of a member item have the same names and types
 _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
-UNKNOWN: dict = {}  # the member exists but its profile was not read
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A member as read: its profile (raw attributes) and, while that profile is still in the legacy fields of its
+    account item, that item's version and creation time (None: the profile is in its ProfileItem, or it has none)."""
+
+    profile: dict
+    legacy_version: Optional[int] = None
+    created_at: Optional[str] = None
+
+
+UNKNOWN = Stored({})  # the member exists but was not read
 
 Outcome = tuple[str, Optional[list[dict]]]  # ("created" | "updated" | "unchanged" | "rejected", problems)
 
@@ -113,22 +130,43 @@ def _after(current: dict, changes: dict) -> dict:
     return state
 
 
-def read_members(program_id: str, external_ids: list[str]) -> dict[str, Optional[dict]]:
-    """Each member's stored profile (raw attributes), None when absent: BatchGetItems of 100 at once."""
-    batches = [external_ids[i:i + BATCH_GET] for i in range(0, len(external_ids), BATCH_GET)]
-    found: dict[str, Optional[dict]] = dict.fromkeys(external_ids)
+def read_members(program_id: str, external_ids: list[str]) -> dict[str, Optional[Stored]]:
+    """Each member as stored, None when absent: BatchGetItems of 100 keys at once."""
+    per_batch = BATCH_GET // 2
+    batches = [external_ids[i:i + per_batch] for i in range(0, len(external_ids), per_batch)]
+    accounts: dict[str, dict] = {}
+    profiles: dict[str, dict] = {}
     prefix = db.member_pk(program_id, "")
     for items in _executor().map(_batch_get, [[db.member_pk(program_id, e) for e in batch] for batch in batches]):
         for item in items:
-            found[item["pk"]["S"][len(prefix):]] = item
-    return found
+            external_id = item["pk"]["S"][len(prefix):]
+            (profiles if item["sk"]["S"] == "PROFILE" else accounts)[external_id] = item
+    return {external_id: _stored(accounts.get(external_id), profiles.get(external_id))
+            for external_id in external_ids}
+
+
+def _stored(account_item: Optional[dict], profile_item: Optional[dict]) -> Optional[Stored]:
+    if account_item is None:
+        return None
+    if profile_item is not None:  # where reads take the profile from first (db.profile_of)
+        return Stored(_profile_part(profile_item))
+    legacy = _profile_part(account_item)
+    if not legacy:
+        return Stored({})
+    return Stored(legacy, int(account_item["version"]["N"]), account_item["created_at"]["S"])
+
+
+def _profile_part(item: dict) -> dict:
+    names = {_ATTRIBUTES[name].attr_name for name in profile_fields()}
+    return {name: value for name, value in item.items() if name in names}
 
 
 def _batch_get(pks: list[str]) -> list[dict]:
-    names = {"#pk": "pk", **{f"#p{i}": _ATTRIBUTES[name].attr_name for i, name in enumerate(profile_fields())}}
+    fields = {"#pk": "pk", "#sk": "sk", "#v": "version", "#c": "created_at",
+              **{f"#p{i}": _ATTRIBUTES[name].attr_name for i, name in enumerate(profile_fields())}}
     request = {settings.table_name(): {
-        "Keys": [{"pk": {"S": pk}, "sk": {"S": "MEMBER"}} for pk in pks], "ConsistentRead": True,
-        "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}}
+        "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk in pks for sk in ("MEMBER", "PROFILE")],
+        "ConsistentRead": True, "ProjectionExpression": ", ".join(fields), "ExpressionAttributeNames": fields}}
     items, dynamodb = [], _dynamodb()
     for attempt in range(THROTTLE_TRIES):
         answer = _throttled(lambda request=request: dynamodb.batch_get_item(RequestItems=request))
@@ -140,21 +178,25 @@ def _batch_get(pks: list[str]) -> list[dict]:
     raise RuntimeError("DynamoDB kept members unprocessed in BatchGetItem")
 
 
-def _create(org_id: str, program_id: str, external_id: str, changes: dict, now_iso: str) -> bool:
-    """A new member, as `account.new_member` makes it plus the profile; False if it exists already."""
+def _create(org_id: str, program_id: str, external_id: str, now_iso: str) -> bool:
+    """A new member's account, as `account.new_member` makes it; False if it exists already."""
     member = account.new_member(org_id, program_id, external_id, now_iso)
-    for name, value in changes.items():
-        setattr(member, name, value)
     member.version = 1  # what pynamodb's first save of a versioned item writes
     return _written(lambda: _dynamodb().put_item(
         TableName=settings.table_name(), Item=member.serialize(), ConditionExpression="attribute_not_exists(pk)"))
 
 
-def _update(program_id: str, external_id: str, changes: dict, now_iso: str) -> bool:
-    """SET/REMOVE the profile fields given, bump the version; never the balance. False if absent."""
-    names = {"#t": "_t", "#updated": "updated_at", "#version": "version"}
-    values = {":member": {"S": "member"}, ":now": {"S": now_iso}, ":zero": {"N": "0"}, ":one": {"N": "1"}}
-    sets, removes = ["#updated = :now", "#version = if_not_exists(#version, :zero) + :one"], []
+def _update(org_id: str, program_id: str, external_id: str, changes: dict, now_iso: str) -> None:
+    """SET/REMOVE the profile fields given in the member's ProfileItem (made if it has none), bump its version;
+    never the account."""
+    names = {"#t": "_t", "#org": "org_id", "#program": "program_id", "#external": "external_id",
+             "#created": "created_at", "#updated": "updated_at", "#version": "version"}
+    values = {":profile": {"S": "profile"}, ":org": {"S": org_id}, ":program": {"S": program_id},
+              ":external": {"S": external_id}, ":now": {"S": now_iso}, ":zero": {"N": "0"}, ":one": {"N": "1"}}
+    sets = ["#t = :profile", "#org = :org", "#program = :program", "#external = :external",
+            "#created = if_not_exists(#created, :now)", "#updated = :now",
+            "#version = if_not_exists(#version, :zero) + :one"]
+    removes = []
     for number, (name, value) in enumerate(changes.items()):
         names[f"#f{number}"] = _ATTRIBUTES[name].attr_name
         if value is None:
@@ -163,29 +205,78 @@ def _update(program_id: str, external_id: str, changes: dict, now_iso: str) -> b
             sets.append(f"#f{number} = :f{number}")
             values[f":f{number}"] = _raw(name, value)
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    pk, sk = db.MemberItem.key(program_id, external_id)
-    return _written(lambda: _dynamodb().update_item(
+    pk, sk = db.ProfileItem.key(program_id, external_id)
+    _throttled(lambda: _dynamodb().update_item(
         TableName=settings.table_name(), Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression=expression,
-        ConditionExpression="attribute_exists(pk) AND #t = :member", ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values))
+        ExpressionAttributeNames=names, ExpressionAttributeValues=values))
 
 
-def write_member(org_id: str, program_id: str, record: Record, current: Optional[dict],
-                 now_iso: str) -> tuple[Outcome, Optional[dict]]:
-    """Apply one valid row given the member's stored profile; answers the outcome and the new profile."""
+def _new_profile(org_id: str, program_id: str, external_id: str, profile: dict, created_at: str,
+                 now_iso: str) -> dict:
+    """The PutItem of a member's first ProfileItem (`profile`: its fields, raw), on the condition that it is new."""
+    pk, sk = db.ProfileItem.key(program_id, external_id)
+    item = {"pk": {"S": pk}, "sk": {"S": sk}, "_t": {"S": "profile"}, "org_id": {"S": org_id},
+            "program_id": {"S": program_id}, "external_id": {"S": external_id}, **profile,
+            "created_at": {"S": created_at}, "updated_at": {"S": now_iso}, "version": {"N": "1"}}
+    return {"TableName": settings.table_name(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+
+def _put_profile(org_id: str, program_id: str, external_id: str, profile: dict, now_iso: str) -> bool:
+    """A new member's ProfileItem; False if it has one already."""
+    request = _new_profile(org_id, program_id, external_id, profile, now_iso, now_iso)
+    return _written(lambda: _dynamodb().put_item(**request))
+
+
+def _move(org_id: str, program_id: str, external_id: str, profile: dict, legacy: Stored, now_iso: str) -> bool:
+    """A legacy member's profile (`profile`: its fields after the row) into its ProfileItem, the fields out of
+    its account, under the version read: one transaction. False if the member moved on meanwhile."""
+    pk = db.member_pk(program_id, external_id)
+    fields = {f"#f{number}": _ATTRIBUTES[name].attr_name for number, name in enumerate(profile_fields())}
+    account_update = {
+        "TableName": settings.table_name(), "Key": {"pk": {"S": pk}, "sk": {"S": "MEMBER"}},
+        "UpdateExpression": "SET #version = #version + :one REMOVE " + ", ".join(fields),
+        "ConditionExpression": "#version = :read", "ExpressionAttributeNames": {"#version": "version", **fields},
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":read": {"N": str(legacy.legacy_version)}}}
+    profile_put = _new_profile(org_id, program_id, external_id, profile, legacy.created_at, now_iso)
+    try:
+        _throttled(lambda: _dynamodb().transact_write_items(
+            TransactItems=[{"Update": account_update}, {"Put": profile_put}]))
+    except ClientError as error:
+        if _error_code(error) != "TransactionCanceledException":
+            raise
+        reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+        if "ValidationError" in reasons:
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "refused"}},
+                              "TransactWriteItems") from error
+        return False  # a condition failed or another transaction held the member: read it again
+    return True
+
+
+def write_member(org_id: str, program_id: str, record: Record, current: Optional[Stored],
+                 now_iso: str) -> tuple[Outcome, Optional[Stored]]:
+    """Apply one valid row given the member as stored; answers the outcome and the member as it now is."""
     changes = record.changes
     try:
-        for _ in range(3):  # another writer may create the member between our read and our write
+        for _ in range(3):  # another writer may create or move the member between our read and our write
+            if current is UNKNOWN:
+                current = read_members(program_id, [record.external_id])[record.external_id]
             if current is None:
-                if _create(org_id, program_id, record.external_id, changes, now_iso):
-                    return ("created", None), _after({}, changes)
+                if _create(org_id, program_id, record.external_id, now_iso):
+                    profile = _after({}, changes)
+                    if not _put_profile(org_id, program_id, record.external_id, profile, now_iso):
+                        _update(org_id, program_id, record.external_id, changes, now_iso)  # PUT member was first
+                    return ("created", None), Stored(profile)
+                current = UNKNOWN
+            elif _same(current.profile, changes):
+                return ("unchanged", None), current
+            elif current.legacy_version is not None:
+                after = _after(current.profile, changes)
+                if _move(org_id, program_id, record.external_id, after, current, now_iso):
+                    return ("updated", None), Stored(after)
                 current = UNKNOWN
             else:
-                if current is not UNKNOWN and _same(current, changes):
-                    return ("unchanged", None), current
-                if _update(program_id, record.external_id, changes, now_iso):
-                    return ("updated", None), (_after(current, changes) if current is not UNKNOWN else UNKNOWN)
-                current = None
+                _update(org_id, program_id, record.external_id, changes, now_iso)
+                return ("updated", None), Stored(_after(current.profile, changes))
     except ClientError as error:
         if _error_code(error) != "ValidationException":
             raise

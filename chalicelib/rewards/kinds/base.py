@@ -23,9 +23,10 @@ class Kind:
         another type (400), check them on its own; the terms its redemption carries (None: none)."""
         return None
 
-    def reserve(self, tx: Tx, reward: db.RewardItem, request: dict, quantity: int, terms: dict | None) -> dict | None:
+    def reserve(self, tx: Tx, reward: db.RewardItem, request: dict, quantity: int, terms: dict | None,
+                key: str) -> dict | None:
         """Hold what the redemption takes beyond points, stock and budget, within its transaction (409 when it
-        cannot); the terms it carries then."""
+        cannot); the terms it carries then. `key`: the redemption's idempotency key (which shard it takes from)."""
         return terms
 
     def check_approval(self, redemption: db.RedemptionItem) -> None:

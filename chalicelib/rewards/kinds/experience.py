@@ -4,18 +4,20 @@ A slot can be booked until it starts. Its seats are a counter item (`SlotItem`) 
 redemption's own transaction, conditional on staying within capacity, so concurrent bookings of the
 last seats never overbook: the losers find it full and answer 409, taking nothing. Every way back
 (`lifecycle.give_back`: failure, rejection, cancellation) lowers it in the status move's transaction
-(`release`), so a seat is freed once. A booking may be cancelled by its member or an admin until the reward's
+(`release`), so a seat is freed once. A slot with many bookings' worth of free seats is split into shards
+on its first booking (core/shards.py), so a popular slot's bookings do not all write one item. A booking may be cancelled by its member or an admin until the reward's
 `cancel_cutoff_hours` before the slot starts (review.cancel_booking).
 """
 from datetime import timedelta
 
-from chalicelib.core import clock, db
+from chalicelib.core import clock, db, shards
 from chalicelib.core.errors import Conflict, ValidationFailed
-from chalicelib.core.transact import Tx
+from chalicelib.core.transact import ConditionFailed, Retry, Tx
 from chalicelib.rewards import lifecycle
 from chalicelib.rewards.kinds.base import Kind
 
 KIND = "experience"
+NAME = "slot"  # its seats in a transaction's failures: shards.LABEL + NAME
 CANCELLABLE = ("awaiting_approval", "pending", "fulfilled")
 
 
@@ -43,11 +45,12 @@ class Experience(Kind):
         slot_key(reward, request)
         return None
 
-    def reserve(self, tx: Tx, reward: db.RewardItem, request: dict, quantity: int, terms: dict | None) -> dict | None:
+    def reserve(self, tx: Tx, reward: db.RewardItem, request: dict, quantity: int, terms: dict | None,
+                key: str) -> dict | None:
         """Book the slot's seats: the booking's terms."""
-        key = slot_key(reward, request)
-        seats = db.get(db.SlotItem, key) if key else None
-        return book(tx, reward, seats, quantity) if seats is not None else terms
+        head = slot_key(reward, request)
+        seats = db.get(db.SlotItem, head) if head else None
+        return book(tx, reward, seats, quantity, key) if seats is not None else terms
 
     def check_approval(self, redemption: db.RedemptionItem) -> None:
         terms = redemption.terms or {}
@@ -64,10 +67,16 @@ class Experience(Kind):
     def release(self, tx: Tx, redemption: db.RedemptionItem) -> None:
         """Free a booking's seats within `tx` (the one that moves its status, so once)."""
         terms = redemption.terms or {}
-        if terms.get("slot_id"):
-            tx.update("slot", db.SlotItem(*db.SlotItem.key(redemption.program_id, redemption.reward_id,
-                                                           terms["slot_id"])),
-                      [db.SlotItem.booked.add(-int(redemption.quantity))])
+        if not terms.get("slot_id"):
+            return
+        head, quantity = db.SlotItem.key(redemption.program_id, redemption.reward_id, terms["slot_id"]), \
+            int(redemption.quantity)
+        split = counter(head, terms.get("seat_shards")) or counter(head, _count_of(db.get(db.SlotItem, head)))
+        if split is not None:  # (a booking from before its slot was split reads where the seats are now)
+            shards.give(tx, split, redemption.redemption_id, quantity)
+            return
+        tx.update(shards.LABEL + NAME, db.SlotItem(*head), [db.SlotItem.booked.add(-quantity)],
+                  condition=db.SlotItem.shards.does_not_exist())  # split meanwhile: a retry gives to a shard
 
 
 def stored_slots(slots: list[dict]) -> list[dict]:
@@ -80,7 +89,19 @@ def slots_view(reward: db.RewardItem) -> list[dict] | None:
         return None
     keys = [db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"]) for slot in reward.slots]
     seats = db.get_many(*keys)
-    return [{**slot, "booked": int(seats[key].booked) if key in seats else 0} for slot, key in zip(reward.slots, keys)]
+    split = [counter(key, _count_of(seats.get(key))) for key in keys if _count_of(seats.get(key))]
+    in_shards = shards.totals(split) if split else {}
+    return [{**slot, "booked": (int(seats[key].booked) if key in seats else 0)
+             + (in_shards[key].taken if key in in_shards else 0)} for slot, key in zip(reward.slots, keys)]
+
+
+def counter(head: tuple[str, str], count) -> shards.Counter | None:
+    """A slot's seat shards (None while its item alone counts)."""
+    return shards.Counter(*head, int(count), "shards", NAME) if count else None
+
+
+def _count_of(seats: db.SlotItem | None) -> int | None:
+    return int(seats.shards) if seats is not None and seats.shards else None
 
 
 def slot_key(reward: db.RewardItem, request: dict) -> tuple[str, str] | None:
@@ -95,20 +116,57 @@ def slot_key(reward: db.RewardItem, request: dict) -> tuple[str, str] | None:
     return db.SlotItem.key(reward.program_id, reward.reward_id, slot_id)
 
 
-def book(tx: Tx, reward: db.RewardItem, seats: db.SlotItem, quantity: int) -> dict:
+def book(tx: Tx, reward: db.RewardItem, seats: db.SlotItem, quantity: int, key: str) -> dict:
     """Take `quantity` seats within `tx`; 409 slot_started once the slot has begun (nothing left to attend),
-    fully_booked when fewer seats are left. Returns the booking's terms."""
+    fully_booked when fewer seats are left. A split slot's seats are taken from `key`'s shard (when that fails,
+    `after_failure` decides). Returns the booking's terms."""
     capacity, booked = int(seats.capacity), int(seats.booked)
     slot = next(slot for slot in reward.slots if db.SlotItem.key(reward.program_id, reward.reward_id, slot["id"])
                 == (seats.pk, seats.sk))
     refuse_if_started(slot["id"], slot["starts_at"])
+    terms = {"slot_id": slot["id"], "starts_at": slot["starts_at"],
+             "cancel_cutoff_hours": None if reward.cancel_cutoff_hours is None else int(reward.cancel_cutoff_hours)}
+    split = counter((seats.pk, seats.sk), _count_of(seats))
+    if split is not None:
+        shards.take(tx, split, key, quantity)
+        return {**terms, "seat_shards": split.count}
     if booked + quantity > capacity:
-        raise Conflict("This slot is fully booked.", {"slot_id": slot["id"], "left": max(0, capacity - booked)},
-                       code="fully_booked")
-    tx.update("slot", db.SlotItem(seats.pk, seats.sk), [db.SlotItem.booked.add(quantity)],
-              condition=db.SlotItem.booked <= capacity - quantity)
-    return {"slot_id": slot["id"], "starts_at": slot["starts_at"],
-            "cancel_cutoff_hours": None if reward.cancel_cutoff_hours is None else int(reward.cancel_cutoff_hours)}
+        raise fully_booked(slot["id"], capacity - booked)
+    if shards.count_for(capacity - booked, quantity) > 1:
+        _split(seats, quantity)
+        raise Retry()  # read it again, split
+    tx.update(shards.LABEL + NAME, db.SlotItem(seats.pk, seats.sk), [db.SlotItem.booked.add(quantity)],
+              condition=(db.SlotItem.booked <= capacity - quantity) & db.SlotItem.shards.does_not_exist())
+    return terms
+
+
+def fully_booked(slot_id: str, left: int) -> Conflict:
+    return Conflict("This slot is fully booked.", {"slot_id": slot_id, "left": max(0, left)}, code="fully_booked")
+
+
+def after_failure(reward: db.RewardItem, request: dict, quantity: int, key: str) -> Exception:
+    """What a failed booking of a slot's seats means: 409 fully_booked when all its seats, read at one instant, are
+    fewer than `quantity`; otherwise another try (its shard refilled, or the slot read anew)."""
+    head = slot_key(reward, request)
+    split = counter(head, _count_of(db.get(db.SlotItem, head)))
+    if split is None:
+        return Retry()
+    seen = shards.make_room(split, key, quantity)
+    return fully_booked(request["slot_id"], seen.left) if seen.left < quantity else Retry()
+
+
+def _split(seats: db.SlotItem, quantity: int) -> None:
+    """Cut a slot's free seats into shards, on condition nobody booked or gave one back meanwhile."""
+    free = int(seats.capacity) - int(seats.booked)
+    split = counter((seats.pk, seats.sk), shards.count_for(free, quantity))
+    tx = Tx()
+    shards.put_all(tx, split, free)
+    tx.update("seats", db.SlotItem(seats.pk, seats.sk), [db.SlotItem.shards.set(split.count)],
+              condition=(db.SlotItem.booked == seats.booked) & db.SlotItem.shards.does_not_exist())
+    try:
+        tx.commit()
+    except ConditionFailed:
+        pass  # split or booked by another redemption first
 
 
 def refuse_if_started(slot_id: str, starts_at: str) -> None:

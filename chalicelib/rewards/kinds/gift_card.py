@@ -4,7 +4,9 @@ and kept sealed: the redemption holds their ciphertexts, opened only when shown 
 What opens a redemption's codes (its reward_delivered message, the redemption's answer) imports this module
 alone, not the catalog and everything a redeem needs.
 """
-from chalicelib.core import db, vault
+import secrets
+
+from chalicelib.core import aws, db, vault
 from chalicelib.core.errors import Contention
 from chalicelib.core.transact import Tx, with_retries
 from chalicelib.rewards import lifecycle
@@ -34,7 +36,7 @@ def pool_key(reward_id: str) -> str:
 def assign_codes(redemption: db.RedemptionItem) -> bool:
     """Take `quantity` free codes and fulfil with them, atomically; a code taken meanwhile means retry."""
     needed = int(redemption.quantity)
-    free = db.index_keys("gsi2", pool_key(redemption.reward_id), needed)
+    free = free_codes(redemption.reward_id, needed, secrets.token_hex(32))
     if len(free) < needed:
         raise CodesMissing(f"Only {len(free)} free codes for {needed} reserved.")
     codes = db.get_many(*free)
@@ -44,6 +46,28 @@ def assign_codes(redemption: db.RedemptionItem) -> bool:
                                        db.CodeItem.gsi2pk.remove(), db.CodeItem.gsi2sk.remove()],
                   condition=db.CodeItem.gsi2pk.exists())
     return lifecycle.mark_fulfilled(redemption, sealed_fulfillment(list(codes.values())), tx)
+
+
+def free_codes(reward_id: str, needed: int, start: str) -> list[tuple[str, str]]:
+    """Up to `needed` free codes of the pool, the first from `start` on (wrapping round to the pool's beginning).
+
+    A code's place in the pool is its hash, so a random `start` spreads concurrent fulfilments over the pool
+    instead of all claiming its first codes (and all but one retrying): no code is a hot item."""
+    client, partition = aws.client("dynamodb"), pool_key(reward_id)
+    found: list[tuple[str, str]] = []
+    for condition, values in (("gsi2sk >= :s", {":s": {"S": start}}), ("gsi2sk < :s", {":s": {"S": start}})):
+        query = {"TableName": db.Item.Meta.table_name, "IndexName": "gsi2",
+                 "KeyConditionExpression": f"gsi2pk = :p AND {condition}",
+                 "ExpressionAttributeValues": {":p": {"S": partition}, **values}}
+        while len(found) < needed:
+            page = client.query(**query, Limit=needed - len(found))
+            found += [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if len(found) == needed:
+            break
+    return found
 
 
 def scope_of(reward: db.RewardItem | db.RedemptionItem) -> vault.Scope:

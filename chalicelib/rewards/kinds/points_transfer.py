@@ -51,10 +51,10 @@ class PointsTransfer(Kind):
         Raises ProviderUnavailable while the provider is down or the order not yet executed (the queue retries)."""
         if not redemption.sent_at and not lifecycle.mark_sent(redemption):
             return  # cancelled before it was sent
-        member = lifecycle.member_of(redemption)
+        profile = db.profile_of(lifecycle.member_of(redemption))
         account = redemption.delivery["account"]
         order = Order(denomination=units(redemption), currency_code=UNIT, product=redemption.terms["partner"],
-                      recipient={"name": member.name or redemption.external_id, "email": member.email,
+                      recipient={"name": profile.name or redemption.external_id, "email": profile.email,
                                  "account": account})
         try:
             result = provider.place_order(redemption.redemption_id, order)

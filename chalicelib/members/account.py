@@ -283,10 +283,10 @@ class Account:
 
     # --- writing -------------------------------------------------------------------------------
 
-    def stage(self, tx: Tx, label: str = "member") -> None:
+    def stage(self, tx: Tx, label: str = "member", *, changed: bool = True) -> None:
         """Add the account, as it now stands, to `tx` (its version makes a concurrent writer retry), with the
-        buckets of the months it seals, changes or no longer needs."""
-        self._store(tx)
+        buckets of the months it seals, changes or no longer needs; `changed` False keeps its `updated_at`."""
+        self._store(tx, changed)
         profiles.migrate(self.member, tx)
         tx.put(label, self.member)
 
@@ -305,13 +305,13 @@ class Account:
         if member.lots is None and member.earned is None and not db.has_legacy_profile(member):
             return False
         tx = Tx()
-        self.stage(tx)
+        self.stage(tx, changed=False)
         tx.commit()
         return True
 
     # --- storage ---------------------------------------------------------------------------------
 
-    def _store(self, tx: Tx) -> None:
+    def _store(self, tx: Tx, changed: bool) -> None:
         """Write the wallet into the member item, its sealed months into their buckets, and the index entries
         of the work it makes due. The soonest lots and the window's oldest month are kept on the member: when
         they moved into a sealed month, it is read now, so that the next change and balance read need not."""
@@ -345,7 +345,8 @@ class Account:
         member.lifetime_earned, member.lifetime_spent = wallet.lifetime_earned, wallet.lifetime_spent
         member.debt = wallet.debt
         member.holds = [list(h) for h in wallet.holds] or None
-        member.updated_at = self.now_iso
+        if changed:
+            member.updated_at = self.now_iso
         _index_due_work(member, wallet)
 
     def _reach(self, lot_keys=(), days=()) -> None:

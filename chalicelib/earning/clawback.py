@@ -14,7 +14,7 @@ from chalicelib.core import db
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.transact import ConditionFailed, Replayed, Retry, Tx
 from chalicelib.members.account import Account
-from chalicelib.members.entries import Posting
+from chalicelib.members.entries import Posting, keep_balance
 
 
 def is_reversal(program: db.ProgramItem, event_type: str) -> bool:
@@ -77,7 +77,7 @@ def reverse(change: Account, event: dict, fingerprint: str) -> db.EntryItem:
                                  reason=f"{event['type']} of {target}"))
     tx = Tx()
     change.settle(tx)
-    entry.snapshot = change.balance()
+    keep_balance(entry, change.balance())
     if owed:
         tx.update("original", original, [db.EntryItem.reversed.add(owed)],
                   condition=db.EntryItem.reversed.does_not_exist()

@@ -5,7 +5,7 @@ from chalicelib.core import clock, db
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
 from chalicelib.earning import campaigns, clawback, referrals, rules
 from chalicelib.members import account, ledger, membership, tiers
-from chalicelib.members.entries import Posting, settlement_view, transaction_view
+from chalicelib.members.entries import Posting, keep_balance, kept_balance, settlement_view, transaction_view
 from chalicelib.notices import announcements
 
 
@@ -66,7 +66,7 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     change.qualify(event["type"], properties)
     change.settle_debt(entry, tx)
     change.settle(tx)
-    entry.snapshot = change.balance()
+    keep_balance(entry, change.balance())
     if member.version is None:  # enrolled by this event
         tx.after(lambda: announcements.welcome(program, member))
     tx.after(lambda: announcements.points_earned(program, member, entry, change.available))
@@ -95,4 +95,4 @@ def answer(entry: db.EntryItem) -> dict:
     if settlement:
         transactions.append(settlement)
     return {"id": entry.event_id, "member": entry.external_id, "points": int(entry.points),
-            "transactions": transactions, "balance": entry.snapshot}
+            "transactions": transactions, "balance": kept_balance(entry)}

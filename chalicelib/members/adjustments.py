@@ -2,7 +2,7 @@
 from chalicelib.core import clock
 from chalicelib.core.transact import Tx
 from chalicelib.members import account, ledger, membership
-from chalicelib.members.entries import Posting, transaction_view
+from chalicelib.members.entries import Posting, keep_balance, kept_balance, transaction_view
 
 
 def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: str,
@@ -23,7 +23,7 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
         tx = Tx()
         change.settle_debt(entry, tx)
         change.settle(tx)
-        entry.snapshot = change.balance()
+        keep_balance(entry, change.balance())
         change.commit(entry, tx)
         return entry
 
@@ -31,4 +31,4 @@ def adjust(org_id: str, program_id: str, external_id: str, points: int, reason: 
 
 
 def answer(entry) -> dict:
-    return {"transaction": transaction_view(entry), "balance": entry.snapshot}
+    return {"transaction": transaction_view(entry), "balance": kept_balance(entry)}

@@ -52,6 +52,25 @@ def transaction_view(entry: db.EntryItem) -> dict:
     return view
 
 
+_END_OF_DAY = "T23:59:59.999Z"
+
+
+def keep_balance(entry: db.EntryItem, balance: dict) -> None:
+    """Keep with the entry the balance its change left, for a replay to answer again. Its next expiries are kept
+    as [day, points] pairs: an entry under 1 KB costs half the write units, and ten expiries as the answer
+    shows them would take most of that."""
+    entry.snapshot = {("x" if name == "expiring" else name): (
+        [[lot["expires_at"].removesuffix(_END_OF_DAY), lot["points"]] for lot in value] if name == "expiring" else value)
+        for name, value in balance.items()}
+
+
+def kept_balance(entry: db.EntryItem) -> dict:
+    """The balance `keep_balance` kept (an entry written before it kept the answer as it was)."""
+    return {("expiring" if name == "x" else name): (
+        [{"points": points, "expires_at": at if len(at) > 10 else at + _END_OF_DAY} for at, points in value]
+        if name == "x" else value) for name, value in (entry.snapshot or {}).items()}
+
+
 SETTLEMENT_REASON = "debt settled from new points"
 
 

@@ -206,7 +206,7 @@ class EntryItem(Item, discriminator="entry"):
     settled = NumberAttribute(null=True)  # debt paid from this credit, in a `reverse` entry of its own
     created_at = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
-    snapshot = JSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)
+    snapshot = CompactJSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)
 
 
 class ReferralCodeItem(Item, discriminator="refcode"):

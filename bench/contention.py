@@ -82,7 +82,8 @@ class Run:
 
     @property
     def conflicts(self) -> int:
-        return self.emulator["transaction_conflicts"] + self.emulator["write_conflicts"]
+        return (self.emulator["transaction_conflicts"] + self.emulator["write_conflicts"]
+                + self.emulator["read_conflicts"])
 
     @property
     def throttles(self) -> int:
@@ -235,8 +236,9 @@ def render(runs: list[Run]) -> str:
          f" limit covers {SHARE_WITHIN_LIMIT:.0%} of them."),
         (f"   strict emulator: a committed transaction holds its items {settings['commit_ms']:g} ms; per-item limit"
          f" scaled to {settings['item_wcu']} WCU/s (DynamoDB: 1,000, i.e. x{settings['item_wcu'] / 1000:g}),"),
-        "   as the emulator runs far slower than DynamoDB. conflicts: transactions cancelled with TransactionConflict",
-        "   and single writes refused with TransactionConflictException; throttles: refused for the item's WCU;",
+        "   as the emulator runs far slower than DynamoDB. conflicts: transactions (writes, and the shards' reads at one",
+        "   instant) cancelled with TransactionConflict and single writes refused with TransactionConflictException;",
+        "   throttles: refused for the item's WCU;",
         "   retries: attempts chalicelib.core.transact tried again. past limit: more granted (summed from the answers)",
         "   than the limit, or more stored (the API's spent points / stock taken), or the two disagree.",
         "   targets: no 503, never past the limit, conflicts per operation that do not grow with the clients.",

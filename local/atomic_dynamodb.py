@@ -8,8 +8,13 @@ moto also backs up every table a transaction touches by deep-copying it whole, o
 makes each transaction slower as the table grows (hundreds of ms at a few thousand items). Under the
 lock, backing up only the items the transaction names is enough to roll it back.
 
+moto's TransactGetItems reads its items one GetItem at a time (its backend method does nothing), so a
+write could land between two of them: here the whole request runs under the lock, one instant, as on
+DynamoDB (core/shards.py's exact "sold out" rests on it).
+
 Under the same lock, local/strict_dynamodb.py (when switched on) refuses what DynamoDB would refuse
-under contention: transactions that overlap on an item, items written too fast.
+under contention: transactions that overlap on an item, transactional reads of an item a transaction
+holds, items written too fast.
 """
 import copy
 import functools
@@ -19,10 +24,11 @@ import moto.dynamodb.models as models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 
 from local import strict_dynamodb
 
-OPERATIONS = ("get_item", "query", "scan", "batch_get_item", "batch_write_item", "transact_get_items")
+OPERATIONS = ("get_item", "query", "scan", "batch_get_item", "batch_write_item")
 WRITES = ("put_item", "update_item", "delete_item")  # the item's key: their second argument
 _lock = threading.RLock()
 _inside = threading.local()  # a transaction's own writes are moto's put/update/delete_item calls
@@ -112,6 +118,15 @@ def _serialised_write(operation):
     return atomic
 
 
+def _transact_get_items(operation):
+    def transact_get_items(self, *args, **kwargs):
+        with _lock:
+            strict_dynamodb.before_read_transaction(self.dynamodb_backend, self.body["TransactItems"])
+            return operation(self, *args, **kwargs)
+
+    return transact_get_items
+
+
 def install() -> None:
     """Idempotent: every item operation of moto's DynamoDB backend runs under one process-wide lock."""
     wrappers = {name: _serialised for name in OPERATIONS}
@@ -124,3 +139,8 @@ def install() -> None:
         wrapped = functools.update_wrapper(wrap(operation), operation)
         wrapped.atomic = True
         setattr(DynamoDBBackend, name, wrapped)
+    if not getattr(DynamoHandler.transact_get_items, "atomic", False):
+        wrapped = functools.update_wrapper(_transact_get_items(DynamoHandler.transact_get_items),
+                                           DynamoHandler.transact_get_items)
+        wrapped.atomic = True
+        DynamoHandler.transact_get_items = wrapped

@@ -11,8 +11,11 @@ In strict mode the emulator refuses what DynamoDB refuses, with DynamoDB's codes
   transaction holds is cancelled: TransactionCanceledException, reason `TransactionConflict` for that
   item and `None` for the others, nothing written. A single-item PutItem, UpdateItem or DeleteItem
   (BatchWriteItem's included) on a held item fails with TransactionConflictException. A cancelled
-  transaction holds nothing (its prepare phase is not modelled); reads are never refused (GetItem reads
-  the committed item, as on DynamoDB; TransactGetItems conflicts are not modelled).
+  transaction holds nothing (its prepare phase is not modelled). A TransactGetItems that names an item a
+  transaction holds is cancelled the same way (TransactionConflict for that item, nothing read), as DynamoDB
+  cancels a transactional read of an item a write transaction is committing; it holds nothing itself (a
+  write never waits for a read). Other reads are never refused (GetItem, Query and BatchGetItem read the
+  committed item, as on DynamoDB).
 - An item takes at most LAUREL_STRICT_ITEM_WCU write units a second (default 1,000: DynamoDB's per-item
   and per-partition limit). Each write to an item counts its units in a sliding one-second window: a
   standard write 1 per KB, a transactional one (a ConditionCheck too) 2 per KB, of the larger of the item
@@ -74,6 +77,7 @@ class Counters:
     transactions: int = 0  # TransactWriteItems requests seen
     transaction_conflicts: int = 0  # cancelled: an item was held by another transaction
     write_conflicts: int = 0  # single-item writes refused: the item was held by a transaction
+    read_conflicts: int = 0  # TransactGetItems cancelled: an item was held by a write transaction
     throttled_transactions: int = 0
     throttled_writes: int = 0
 
@@ -161,6 +165,18 @@ def before_transaction(backend, transact_items: list[dict]) -> Pending | None:
         raise TransactionCanceledException([("ThrottlingError", THROTTLED, None) if over else (None, None, None)
                                             for over in throttled])
     return Pending([key for key, _ in named], units, now, transaction=True)
+
+
+def before_read_transaction(backend, transact_items: list[dict]) -> None:
+    """Cancel a TransactGetItems as DynamoDB would when a write transaction holds an item it names."""
+    if _settings is None:
+        return
+    now = time.monotonic()
+    conflicts = [key is not None and _held(key, now) for key, _ in (_named(backend, entry) for entry in transact_items)]
+    if any(conflicts):
+        _counters.read_conflicts += 1
+        raise TransactionCanceledException([("TransactionConflict", CONFLICT_REASON, None) if conflict
+                                            else (None, None, None) for conflict in conflicts])
 
 
 def before_write(backend, table_name: str, attributes: dict) -> Pending | None:

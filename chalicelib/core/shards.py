@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from chalicelib.core import aws, db
-from chalicelib.core.transact import ConditionFailed, Retry, Tx
+from chalicelib.core.transact import ConditionFailed, Retry, Tx, back_off, tally
 
 MIN_SLICE = 8  # a shard starts with at least this many takes' worth
 MAX_SHARDS = 16  # TransactGetItems reads a counter's head and shards at once (its limit is 100 items)
+REFILL_ATTEMPTS = 4  # reads and moves of one refill before the operation itself is tried again
 LABEL = "counter:"  # a shard's label in a transaction starts with it (`is_counter`)
 
 
@@ -172,7 +173,19 @@ def snapshot(counter: Counter) -> Snapshot:
 def make_room(counter: Counter, key: str, amount: int, limit: int | None = None) -> Snapshot:
     """After a take from `key`'s shard failed: read the counter at one instant, bring its slices to `limit` if that
     changed, and move into that shard what it lacks. The snapshot says what was left: under `amount`, the counter
-    is exhausted (exactly); otherwise the take is worth another try."""
+    is exhausted (exactly); otherwise the take is worth another try. A read or a move that met another refill (the
+    shards moved, or a transaction held one) reads the counter again here, a few times, before the whole
+    operation is tried again."""
+    for number in range(REFILL_ATTEMPTS - 1):
+        try:
+            return _make_room(counter, key, amount, limit)
+        except Retry:
+            tally.count(retried=1)
+            back_off(number)
+    return _make_room(counter, key, amount, limit)
+
+
+def _make_room(counter: Counter, key: str, amount: int, limit: int | None) -> Snapshot:
     seen = snapshot(counter)
     if limit is not None and seen.limit != limit:
         _relimit(counter, seen, limit)

@@ -153,12 +153,12 @@ def with_retries(attempt: Callable[[], Any]) -> Any:
             return attempt()
         except Retry:
             tally.count(retried=1)
-            _back_off(number)
+            back_off(number)
     tally.count(exhausted=1)
     raise Contention("Too many concurrent changes; try again.")
 
 
-def _back_off(number: int) -> None:
+def back_off(number: int) -> None:
     """Full jitter: a random pause up to an exponentially growing, capped bound."""
     time.sleep(random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** number)))
 
@@ -205,7 +205,7 @@ def _conditional_write(write: Callable[[], None], failure: type[PynamoDBExceptio
             if code != "TransactionConflictException":
                 raise
         tally.count(retried=1)
-        _back_off(number)
+        back_off(number)
     tally.count(exhausted=1)
     raise Contention("Too many concurrent changes; try again.")
 

@@ -142,3 +142,62 @@ def _no_sdk_retries():
     from botocore.config import Config
 
     return Config(retries={"total_max_attempts": 1})
+
+
+def test_a_transactional_read_of_an_item_a_transaction_holds_is_cancelled_with_transaction_conflict(stack, strict):
+    # Given strict mode, and a transaction that has just written item r1
+    table, dynamodb = stack.env["LAUREL_TABLE"], boto3.client("dynamodb")
+    strict(commit_ms=100)
+    dynamodb.transact_write_items(TransactItems=[put(table, "S#r1"), put(table, "S#r2")])
+    time.sleep(0.11)
+    dynamodb.transact_write_items(TransactItems=[put(table, "S#r1", 2)])
+    # When a TransactGetItems reads r2 and r1 while that transaction still holds r1
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_get_items(TransactItems=[get(table, "S#r2"), get(table, "S#r1")])
+    # Then it is cancelled as DynamoDB cancels it: TransactionConflict on r1, None on r2
+    error = cancelled.value.response
+    assert error["Error"]["Code"] == "TransactionCanceledException"
+    assert [reason["Code"] for reason in error["CancellationReasons"]] == ["None", "TransactionConflict"]
+    assert strict_dynamodb.counters()["read_conflicts"] == 1
+    # And once the hold is over it reads both, as committed
+    time.sleep(0.11)
+    read = dynamodb.transact_get_items(TransactItems=[get(table, "S#r2"), get(table, "S#r1")])["Responses"]
+    assert [int(answer["Item"]["v"]["N"]) for answer in read] == [1, 2]
+
+
+def test_a_split_stock_read_while_a_transaction_holds_a_shard_is_read_again_not_a_500(stack, api, program, strict):
+    from chalicelib.core import db, shards, transact
+    from chalicelib.rewards import redemptions, stock
+
+    # Given a reward whose stock is split into shards, and a member with points
+    path, admin = program["path"], program["admin"]
+    api.call("PUT", f"{path}/members/reader", admin, {"name": "Reader"})
+    api.call("POST", f"{path}/members/reader/adjustments", admin, {"points": 10, "reason": "seed"},
+             {"Idempotency-Key": "seed-reader"})
+    reward = api.call("POST", f"{path}/rewards", admin, {"type": "cashback", "name": "Cup", "cost": 1, "stock": 64})[1]
+    redemptions.create(program["org_id"], program["id"], "reader", {"reward_id": reward["id"]}, "first")
+    counter = stock.counter(db.get(db.RewardItem, db.RewardItem.key(program["id"], reward["id"])))
+    assert counter is not None and counter.count > 1
+    # And the shard the next redemption takes from is empty (its units moved to another shard)
+    own = shards.index_for("second", counter.count)
+    other = (own + 1) % counter.count
+    emptied = counter.shard(own)
+    emptied.refresh()
+    moved = int(emptied.left)
+    emptied.update(actions=[db.ShardItem.left.set(0)])
+    counter.shard(other).update(actions=[db.ShardItem.left.add(moved)])
+    # When, in strict mode, a transaction has just written a third shard, and the redemption comes at once
+    strict(commit_ms=300)
+    held = transact.Tx()
+    held.update("held", counter.shard((own + 2) % counter.count), [db.ShardItem.taken.add(0)])
+    held.commit()
+    transact.tally.take()
+    redemptions.create(program["org_id"], program["id"], "reader", {"reward_id": reward["id"]}, "second")
+    # Then its read of every shard met the hold, was tried again, and the redemption went through
+    assert strict_dynamodb.counters()["read_conflicts"] >= 1
+    assert transact.tally.take()["retried"] >= 1
+    assert api.call("GET", f"{path}/rewards/{reward['id']}", admin)[1]["stock"] == 62
+
+
+def get(table: str, pk: str) -> dict:
+    return {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": "x"}}}}

@@ -45,12 +45,16 @@ def require(org_id: str, program_id: str, external_id: str, *,
 
 
 def get(org_id: str, program_id: str, external_id: str) -> dict:
-    return view(*reversed(require(org_id, program_id, external_id)))
+    # Retried: a read that needs the account's sealed months may race a change that moves them.
+    return with_retries(lambda: view(*reversed(require(org_id, program_id, external_id))))
 
 
 def balance(org_id: str, program_id: str, external_id: str) -> dict:
-    program, member = require(org_id, program_id, external_id, profile=False)
-    return balance_view(member, program)
+    def attempt() -> dict:
+        program, member = require(org_id, program_id, external_id, profile=False)
+        return balance_view(member, program)
+
+    return with_retries(attempt)  # as `get`
 
 
 def upsert(org_id: str, program_id: str, external_id: str, changes: dict) -> tuple[dict, bool]:

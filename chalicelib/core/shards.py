@@ -148,6 +148,19 @@ def put_all(tx: Tx, counter: Counter, left: int | None, taken: int = 0, limit: i
         tx.put(counter.label, item, condition=db.ShardItem.pk.does_not_exist() if fresh else None)
 
 
+def split(counter: Counter, head, left: int, condition) -> None:
+    """Cut `left` into `counter`'s shards and record their number on its head item `head`, on `condition` and
+    on nobody having split it first (else the caller's retry reads what the other writer did)."""
+    count = getattr(type(head), counter.count_attribute)
+    tx = Tx()
+    put_all(tx, counter, left)
+    tx.update(counter.name, head, [count.set(counter.count)], condition=condition & count.does_not_exist())
+    try:
+        tx.commit()
+    except ConditionFailed:
+        pass
+
+
 def snapshot(counter: Counter) -> Snapshot:
     """Read the head and every shard at one instant; a Retry if another transaction held them or the head no
     longer says `counter.count` shards (split again: the caller reads it anew)."""

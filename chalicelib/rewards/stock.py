@@ -9,7 +9,7 @@ stock is: into a shard, or onto the reward item, on condition that it is still u
 """
 from chalicelib.core import db, shards
 from chalicelib.core.errors import Conflict
-from chalicelib.core.transact import ConditionFailed, Retry, Tx
+from chalicelib.core.transact import Retry, Tx
 
 NAME = "stock"  # in a transaction's failures: shards.LABEL + NAME
 
@@ -58,14 +58,7 @@ def _split(reward: db.RewardItem, quantity: int) -> None:
     """Cut the reward item's stock into shards, on condition nobody changed it meanwhile (then the caller's retry
     reads what they did)."""
     split = shards.Counter(reward.pk, reward.sk, shards.count_for(int(reward.stock), quantity), "stock_shards", NAME)
-    tx = Tx()
-    shards.put_all(tx, split, int(reward.stock))
-    tx.update("reward", db.RewardItem(reward.pk, reward.sk), [db.RewardItem.stock_shards.set(split.count)],
-              condition=(db.RewardItem.stock == reward.stock) & db.RewardItem.stock_shards.does_not_exist())
-    try:
-        tx.commit()
-    except ConditionFailed:
-        pass  # split or changed by another writer first
+    shards.split(split, db.RewardItem(reward.pk, reward.sk), int(reward.stock), db.RewardItem.stock == reward.stock)
 
 
 def give_back(tx: Tx, reward: db.RewardItem, quantity: int, key: str) -> None:

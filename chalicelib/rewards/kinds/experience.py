@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from chalicelib.core import clock, db, shards
 from chalicelib.core.errors import Conflict, ValidationFailed
-from chalicelib.core.transact import ConditionFailed, Retry, Tx
+from chalicelib.core.transact import Retry, Tx
 from chalicelib.rewards import lifecycle
 from chalicelib.rewards.kinds.base import Kind
 
@@ -158,15 +158,8 @@ def after_failure(reward: db.RewardItem, request: dict, quantity: int, key: str)
 def _split(seats: db.SlotItem, quantity: int) -> None:
     """Cut a slot's free seats into shards, on condition nobody booked or gave one back meanwhile."""
     free = int(seats.capacity) - int(seats.booked)
-    split = counter((seats.pk, seats.sk), shards.count_for(free, quantity))
-    tx = Tx()
-    shards.put_all(tx, split, free)
-    tx.update("seats", db.SlotItem(seats.pk, seats.sk), [db.SlotItem.shards.set(split.count)],
-              condition=(db.SlotItem.booked == seats.booked) & db.SlotItem.shards.does_not_exist())
-    try:
-        tx.commit()
-    except ConditionFailed:
-        pass  # split or booked by another redemption first
+    shards.split(counter((seats.pk, seats.sk), shards.count_for(free, quantity)), db.SlotItem(seats.pk, seats.sk),
+                 free, db.SlotItem.booked == seats.booked)
 
 
 def refuse_if_started(slot_id: str, starts_at: str) -> None:

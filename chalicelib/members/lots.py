@@ -6,6 +6,7 @@ Points that can expire are kept as lots `[expires_at, points]`, oldest first; th
 finds them); they count toward nothing until released. Nothing here touches the database, so
 every rule is unit-tested.
 """
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -180,12 +181,18 @@ def prune_earned(wallet: Wallet, today: str, days: int = TIER_WINDOW_DAYS) -> Wa
     return replace(wallet, earned={day: p for day, p in wallet.earned.items() if day >= start})
 
 
-def next_window_drop(wallet: Wallet, today: str, days: int = TIER_WINDOW_DAYS) -> str | None:
-    """The first day on which something leaves the tier window (when a tier may fall)."""
-    present = sorted(day for day in wallet.earned if day >= window_start(today, days))
-    if not present:
-        return None
-    return (datetime.fromisoformat(present[0]) + timedelta(days=days)).strftime("%Y-%m-%d")
+def next_window_drop(wallet: Wallet, today: str, days: int = TIER_WINDOW_DAYS, below: float = math.inf) -> str | None:
+    """The first day on which the tier window's measure, were nothing more earned, falls below `below` (by
+    default: the first day anything leaves the window). A month kept whole (chalicelib.members.history) leaves
+    on its first day: the day found is never later than the true one."""
+    start = window_start(today, days)
+    present = sorted((day, amount) for day, amount in wallet.earned.items() if day >= start)
+    measure = sum(amount for _, amount in present)
+    for day, amount in present:
+        measure -= amount
+        if measure < below:
+            return (datetime.fromisoformat(day[:10]) + timedelta(days=days)).strftime("%Y-%m-%d")
+    return None
 
 
 def _soonest(moments, limit: int) -> list[tuple[str, int]]:

@@ -36,6 +36,15 @@ def member_from(found: dict, program_id: str, external_id: str) -> Optional[db.M
     return db.attach_profile(member, found.get(profile_key))
 
 
+def read_many(member_keys: list[tuple[str, str]]) -> dict[tuple[str, str], db.MemberItem]:
+    """The members of these keys, each with its profile, read together (BatchGetItem): a batch job that may
+    tell its members something reads no profile one by one."""
+    profile_keys = {key: (key[0], db.PROFILE_SK) for key in member_keys}
+    found = db.get_many(*member_keys, *profile_keys.values()) if member_keys else {}
+    return {key: db.attach_profile(member, found.get(profile_keys[key]))
+            for key, member in ((key, found.get(key)) for key in member_keys) if isinstance(member, db.MemberItem)}
+
+
 def updated_at(member: db.MemberItem) -> Optional[str]:
     """When the member last changed: its account or its profile, the later."""
     return max(member.updated_at or "", db.profile_of(member).updated_at or "") or None

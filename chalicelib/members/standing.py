@@ -59,8 +59,18 @@ def settle(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, now_i
     if standing.below_since:
         member.tier_review = tiers.review_day(standing.below_since, rules).isoformat()
     else:
-        member.tier_review = lots.next_window_drop(wallet, today, days) if name else None
+        falls = lots.next_window_drop(wallet, today, days, below=standing.tier["min_points"]) if name else None
+        member.tier_review = _next_review(member.tier_review, falls, today)
     return wallet, standing
+
+
+def _next_review(stored: str | None, falls: str | None, today: str) -> str | None:
+    """The day the member's tier may fall: `falls`, unless a review still to come is earlier. Reviewing early
+    costs the scheduled run one look (it sets the next day then); moving the day on with each earn would move
+    the member's index entry on every earn."""
+    if falls and stored and today < stored <= falls:
+        return stored
+    return falls
 
 
 def history(program_id: str, external_id: str, limit: int, last_key) -> object:

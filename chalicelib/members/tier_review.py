@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from chalicelib.core import aws, clock, db, settings
 from chalicelib.core.transact import Retry, with_retries
-from chalicelib.members import account
+from chalicelib.members import account, profiles
 from chalicelib.notices import tier_changes
 from chalicelib.webhooks import endpoints
 
@@ -73,7 +73,7 @@ def _run(body: dict, remaining_ms: Callable[[], int]) -> tuple[dict, Optional[di
     start = body.get("start")
     while True:
         keys, start = _page(body, start)
-        members = db.get_many(*keys) if keys else {}
+        members = profiles.read_many(keys)  # with their profiles: a tier change tells its member
         for key in keys:
             counts["members"] += 1
             counts["changed"] += recalculate_member(key, now, members.get(key), programs)

@@ -49,6 +49,7 @@ from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # no
 from chalicelib.core.db.member_items import (  # noqa: F401
     HISTORY_PREFIX,
     PROFILE_FIELDS,
+    PROFILE_SK,
     EntryItem,
     HistoryItem,
     ImportJobItem,

@@ -110,7 +110,10 @@ class ProfileItem(Item, discriminator="profile"):
 
     @staticmethod
     def key(program_id: str, external_id: str) -> tuple[str, str]:
-        return member_pk(program_id, external_id), "PROFILE"
+        return member_pk(program_id, external_id), PROFILE_SK
+
+
+PROFILE_SK = "PROFILE"  # beside its account, in the member's partition
 
 
 def has_legacy_profile(member: MemberItem) -> bool:

@@ -321,7 +321,7 @@ class Bench:
         sizes, prices = result["sizes"], result["prices"]
         ratio = checks["ratio"].cell(f"{checks['ratio'].value:.2f}")
         return "\n".join([
-            "G. An earn by the member's history: daily earns (and the nightly expiry job) for 0, 365 and 730 days,",
+            "G. An earn by the member's history: daily earns (and the nightly jobs) for 0, 365 and 730 days,",
             "   then one measured earn each; program with 365-day expiry and two tiers; ~600-byte profile",
             table(["operation", "requests", "RCU", "WCU", "$ per million"], body, "lrrrr"),
             f"   {longest}-day earn / new member's earn, in dollars: {ratio}",

@@ -387,7 +387,7 @@ def get_redemption(call: Call):
                             "limit and still carry a next_cursor)", {"enum": list(statuses.STATUSES)}),))
 def member_redemptions(call: Call):
     program_id, external_id = member_of(call)
-    membership.require(call.org_id, program_id, external_id)
+    membership.require(call.org_id, program_id, external_id, profile=False)
     return redemptions.of_member(program_id, external_id, call.query, **sight(call))
 
 
@@ -444,7 +444,7 @@ def session_member(call: Call) -> str | None:
           answer=PAYOUTS("CashWallet"), paged=True)
 def get_cash_wallet(call: Call):
     program_id, external_id = member_of(call)
-    membership.require(call.org_id, program_id, external_id)
+    membership.require(call.org_id, program_id, external_id, profile=False)
     return cash.view(program_id, external_id, call.query)
 
 

@@ -31,7 +31,7 @@ def _scheme(program: db.ProgramItem) -> dict:
 
 def member_code(org_id: str, program_id: str, external_id: str) -> dict:
     """The member's referral code (made known to the lookup on first ask; idempotent)."""
-    program, _ = membership.require(org_id, program_id, external_id)
+    program, _ = membership.require(org_id, program_id, external_id, profile=False)
     _scheme(program)
     code = code_of(program_id, external_id)
     db.ReferralCodeItem(*db.ReferralCodeItem.key(program_id, code), external_id=external_id).save()

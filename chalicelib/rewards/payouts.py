@@ -73,7 +73,7 @@ def view(payout: db.PayoutItem, *, show_method: bool) -> dict:
 def request(org_id: str, program_id: str, external_id: str, body: dict, idempotency_key: str, *,
             show_method: bool) -> tuple[dict, bool]:
     """Reserve the amount and record the request, once per Idempotency-Key; 409 `insufficient_funds`."""
-    membership.require(org_id, program_id, external_id)
+    membership.require(org_id, program_id, external_id, profile=False)
     fingerprint = ledger.fingerprint("payout", external_id, body)
     first = _first_request(program_id, idempotency_key, fingerprint)
     if first is not None:

@@ -42,6 +42,14 @@ class Principal:
     def log_id(self) -> str:
         return self.key_id or self.kind
 
+    @property
+    def bucket(self) -> str:
+        """Whose rate-limit bucket a call draws on: the key's, or one member's own sessions (never every
+        member's at once: one member's flood would answer 429 to members of other organisations)."""
+        if self.kind == "member":
+            return f"member:{self.org_id}:{self.program_id}:{self.external_id}"
+        return self.log_id
+
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

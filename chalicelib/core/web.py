@@ -178,7 +178,7 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
                 if roles:
                     principal = auth.authenticate(request.headers.get("authorization"))
                     auth.require(principal, roles)
-                    limiter.take(principal.log_id)
+                    limiter.take(principal.bucket)
                 call = Call(principal, params, query=dict(request.query_params or {}))
                 if body is not None:
                     call.body = parse_body(request.raw_body or b"", body.load())

@@ -10,7 +10,7 @@ import hmac
 
 from chalicelib.core import clock, db, settings
 from chalicelib.core.errors import Conflict, NotFound
-from chalicelib.core.transact import Tx, save_or_retry, with_retries
+from chalicelib.core.transact import ConditionFailed, Retry, Tx, with_retries
 from chalicelib.members import membership
 from chalicelib.members.account import Account
 from chalicelib.members.entries import Posting, put_new
@@ -53,21 +53,36 @@ def attach(org_id: str, program_id: str, external_id: str, code: str) -> tuple[d
             raise Conflict("This member was already referred by someone else.", {"field": "code"})
         if referrer == external_id:
             raise Conflict("A member cannot refer itself.", {"field": "code"})
-        _refuse_cycle(program_id, referrer, external_id)
+        chain = _chain(program_id, referrer, external_id)
         member.referred_by, member.referral = referrer, "pending"
         member.updated_at = clock.iso(clock.now())
-        save_or_retry(member)
+        # The chain as read is a condition of the write: two members attaching each other's codes at the same
+        # moment cannot both pass (the second reads the first's link and finds the cycle).
+        tx = Tx()
+        for link in chain:
+            referred_by = db.MemberItem.referred_by
+            tx.check(f"chain:{link.external_id}", link,
+                     referred_by == link.referred_by if link.referred_by else referred_by.does_not_exist())
+        tx.put("member", member)
+        try:
+            tx.commit()
+        except ConditionFailed as changed:
+            raise Retry() from changed
         return view(member), True
 
     return with_retries(attempt)
 
 
-def _refuse_cycle(program_id: str, referrer: str, referee: str) -> None:
-    current = referrer
+def _chain(program_id: str, referrer: str, referee: str) -> list[db.MemberItem]:
+    """The referrer and those who referred it in turn (read consistently); 409 if the referee is among them."""
+    chain, current = [], referrer
     for _ in range(MAX_CHAIN):
-        item = db.get(db.MemberItem, db.MemberItem.key(program_id, current), consistent=False)
-        if item is None or not item.referred_by:
-            return
+        item = db.get(db.MemberItem, db.MemberItem.key(program_id, current))
+        if item is None:
+            return chain
+        chain.append(item)
+        if not item.referred_by:
+            return chain
         if item.referred_by == referee:
             raise Conflict("This referral would make a cycle.", {"field": "code"})
         current = item.referred_by

@@ -2,6 +2,10 @@
 import os
 import uuid
 
+from given import outcomes
+
+from chalicelib.core.errors import LaurelError
+
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 
 
@@ -66,3 +70,25 @@ def test_a_member_session_sees_its_own_code_only(stack, api):
     token = api.call("POST", f"{program['path']}/members/ann/sessions", program["admin"], {})[1]["token"]
     assert api.call("GET", f"{program['path']}/members/ann/referral-code", token)[0] == 200
     assert api.call("GET", f"{program['path']}/members/ben/referral-code", token)[0] == 404
+
+
+def test_two_members_attaching_each_others_code_at_once_never_both_succeed(stack, api):
+    # Given pairs of members, each pair knowing each other's codes
+    program = referral_program(api)
+    for pair in range(6):
+        first, second = f"p{pair}a", f"p{pair}b"
+        for member in (first, second):
+            api.call("PUT", f"{program['path']}/members/{member}", program["admin"], {"name": member})
+        codes = {member: code(api, program, member) for member in (first, second)}
+
+        def attaching(member, other):
+            def call():
+                status, body = attach(api, program, member, codes[other])
+                if status != 201 and status != 200:
+                    raise LaurelError(body["error"]["message"], code=body["error"]["code"])
+            return call
+
+        # When both attach the other's code at the same moment
+        results = outcomes([attaching(first, second), attaching(second, first)])
+        # Then one referral stands and the other is refused as a cycle
+        assert results == ["conflict", "ok"], results

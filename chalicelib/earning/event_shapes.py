@@ -9,7 +9,6 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from chalicelib.core.wire import EXTERNAL_ID, ExternalId, Request, small_object
 
-
 NUMBER_LIMIT = 1e100  # a measure, a basis or a total built from a property is stored as a DynamoDB number (< 1e126)
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from chalicelib.core import clock, db
 from chalicelib.members import account, migration
 
+
 def _old_member(program, external_id: str) -> dict:
     """A member as the older release wrote it: 14 months of lots, a year of tier-window days, Silver."""
     now = clock.now()

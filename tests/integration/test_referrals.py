@@ -81,7 +81,7 @@ def test_two_members_attaching_each_others_code_at_once_never_both_succeed(stack
             api.call("PUT", f"{program['path']}/members/{member}", program["admin"], {"name": member})
         codes = {member: code(api, program, member) for member in (first, second)}
 
-        def attaching(member, other):
+        def attaching(member, other, codes=codes):
             def call():
                 status, body = attach(api, program, member, codes[other])
                 if status != 201 and status != 200:

@@ -33,8 +33,6 @@ def give(org_id: str, program_id: str, giver_id: str, request: dict, idempotency
         program, giver, receiver = found.get(program_key), found.get(giver_key), found.get(receiver_key)
         if program is None or giver is None:
             raise NotFound("No such program or member.")
-        if receiver is None:
-            raise NotFound("No such member to recognise.", {"field": "to"})
         scheme = _scheme(program)
         if receiver_id == giver_id:
             raise Conflict("A member cannot recognise itself.", {"field": "to"})
@@ -46,6 +44,9 @@ def give(org_id: str, program_id: str, giver_id: str, request: dict, idempotency
         if points > left:
             raise Conflict(f"Only {left} points of this month's allowance are left.",
                            {"allowance_left": left}, code="allowance_exceeded")
+        # Only now: a member who could not give anyway learns nothing of who else is a member.
+        if receiver is None:
+            raise NotFound("No such member to recognise.", {"field": "to"})
         giver.given = {month: int((giver.given or {}).get(month, 0)) + points}
         giver.updated_at = clock.iso(now)
         gift = Account(program, receiver, now)

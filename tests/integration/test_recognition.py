@@ -74,3 +74,17 @@ def test_the_allowance_resets_when_the_month_turns(stack, api):
         assert give(api, program, "ann", "m-3", points=1)[1]["error"]["code"] == "allowance_exceeded"
     with mock.patch.object(clock, "now", return_value=december):
         assert give(api, program, "ann", "m-4", points=50)[1]["allowance_left"] == 50
+
+
+def test_a_member_who_cannot_give_learns_nothing_of_who_is_a_member(stack, api):
+    # Given a member session whose gift would be refused anyway (over the gift limit, or the allowance)
+    program = team(api)
+    token = api.call("POST", f"{program['path']}/members/ann/sessions", program["admin"], {})[1]["token"]
+    assert give(api, program, "ann", "spend-it", points=50, token=token)[0] == 201
+    assert give(api, program, "ann", "spend-more", points=50, to="cat", token=token)[0] == 201
+    # When it names a member and a stranger alike
+    for points in (60, 10):
+        known = give(api, program, "ann", f"k-{points}", to="ben", points=points, token=token)
+        stranger = give(api, program, "ann", f"s-{points}", to="nobody-here", points=points, token=token)
+        # Then both answers are the same refusal
+        assert known[0] == stranger[0] == 409 and known[1] == stranger[1], (known, stranger)

@@ -9,25 +9,6 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from chalicelib.core.wire import EXTERNAL_ID, ExternalId, Request, small_object
 
-NUMBER_LIMIT = 1e100  # a measure, a basis or a total built from a property is stored as a DynamoDB number (< 1e126)
-
-
-def storable_numbers(value: Any, path: str = "properties") -> Any:
-    """Refuse a property number no total could be stored with (a spend measured from it would fail to save)."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            storable_numbers(item, f"{path}.{name}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            storable_numbers(item, f"{path}[{index}]")
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) < NUMBER_LIMIT:
-        raise ValueError(f"{path} is {value}: numbers must be smaller than 1e100 in size")
-    return value
-
-
-def _properties(value: dict) -> dict:
-    return storable_numbers(small_object(value))
-
 
 class EventIn(Request):
     id: Annotated[str, Field(pattern=EXTERNAL_ID)]
@@ -36,7 +17,7 @@ class EventIn(Request):
     occurred_at: Optional[AwareDatetime] = None
     properties: dict[str, Any] = {}
 
-    _properties = field_validator("properties")(_properties)
+    _properties = field_validator("properties")(small_object)
 
 
 class PartnerMessage(Request):

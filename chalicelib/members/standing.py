@@ -9,6 +9,11 @@ from chalicelib.members.lots import Wallet
 from chalicelib.notices import tier_changes
 
 
+# A spend measure may sum amounts past what a DynamoDB number holds (below 1e126): the tier history records
+# such a measure at this, its largest (every tier threshold is far below it).
+LARGEST_NUMBER = 9.99e125
+
+
 def policy(program: db.ProgramItem) -> dict:
     return tiers.policy_of(program.tier_policy)
 
@@ -51,7 +56,8 @@ def settle(program: db.ProgramItem, member: db.MemberItem, wallet: Wallet, now_i
         change = db.TierChangeItem(
             *db.TierChangeItem.key(member.program_id, member.external_id, now_iso, int(member.version or 0)),
             org_id=member.org_id, program_id=member.program_id, external_id=member.external_id,
-            change=standing.change, from_tier=member.tier, to_tier=name, qualifying=qualifying, created_at=now_iso)
+            change=standing.change, from_tier=member.tier, to_tier=name, qualifying=min(qualifying, LARGEST_NUMBER),
+            created_at=now_iso)
         tier_changes.outbox(change)
         tx.put("tier-change", change, condition=db.TierChangeItem.pk.does_not_exist())
         tx.after(lambda: tier_changes.announce(change, member))

@@ -8,7 +8,6 @@ from chalicelib.members import lots, tiers
 from chalicelib.members.lots import Wallet
 from chalicelib.notices import tier_changes
 
-
 # A spend measure may sum amounts past what a DynamoDB number holds (below 1e126): the tier history records
 # such a measure at this, its largest (every tier threshold is far below it).
 LARGEST_NUMBER = 9.99e125

@@ -152,13 +152,8 @@ def _sizes(table: Table, client, program_id: str, member: str) -> dict[str, int]
     pk = db.member_pk(program_id, member)
     mine = {item["sk"]["S"]: item for item in items.values() if item["pk"]["S"] == pk}
     account = capacity.item_size(mine.get("MEMBER"))
-    profile = capacity.item_size(mine.get("PROFILE")) or _profile_part(mine.get("MEMBER"))
+    profile = capacity.item_size(mine.get("PROFILE"))
     months = [capacity.item_size(item) for sk, item in mine.items() if sk.startswith(db.HISTORY_PREFIX)]
     return {"account_bytes": account, "profile_bytes": profile, "sealed_months": len(months),
             "sealed_month_bytes_max": max(months, default=0)}
 
-
-def _profile_part(item) -> int:
-    """A profile still on the member item (the layout before the split): the bytes of its fields."""
-    fields = ("email", "phone", "name", "locale", "attributes")
-    return sum(capacity.attribute_size(name, value) for name, value in (item or {}).items() if name in fields)

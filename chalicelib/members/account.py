@@ -85,7 +85,7 @@ class Account:
 
     def balance(self) -> dict:
         """The balance with the member's tier (what an answer shows, and a replay repeats)."""
-        self._reach_soonest(10)
+        self._reach_soonest(lots.SHOWN)
         wallet = self.wallet
         balance = {"available": wallet.available, "pending": wallet.pending,
                    "lifetime_earned": wallet.lifetime_earned, "lifetime_spent": wallet.lifetime_spent,
@@ -315,16 +315,15 @@ class Account:
         """Write the wallet into the member item, its sealed months into their buckets, and the index entries
         of the work it makes due. The soonest lots and the window's oldest month are kept on the member: when
         they moved into a sealed month, it is read now, so that the next change and balance read need not."""
-        member, wallet = self.member, self.wallet
+        member = self.member
         if self.program:  # days the tier window has left are not written again
             self._reach_window()
-            wallet = self.wallet = lots.prune_earned(self.wallet, self.now_iso[:10],
-                                                    int(standing.policy(self.program)["window_days"]))
-        amounts = {LOTS: dict(wallet.lots), WINDOW: dict(wallet.earned)}
-        if any(history.wanted_sealed(series, amounts[series], self._sealed[series]) for series in SERIES):
+            self.wallet = lots.prune_earned(self.wallet, self.now_iso[:10],
+                                            int(standing.policy(self.program)["window_days"]))
+        if any(history.wanted_sealed(series, self._amounts(series), self._sealed[series]) for series in SERIES):
             self._read_history()
-            wallet = self.wallet
-            amounts = {LOTS: dict(wallet.lots), WINDOW: dict(wallet.earned)}
+        wallet = self.wallet
+        amounts = {series: self._amounts(series) for series in SERIES}
         stamp = int(member.version or 0) + 1  # the member's version once this write lands
         pieces = {series: history.split(series, amounts[series], self._sealed[series], self._buckets[series])
                   for series in SERIES}
@@ -348,6 +347,10 @@ class Account:
         if changed:
             member.updated_at = self.now_iso
         _index_due_work(member, wallet)
+
+    def _amounts(self, series: str) -> dict[str, float]:
+        """The wallet's lots or tier-window days, by key (placeholders of sealed months included)."""
+        return dict(self.wallet.lots) if series == LOTS else dict(self.wallet.earned)
 
     def _reach(self, lot_keys=(), days=()) -> None:
         """Read the sealed months before a change reaches inside one of them."""

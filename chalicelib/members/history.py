@@ -14,9 +14,11 @@ exact. chalicelib.members.account reads the buckets before any change that would
 """
 from dataclasses import dataclass, field
 
+from chalicelib.members.lots import SHOWN
+
 LOTS, WINDOW = "L", "W"
 SERIES = (LOTS, WINDOW)
-HEAD_LOTS = 10  # the balance shows the next ten expiries: that many soonest lots stay on the account
+HEAD_LOTS = SHOWN  # the balance shows the next expiries: that many soonest lots stay on the account
 
 
 def month_of(key: str) -> str:
@@ -141,40 +143,29 @@ class SealedMonthTouched(Exception):
     """A change reached inside a sealed month without reading it first (a bug: nothing is written)."""
 
 
-def _kept(series: str, months: dict[str, dict[str, float]]) -> set[str]:
-    """The months that stay on the account: the newest, and the soonest lots or the window's oldest month."""
-    ordered = sorted(month for month, detail in months.items() if detail)
-    if not ordered:
-        return set()
-    kept = {ordered[-1]}
-    if series == WINDOW:
-        return kept | {ordered[0]}
-    count = 0
-    for month in ordered:
-        kept.add(month)
+def _head(series: str, months: dict[str, dict[str, float]], sealed: dict[str, float]) -> tuple[set[str], bool]:
+    """The soonest months a series keeps on the account (the window's oldest; lots until HEAD_LOTS of them), and
+    whether a sealed month is among them."""
+    head, count = set(), 0
+    for month in sorted(month for month, detail in months.items() if detail):
+        head.add(month)
+        if month in sealed:
+            return head, True
         count += len(months[month])
-        if count >= HEAD_LOTS:
+        if series == WINDOW or count >= HEAD_LOTS:
             break
-    return kept
+    return head, False
+
+
+def _kept(series: str, months: dict[str, dict[str, float]]) -> set[str]:
+    """The months that stay on the account: the soonest (`_head`) and the newest."""
+    return _head(series, months, {})[0] | {max(months)} if months else set()
 
 
 def wanted_sealed(series: str, amounts: dict[str, float], sealed: dict[str, float]) -> bool:
     """Whether a sealed month should now be on the account (the soonest lots or the window's oldest month
     moved into it): the account reads it, so the next change and balance read need not."""
-    months = by_month(amounts.items())
-    ordered = sorted(months)
-    if not ordered:
-        return False
-    if series == WINDOW:
-        return ordered[0] in sealed
-    count = 0
-    for month in ordered:
-        if month in sealed:
-            return True
-        count += len(months[month])
-        if count >= HEAD_LOTS:
-            return False
-    return False
+    return _head(series, by_month(amounts.items()), sealed)[1]
 
 
 def split(series: str, amounts: dict[str, float], sealed: dict[str, float],

@@ -203,12 +203,15 @@ def _soonest(moments, limit: int) -> list[tuple[str, int]]:
     return sorted(grouped.items())[:limit]
 
 
-def expiring(wallet: Wallet, limit: int = 10) -> list[dict]:
+SHOWN = 10  # the next expiries, and releases, a balance shows
+
+
+def expiring(wallet: Wallet, limit: int = SHOWN) -> list[dict]:
     """The next lots to expire, grouped by date, for the balance answer."""
     return [{"points": points, "expires_at": at} for at, points in _soonest(wallet.lots, limit)]
 
 
-def pending_releases(wallet: Wallet, limit: int = 10) -> list[dict]:
+def pending_releases(wallet: Wallet, limit: int = SHOWN) -> list[dict]:
     """The next holds to be released, grouped by moment, for the balance answer."""
     return [{"points": points, "available_at": at}
             for at, points in _soonest(((h[0], h[1]) for h in wallet.holds), limit)]

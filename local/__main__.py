@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 
 from local import template
 from local.api import ApiServer, find_app
@@ -20,6 +21,8 @@ from local.resources import deploy, verify_email_sender
 from local.seed import banner, seed
 
 log = logging.getLogger("local")
+# How soon the main thread notices Ctrl-C that the kernel delivered to another thread.
+SIGNAL_CHECK_SECONDS = 0.2
 
 
 def _secret(name: str) -> tuple[str, bool]:
@@ -82,7 +85,10 @@ def _serve(stopping: threading.Event) -> None:
             print(f"root key (generated for this run): {root_key}")
         print(f"Control port http://{HOST}:{control_port} (POST /jobs/<FunctionLogicalId>, POST /drain, GET /sent)")
         print(f"Laurel is running on {base_url}", flush=True)
-        stopping.wait()
+        # Not stopping.wait(): the kernel may deliver Ctrl-C to any of the stack's threads, and a main
+        # thread blocked on a lock then never runs Python's handler; a short sleep returns to it.
+        while not stopping.is_set():
+            time.sleep(SIGNAL_CHECK_SECONDS)
         log.info("stopping")
     finally:
         # Newest first: no new requests, then pollers finish their batch, then the emulator goes.

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e bench fuzz load package clean
+.PHONY: install run test test-unit test-integration test-e2e bench fuzz load package analytics clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ load: install
 ## Deployable SAM template and one artifact per function, in build/.
 package: install
 	$(BIN)/python -m infra.package
+
+## Export the running local stack's table (beside `make run`) as DynamoDB exports it, and run the named queries
+## of infra/athena/ over it with DuckDB (docs/analytics.md; ARGS="--program ID --member ID" adds a statement).
+analytics: install
+	$(BIN)/python -m local.export $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache

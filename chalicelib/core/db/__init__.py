@@ -47,12 +47,15 @@ creations take). Scan is granted to those two functions only.
 """
 from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
+    DIRECTORY_SK,
     HISTORY_PREFIX,
     PROFILE_FIELDS,
     PROFILE_SK,
+    DirectoryItem,
     EntryItem,
     HistoryItem,
     ImportJobItem,
+    LookupItem,
     MemberItem,
     ProfileItem,
     ProgramItem,
@@ -63,6 +66,7 @@ from chalicelib.core.db.member_items import (  # noqa: F401
     entry_pk,
     has_legacy_profile,
     legacy_profile,
+    lookup_pk,
     member_pk,
     profile_of,
 )

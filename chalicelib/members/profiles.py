@@ -91,6 +91,26 @@ def migrate(member: db.MemberItem, tx: Tx) -> None:
     tx.put("profile", profile)
 
 
+def file(member: db.MemberItem, filed: bool) -> bool:
+    """The one-off migration's backfill of a member written before the directory (`filed`: it has its
+    DirectoryItem already, so nothing to do): its directory entry and, if it has a ProfileItem, that profile's
+    name index keys and lookups, in one transaction under the profile's version (a PUT meanwhile: Retry)."""
+    if filed:
+        return False
+    tx = Tx()
+    tx.put("directory", directory_keys.entry(member))
+    profile = db.profile_of(member)
+    if profile.version is not None:
+        directory_keys.index_name(profile)
+        tx.put("profile", profile)
+        lookups.stage(tx, set(), lookup_keys(profile))
+    try:
+        tx.commit()
+    except ConditionFailed as failed:
+        raise Retry() from failed
+    return True
+
+
 def put(member: db.MemberItem, changes: dict, now_iso: str, *, new_member: bool) -> db.ProfileItem:
     """PUT member's write: the member's profile with `changes` (a field given as None is cleared).
 

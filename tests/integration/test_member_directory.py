@@ -217,3 +217,66 @@ def test_a_member_session_cannot_list_the_members(stack, api, program):
     assert status == 201
     status, _ = members(api, program, session["token"])
     assert status == 403
+
+
+def _as_before_the_directory(program, external_id: str) -> None:
+    """Undo what the directory added to a member: as a member written by the release before it."""
+    client, table = boto3.client("dynamodb"), db.Item.Meta.table_name
+    pk = db.member_pk(program["id"], external_id)
+    client.delete_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": db.DIRECTORY_SK}})
+    if client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": db.PROFILE_SK}}).get("Item"):
+        client.update_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": db.PROFILE_SK}},
+                           UpdateExpression="REMOVE gsi3pk, gsi3sk")
+    for item in lookup_items(program):
+        if item["sk"]["S"] == external_id:
+            client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def test_the_one_off_job_files_the_members_written_before_the_directory(stack, api, program):
+    from test_member_profiles import legacy_member
+
+    from chalicelib.core import clock
+    from chalicelib.members import migration
+
+    # Given members of the release before: one enrolled by an event, one with a profile, one in the old layout
+    earn(api, program, "by-event", "e-1", 300)
+    put(api, program, "with-profile", name="Wanda", email="wanda@example.com", phone="+14155550100")
+    for name in ("by-event", "with-profile"):
+        _as_before_the_directory(program, name)
+    legacy_member(program, "legacy", name="Lee", email="Lee@Example.com")
+    assert ids(members(api, program)[1]) == [] and lookup_items(program) == []
+    answers = {name: api.call("GET", f"{program['path']}/members/{name}", program["admin"])[1]
+               for name in ("by-event", "with-profile", "legacy")}
+    # When the operator starts the job, twice, and its worker runs
+    for _ in range(2):
+        migration.plan()
+    stack.pump("TierReviewFunction")
+    # Then every member is listed and found, and reads the same as before
+    assert sorted(ids(members(api, program)[1])) == ["by-event", "legacy", "with-profile"]
+    assert ids(members(api, program, email="wanda@EXAMPLE.com")[1]) == ["with-profile"]
+    assert ids(members(api, program, phone="+1 415 555 0100")[1]) == ["with-profile"]
+    assert ids(members(api, program, email="lee@example.com")[1]) == ["legacy"]
+    assert ids(members(api, program, name_prefix="w")[1]) == ["with-profile"]
+    assert ids(members(api, program, external_id_prefix="by-")[1]) == ["by-event"]
+    for name, answer in answers.items():
+        assert api.call("GET", f"{program['path']}/members/{name}", program["admin"])[1] == answer
+    # and a second run finds nothing left to write
+    assert migration.rewrite_member((db.member_pk(program["id"], "with-profile"), "MEMBER"), clock.now()) is False
+
+
+def test_an_import_keeps_the_directory_as_put_member_does(stack, api, program):
+    # Given a member with an email, one enrolled by an event, and a file that changes both and creates one
+    put(api, program, "ada", email="ada@example.com", name="Ada")
+    earn(api, program, "bob", "e-1")
+    result = imported(stack, program, "dir-change.csv",
+                      "external_id,name,email,phone\nada,Ada L,ada@new.example.com,\n"
+                      "bob,Bob,bob@example.com,+14155550100\ncy,Cy,cy@example.com,\n")
+    assert result["counts"]["rejected"] == 0
+    # Then the directory and its lookups follow the file
+    assert ids(members(api, program, email="ada@example.com")[1]) == []
+    assert ids(members(api, program, email="ada@new.example.com")[1]) == ["ada"]
+    assert ids(members(api, program, phone="+14155550100")[1]) == ["bob"]
+    assert ids(members(api, program, email="cy@example.com")[1]) == ["cy"]
+    assert ids(members(api, program, name_prefix="ada l")[1]) == ["ada"]
+    assert sorted(ids(members(api, program)[1])) == ["ada", "bob", "cy"]
+    assert len(lookup_items(program)) == 4

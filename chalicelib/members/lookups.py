@@ -19,7 +19,7 @@ from chalicelib.core.wire import E164
 
 EMAIL, PHONE = "email", "phone"
 KINDS = (EMAIL, PHONE)
-KEY_PURPOSE, KEY_VERSION = "member-lookup", "v1"  # a new version would mean re-writing every lookup (the migration)
+KEY_PURPOSE, KEY_VERSION = "member-lookup", "v1"  # another key or version: every lookup must be written again
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _E164 = re.compile(E164)
 

@@ -85,3 +85,10 @@ def test_the_import_list_documents_its_key_filter():
     document = openapi.document(ENDPOINTS)
     parameters = document["paths"]["/v1/programs/{program_id}/imports"]["get"]["parameters"]
     assert {"limit", "cursor", "key"} <= {parameter["name"] for parameter in parameters}
+
+
+def test_the_member_directory_documents_every_filter():
+    document = openapi.document(ENDPOINTS)
+    parameters = document["paths"]["/v1/programs/{program_id}/members"]["get"]["parameters"]
+    assert {"limit", "cursor", "tier", "attribute", "email", "phone", "external_id_prefix", "name_prefix"} == {
+        parameter["name"] for parameter in parameters if parameter["in"] == "query"}

@@ -78,7 +78,7 @@ def external_ids(program_id: str, kind: str, value: str, limit: int,
     """One Query: the external ids of the program's members whose `kind` is `value` (normalised already), and where
     the next page starts (None: done)."""
     page = aws.client("dynamodb").query(
-        TableName=settings.table_name(), KeyConditionExpression="pk = :p", ProjectionExpression="sk",
+        TableName=settings.table_name(), KeyConditionExpression="pk = :p", ProjectionExpression="pk, sk",
         ExpressionAttributeValues={":p": {"S": db.lookup_pk(program_id, kind, digest(program_id, kind, value))}},
         Limit=limit, **({"ExclusiveStartKey": start} if start else {}))
     return [item["sk"]["S"] for item in page.get("Items", [])], page.get("LastEvaluatedKey")

@@ -11,8 +11,8 @@ from chalicelib.rewards import statuses  # its statuses and queues are in the de
 # cold start, and a route's first call loads its own area's (chalicelib.core.web).
 campaigns, earn, order_webhooks, recognition, referrals = modules_in(
     "chalicelib.earning", "campaigns", "earn", "order_webhooks", "recognition", "referrals")
-adjustments, membership, programs, tier_review = modules_in(
-    "chalicelib.members", "adjustments", "membership", "programs", "tier_review")
+adjustments, directory, membership, programs, tier_review = modules_in(
+    "chalicelib.members", "adjustments", "directory", "membership", "programs", "tier_review")
 (uploads,) = modules_in("chalicelib.members.imports", "uploads")
 broadcasts, message_log, preferences, program_templates = modules_in(
     "chalicelib.messaging", "broadcasts", "message_log", "preferences", "program_templates")
@@ -183,6 +183,24 @@ def stop_campaign(call: Call):
 def upsert_member(call: Call):
     view, created = membership.upsert(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
     return (201 if created else 200), view
+
+
+@endpoint(app, "GET", P + "/members", roles=("admin", "store", "analyst"),
+          summary="The program's members, newest first (every member, however enrolled), filtered and searched: "
+                  "filters combine (AND); with tier or attribute a page may hold fewer than limit and still carry a "
+                  "next_cursor; an unknown filter or a value that cannot match is a 400 saying how to send it",
+          answer=MEMBERS("MemberDirectory"), paged=True,
+          query=(("tier", "Only the members in this tier (one of the program's tiers, by name)"),
+                 ("attribute", "Only the members whose attribute has this value, as name:value (exact; a value "
+                               "that is not a string as JSON: active:true, level:3)"),
+                 ("email", "The members with this email (case-insensitive), found by its keyed hash: by external id"),
+                 ("phone", "The members with this phone, in E.164 (+ sent as %2B; spaces, dashes and a leading 00 "
+                           "are taken), found by its keyed hash: by external id"),
+                 ("external_id_prefix", "The members whose external id starts with this (case-sensitive): by "
+                                        "external id"),
+                 ("name_prefix", "The members whose name starts with this (case-insensitive): by name")))
+def list_members(call: Call):
+    return directory.list_members(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer=MEMBERS("Member"))

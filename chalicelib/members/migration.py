@@ -2,7 +2,8 @@
 
 Members written before the account kept its history in monthly pieces (chalicelib.members.history) and its
 profile in an item of its own (chalicelib.members.profiles) are read as they are by every change, and written in the new layout by their next one. This job does the same for the
-members no change reaches. The operator starts it once after an upgrade (`python -m chalicelib.members.migration`
+members no change reaches, and files every member written before the member directory in it (its DirectoryItem,
+its profile's name index keys and its email and phone lookups: profiles.file). The operator starts it once after an upgrade (`python -m chalicelib.members.migration`
 with the stack's tier review queue: docs/architecture.md, "Upgrading"): one message per parallel Scan segment
 on that queue, whose worker hands what its time does not cover on as a new message. Rewriting is a version-checked write of the member as it stands, so a
 redelivered message, a second start or a race with a live change writes each member once and changes nothing
@@ -14,7 +15,7 @@ from typing import Callable, Optional
 
 from chalicelib.core import aws, clock, db, settings
 from chalicelib.core.transact import with_retries
-from chalicelib.members import account
+from chalicelib.members import account, profiles
 
 JOB = "account_layout_migration"
 SEGMENTS = 8
@@ -50,19 +51,25 @@ def run(body: dict, remaining_ms: Callable[[], int]) -> tuple[dict, Optional[dic
 
 
 def _page(body: dict, start: Optional[dict]) -> tuple[list[tuple[str, str]], Optional[dict]]:
-    """The next member items of the segment still in an older layout, and where the next page starts."""
+    """The next member items of the segment still in an older layout or not in the directory, and where the next
+    page starts. A member's DirectoryItem sorts before its account item, so a page that holds both skips it; a
+    member whose entry fell on the page before is read to find out."""
     more = {"ExclusiveStartKey": start} if start else {}
-    old = " OR ".join(f"attribute_exists(#{name})" for name in OLD_LAYOUT)
     page = aws.client("dynamodb").scan(
         TableName=settings.table_name(), Segment=body["segment"], TotalSegments=body["segments"],
-        FilterExpression=f"sk = :m AND ({old})", ProjectionExpression="pk, sk",
+        FilterExpression="sk = :m OR sk = :d",
+        ProjectionExpression=", ".join(["pk", "sk", *(f"#{name}" for name in OLD_LAYOUT)]),
         ExpressionAttributeNames={f"#{name}": name for name in OLD_LAYOUT},
-        ExpressionAttributeValues={":m": {"S": "MEMBER"}}, Limit=SCAN_PAGE, **more)
-    return [(item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
+        ExpressionAttributeValues={":m": {"S": "MEMBER"}, ":d": {"S": db.DIRECTORY_SK}}, Limit=SCAN_PAGE, **more)
+    items = page.get("Items", [])
+    filed = {item["pk"]["S"] for item in items if item["sk"]["S"] == db.DIRECTORY_SK}
+    keys = [(item["pk"]["S"], item["sk"]["S"]) for item in items if item["sk"]["S"] == "MEMBER"
+            and (item["pk"]["S"] not in filed or any(name in item for name in OLD_LAYOUT))]
+    return keys, page.get("LastEvaluatedKey")
 
 
 def rewrite_member(key: tuple[str, str], now: datetime) -> bool:
-    """Write one member in today's layout; False if it already was (or is gone)."""
+    """Write one member in today's layout and file it in the directory; False if it already was both (or is gone)."""
     def attempt() -> bool:
         member = db.get(db.MemberItem, key)
         if member is None:
@@ -70,7 +77,16 @@ def rewrite_member(key: tuple[str, str], now: datetime) -> bool:
         program = db.get(db.ProgramItem, db.ProgramItem.key(member.org_id, member.program_id), consistent=False)
         return account.Account(program, member, now).rewrite()
 
-    return with_retries(attempt)
+    def file() -> bool:
+        entry_key = (key[0], db.DIRECTORY_SK)
+        found = db.get_many(key, (key[0], db.PROFILE_SK), entry_key)
+        member = found.get(key)
+        if not isinstance(member, db.MemberItem):
+            return False
+        return profiles.file(profiles.member_from(found, member.program_id, member.external_id), entry_key in found)
+
+    rewritten = with_retries(attempt)
+    return with_retries(file) or rewritten
 
 
 if __name__ == "__main__":  # the operator's one-off start, with LAUREL's settings (the queue's URL) in the environment

@@ -107,6 +107,32 @@ class Member(Answer):
     updated_at: Optional[Timestamp] = None
 
 
+class BalanceSummary(Answer):
+    available: int
+    pending: int
+    lifetime_earned: int
+    lifetime_spent: int
+
+
+class DirectoryMember(Answer):
+    """A member as the program's member directory lists it."""
+
+    external_id: str
+    name: Optional[str]
+    email: Optional[str]
+    phone: Optional[str]
+    attributes: Optional[dict[str, Any]] = None
+    tier: Optional[str]
+    balance: BalanceSummary = Field(description="As the account holds it now (expiring points and tier progress: "
+                                                "GET the member)")
+    created_at: Timestamp = Field(description="When the member was enrolled (by PUT member, an import or an event)")
+
+
+class MemberDirectory(Answer):
+    items: list[DirectoryMember]
+    next_cursor: Optional[str]
+
+
 class Transaction(Answer):
     id: str
     kind: Literal["earn", "redeem", "adjust", "expire", "refund", "reverse"]

@@ -46,7 +46,7 @@ def test_the_openapi_document_is_valid_and_covers_every_endpoint():
     validate(document)
     operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
     assert operations == {(endpoint.method, endpoint.path) for endpoint in ENDPOINTS}
-    assert len(operations) == 76
+    assert len(operations) == 77
 
 
 @pytest.mark.parametrize("name", ["members.csv", "HRMS_2024-06.01.CSV", "crm.jsonl", "crm.NDJSON", "a.csv",
@@ -85,3 +85,10 @@ def test_the_import_list_documents_its_key_filter():
     document = openapi.document(ENDPOINTS)
     parameters = document["paths"]["/v1/programs/{program_id}/imports"]["get"]["parameters"]
     assert {"limit", "cursor", "key"} <= {parameter["name"] for parameter in parameters}
+
+
+def test_the_member_directory_documents_every_filter():
+    document = openapi.document(ENDPOINTS)
+    parameters = document["paths"]["/v1/programs/{program_id}/members"]["get"]["parameters"]
+    assert {"limit", "cursor", "tier", "attribute", "email", "phone", "external_id_prefix", "name_prefix"} == {
+        parameter["name"] for parameter in parameters if parameter["in"] == "query"}

@@ -8,7 +8,9 @@ Access patterns (pk / sk, and the overloaded indexes):
 | API key | `ORG#{org_id}` | `KEY#{key_id}` | keys of an org: query pk, sk begins_with `KEY#` |
 | program | `ORG#{org_id}` | `PRG#{program_id}` | programs of an org: query pk, sk begins_with `PRG#` |
 | member's account (balance; legacy: the profile of a member written before the split) | `MBR#{program_id}#{external_id}` | `MEMBER` | gsi2 `DUE#{day}#{shard}` while points wait to expire or to be released (the sooner); gsi3 `TIER#{day}#{shard}` on the day its tier may drop (`tier_review`) |
-| member's profile (contact details, locale, attributes: chalicelib/members/profiles.py) | `MBR#{program_id}#{external_id}` | `PROFILE` | |
+| member's profile (contact details, locale, attributes: chalicelib/members/profiles.py) | `MBR#{program_id}#{external_id}` | `PROFILE` | gsi3 `NAMES#{program_id}` / `{name, case-folded}` while named: the members by name prefix (chalicelib/members/directory.py) |
+| member's directory entry (written once, with the member's creation: chalicelib/members/directory_keys.py) | `MBR#{program_id}#{external_id}` | `DIRECTORY` | gsi1 `MEMBERS#{program_id}` / `{created_at}#{external_id}`: a program's members, newest first; gsi2 `IDS#{program_id}` / `{external_id}`: by external id prefix |
+| member lookup (keyed hash of an email or phone: chalicelib/members/lookups.py) | `LOOKUP#{program_id}#{email or phone}#{HMAC-SHA256 hex}` | `{external_id}` | the members with an email or phone: query pk |
 | ledger entry | `LEDGER#{program_id}#{scope}#{idempotency key}` | `ENTRY` | gsi1 `MBR#{program_id}#{external_id}` / `{created_at}#{txn_id}`: a member's transactions, newest first (INCLUDE projection of the transaction fields); filtered on `kind` = `redeem`, a member's redemptions, newest first (their `redemption_id`s, then read by key) |
 | referral code | `REFCODE#{program_id}#{code}` | `CODE` | |
 | campaign budget | `CMP#{campaign_id}` | `BUDGET` | |
@@ -37,22 +39,30 @@ Access patterns (pk / sk, and the overloaded indexes):
 A ledger entry's key is its idempotency key, so appending an entry is conditional on the key being
 new inside the same transaction that moves the balance: no separate idempotency round trip.
 
-The members of a program have no index of their own: the two rare sweeps of them, a broadcast and
+A program's members are listed and searched through the directory (chalicelib/members/directory.py): each member's
+DirectoryItem, written in the transaction that creates the member (2 WCU there, plus 1 WCU in each of gsi1 and
+gsi2, once), its profile's name keys and its lookup items, written with the profile (no extra write unless the email
+or phone changes: then the profile write is a transaction, 2 WCU per KB, plus 2 WCU per lookup put or deleted). An
+earn of an existing member writes none of them. The directory answers reads of a page, never a sweep: the two
+rare sweeps of the members, a broadcast and
 the tier review after a program's tiers change (chalicelib/members/tier_review.py, in parallel segments),
 find them with a paginated Scan filtered to the program's members (with a cursor checkpointed in
 the broadcast item, or handed on in the next message). That reads the whole table once per sweep,
-which costs cents per million items, and in exchange member writes stay exactly as they are (an
-index keyed by program would cost an index write per member write, or a write path that only some
-creations take). Scan is granted to those two functions only.
+which costs cents per million items, and in exchange they read the accounts and profiles whole (the
+directory's index entries hold keys only: walking them would cost a read per member on top). Scan is granted to
+those two functions only.
 """
 from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
+    DIRECTORY_SK,
     HISTORY_PREFIX,
     PROFILE_FIELDS,
     PROFILE_SK,
+    DirectoryItem,
     EntryItem,
     HistoryItem,
     ImportJobItem,
+    LookupItem,
     MemberItem,
     ProfileItem,
     ProgramItem,
@@ -63,6 +73,7 @@ from chalicelib.core.db.member_items import (  # noqa: F401
     entry_pk,
     has_legacy_profile,
     legacy_profile,
+    lookup_pk,
     member_pk,
     profile_of,
 )

@@ -114,6 +114,32 @@ class ProfileItem(Item, discriminator="profile"):
 
 
 PROFILE_SK = "PROFILE"  # beside its account, in the member's partition
+DIRECTORY_SK = "DIRECTORY"
+
+
+class DirectoryItem(Item, discriminator="directory"):
+    """A member's entry in its program's directory (chalicelib/members/directory.py), written once with the member's
+    first write (whichever creates it: an event, PUT member or an import) and never again: gsi1
+    `MEMBERS#{program_id}` / `{created_at}#{external_id}` (newest first) and gsi2 `IDS#{program_id}` /
+    `{external_id}` (id prefix). An item of its own, so an earn never rewrites it."""
+
+    @staticmethod
+    def key(program_id: str, external_id: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), DIRECTORY_SK
+
+
+class LookupItem(Item, discriminator="lookup"):
+    """A member found by its email or phone: pk `LOOKUP#{program_id}#{kind}#{HMAC of the normalised value}`, sk
+    the external_id (several members may share one). Written in the transaction of the profile write that sets
+    the value, deleted in the one that changes it (chalicelib/members/lookups.py); the plain value is nowhere in it."""
+
+    @staticmethod
+    def key(program_id: str, kind: str, digest: str, external_id: str) -> tuple[str, str]:
+        return lookup_pk(program_id, kind, digest), external_id
+
+
+def lookup_pk(program_id: str, kind: str, digest: str) -> str:
+    return f"LOOKUP#{program_id}#{kind}#{digest}"
 
 
 def has_legacy_profile(member: MemberItem) -> bool:

@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 from chalicelib.core import aws, db, pagination, settings
 from chalicelib.core.errors import NotFound, ValidationFailed
-from chalicelib.core.wire import EMAIL
+from chalicelib.core.patterns import EMAIL
 from chalicelib.members import directory_keys, lookups, profiles, standing
 
 FILTERS = ("tier", "attribute", "email", "phone", "external_id_prefix", "name_prefix")

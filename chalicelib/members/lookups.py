@@ -15,7 +15,7 @@ from typing import Optional
 
 from chalicelib.core import auth, aws, db, settings
 from chalicelib.core.transact import Tx
-from chalicelib.core.wire import E164
+from chalicelib.core.patterns import E164
 
 EMAIL, PHONE = "email", "phone"
 KINDS = (EMAIL, PHONE)

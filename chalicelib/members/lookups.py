@@ -14,8 +14,8 @@ import re
 from typing import Optional
 
 from chalicelib.core import auth, aws, db, settings
-from chalicelib.core.transact import Tx
 from chalicelib.core.patterns import E164
+from chalicelib.core.transact import Tx
 
 EMAIL, PHONE = "email", "phone"
 KINDS = (EMAIL, PHONE)

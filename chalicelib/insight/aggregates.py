@@ -67,14 +67,14 @@ def _count_once(change: Change) -> None:
     for period in periods:
         item = AggregateItem(*AggregateItem.key(change.program_id, period))
         actions = [getattr(AggregateItem, name).add(value) for name, value in change.counts.items()]
+        actions.append(AggregateItem.item_type.set(AggregateItem))  # an update writes no `_t` of its own
         condition = None
         if period in sketches:
             sketch, version = sketches[period]
             actions += [AggregateItem.active.set(sketch.to_bytes()), AggregateItem.sketch_version.add(1)]
             condition = (AggregateItem.sketch_version.does_not_exist() if version is None
                          else AggregateItem.sketch_version == version)
-        if actions:
-            tx.update(f"sketch:{period}", item, actions=actions, condition=condition)
+        tx.update(f"sketch:{period}", item, actions=actions, condition=condition)
     try:
         tx.commit()
     except ConditionFailed as failed:

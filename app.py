@@ -21,6 +21,7 @@ budgets, cash, catalog, payouts, redemptions, review = modules_in(
     "chalicelib.rewards", "budgets", "cash", "catalog", "payouts", "redemptions", "review")
 donation, merchandise = modules_in("chalicelib.rewards.kinds", "donation", "merchandise")
 deliveries, endpoints, events = modules_in("chalicelib.webhooks", "deliveries", "endpoints", "events")
+(insight_report,) = modules_in("chalicelib.insight", "report")
 
 app = Chalice(app_name="laurel")
 install(app)
@@ -48,6 +49,7 @@ ORDERS = shapes_in("chalicelib.earning.order_shapes")
 REWARDS = shapes_in("chalicelib.rewards.shapes")
 PAYOUTS = shapes_in("chalicelib.rewards.payout_shapes")
 MESSAGING = shapes_in("chalicelib.messaging.shapes")
+INSIGHT = shapes_in("chalicelib.insight.shapes")
 
 
 def program_of(call: Call) -> str:
@@ -543,6 +545,19 @@ def report_shipment(call: Call):
           answer=REWARDS("ProgramBudget"))
 def get_budget(call: Call):
     return budgets.view(call.org_id, call.params["program_id"])
+
+
+# --- analytics -------------------------------------------------------------------------------
+
+@endpoint(app, "GET", P + "/analytics", roles=READERS,
+          summary="The program's points, redemptions, enrolments and active members over a range of days, by day or "
+                  "by hour (aggregated from the table's change stream: seconds behind the ledger)",
+          answer=INSIGHT("Analytics"),
+          query=(("from", "First day, YYYY-MM-DD (UTC)", {"format": "date"}),
+                 ("to", "Last day, YYYY-MM-DD (UTC): at most 366 days by day, 31 by hour", {"format": "date"}),
+                 ("granularity", "day (the default) or hour", {"enum": ["day", "hour"]})))
+def get_analytics(call: Call):
+    return insight_report.analytics(call.org_id, call.params["program_id"], call.query)
 
 
 # --- webhooks --------------------------------------------------------------------------------

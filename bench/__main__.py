@@ -1,5 +1,5 @@
 """`python -m bench` (`make bench`): DynamoDB cost per operation, handler import time, artifact size,
-member import throughput, tier recalculation, contention on hot items (strict emulator).
+member import throughput, tier recalculation, contention on hot items (strict emulator), analytics reads.
 
 Prints each figure next to its target (✓ met, ✗ missed) and writes them all to build/bench.json.
 It is a report: a missed target still exits 0; a figure that could not be measured exits 1.
@@ -40,6 +40,7 @@ TIER_MEMBERS = 100_000  # E: the issue's scale (1% of them change tier)
 CONTENTION_OPERATIONS = 256  # F: per race and number of clients (~1 minute in all)
 HISTORY_MAX_COST_RATIO = 1.2  # G: the 730-day member's earn against a new member's, in dollars per million
 HISTORY_MAX_WCU = 5  # G: the 730-day member's earn, a 600-byte profile and the entry's index included
+ANALYTICS_MAX_REQUESTS = {30: 2, 365: 3}  # H: the program's GetItem and one Query (a page per MB of day items)
 CONFLICT_GROWTH_MAX = 0.1  # F: conflicts per operation, most clients less fewest ("do not grow", with noise)
 
 OPERATIONS = {  # measurement name -> (label, steady-state targets apply)
@@ -68,13 +69,14 @@ def log(message: str) -> None:
 class Bench:
     def __init__(self, runs: int, package_runs: int, import_rows: int = IMPORT_ROWS,
                  tier_members: int = TIER_MEMBERS, contention_operations: int = CONTENTION_OPERATIONS,
-                 history: bool = True) -> None:
+                 history: bool = True, analytics: bool = True) -> None:
         self.runs = runs
         self.package_runs = package_runs  # 0: skip the package setting
         self.import_rows = import_rows  # 0: skip section D
         self.tier_members = tier_members  # 0: skip section E
         self.contention_operations = contention_operations  # 0: skip section F
         self.history = history  # False: skip section G
+        self.analytics = analytics  # False: skip section H
         self.checks: list[Check] = []
         self.errors: dict[str, str] = {}
         self.data: dict[str, Any] = {}
@@ -331,6 +333,31 @@ class Bench:
              f"{sizes['sealed_months']} sealed months of at most {sizes['sealed_month_bytes_max']} B each"),
         ])
 
+    # ------------------------------------------------------------------------ H
+
+    def analytics_read(self) -> str:
+        from bench import analytics_read
+
+        result = analytics_read.run()
+        self.data["analytics_read"] = result
+        rows = result["results"]
+        body = []
+        for days in analytics_read.RANGES:
+            mine = [row for row in rows if row["days"] == days]
+            check = Check("H", f"analytics_read.{days}_days.requests", max(row["requests"] for row in mine),
+                          ANALYTICS_MAX_REQUESTS[days])
+            # the same requests whatever the members and events, until the day items are as full as they get
+            usual = [row["requests"] for row in mine if not row["dense"]]
+            spread = Check("H", f"analytics_read.{days}_days.requests_spread", max(usual) - min(usual), 0)
+            self.checks += [check, spread]
+            body += [[f"{days} days", row["scene"], f"{row['events']:,}", check.cell(number(row["requests"])),
+                      number(row["rcu"]), number(row["ms"], 0)] for row in mine]
+        return "\n".join([
+            "H. An analytics read (GET .../analytics, by day) by the program's size: requests must not grow with",
+            "   members or events (a day item holds its counters and a sketch of its active members, 4 KB at most:",
+            "   the worst case, every day that full, bounds the read; a Query page holds 1 MB)",
+            table(["range", "program", "events", "requests", "RCU", "ms"], body, "llrrrr")])
+
     # ------------------------------------------------------------------------ all
 
     def run(self) -> int:
@@ -347,6 +374,8 @@ class Bench:
             self.section("F", "F. contention", self.contention)
         if self.history:
             self.section("G", "G. earn by history", self.earn_history)
+        if self.analytics:
+            self.section("H", "H. analytics read", self.analytics_read)
         seconds = time.perf_counter() - started
         met = sum(check.ok for check in self.checks)
         summary = (f"{met} of {len(self.checks)} targets met {OK}" if met == len(self.checks)
@@ -356,7 +385,7 @@ class Bench:
             summary += f"; not measured: {', '.join(sorted(self.errors))} {MISSED}"
         now = datetime.now(UTC)
         print(f"Laurel bench, {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {seconds:.0f} s\n")
-        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E", "F", "G") if key in self.text))
+        print("\n\n".join(self.text[key] for key in ("A", "B", "C", "D", "E", "F", "G", "H") if key in self.text))
         print(f"\n{summary}")
         BUILD.mkdir(exist_ok=True)
         output = BUILD / "bench.json"
@@ -383,10 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contention-operations", type=int, default=CONTENTION_OPERATIONS,
                         help=f"operations of each of section F's races (default {CONTENTION_OPERATIONS}; 0 skips it)")
     parser.add_argument("--no-history", action="store_true", help="skip section G (earn by history, ~2 min)")
+    parser.add_argument("--no-analytics", action="store_true", help="skip section H (analytics reads, ~1 min)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     return Bench(max(1, args.runs), max(0, args.package_runs), max(0, args.import_rows),
-                 max(0, args.tier_members), max(0, args.contention_operations), not args.no_history).run()
+                 max(0, args.tier_members), max(0, args.contention_operations), not args.no_history,
+                 not args.no_analytics).run()
 
 
 if __name__ == "__main__":

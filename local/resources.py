@@ -1,4 +1,4 @@
-"""Creates the template's tables, queues, topics, subscriptions, buckets and KMS keys on the AWS endpoint, and describes
+"""Creates the template's tables (and their streams), queues, topics, subscriptions, buckets and KMS keys on the AWS endpoint, and describes
 the functions (settings, queue triggers, schedules) exactly as the deployed stack would see them.
 
 Creation is idempotent (a resource that already exists is reused and brought in line with the
@@ -6,7 +6,7 @@ template), so `make run` works against an emulator that outlives it.
 """
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -27,6 +27,7 @@ _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _DEFAULT_TIMEOUT = 3
 _DEFAULT_MEMORY = 128
 _DEFAULT_BATCH_SIZE = 10
+_DEFAULT_STREAM_BATCH_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,18 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB stream event source mapping, with Lambda's retry settings."""
+    function: Function
+    stream_arn: str
+    batch_size: int
+    report_batch_item_failures: bool
+    bisect_on_error: bool
+    max_retries: int  # -1: until the record expires from the stream, as on AWS
+    on_failure_queue_url: str | None  # an SQS on-failure destination: the batch's record info goes there
+
+
+@dataclass(frozen=True)
 class ScheduleTrigger:
     """An EventBridge schedule; `interval` is None for cron expressions (run on demand only)."""
     function: Function
@@ -67,6 +80,7 @@ class Deployment:
     queue_triggers: list[QueueTrigger]
     schedules: dict[str, ScheduleTrigger]  # by function logical id
     environment: dict[str, str]  # every function's settings (all functions share one local process)
+    stream_triggers: list[StreamTrigger] = field(default_factory=list)
 
 
 def rate_seconds(expression: str) -> float | None:
@@ -178,8 +192,17 @@ class _Stack:
             if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
                 self._dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
                     "AttributeName": ttl["AttributeName"], "Enabled": True})
+        table = self._stream(name, props.get("StreamSpecification"))
+        return name, {"Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn")}
+
+    def _stream(self, name: str, specification: dict | None) -> dict:
+        """Turn the table's stream on as the template says (also on a table an earlier run created without it)."""
         table = self._dynamodb.describe_table(TableName=name)["Table"]
-        return name, {"Arn": table["TableArn"]}
+        if specification and not table.get("StreamSpecification", {}).get("StreamEnabled"):
+            self._dynamodb.update_table(TableName=name, StreamSpecification={
+                "StreamEnabled": True, "StreamViewType": specification["StreamViewType"]})
+            table = self._dynamodb.describe_table(TableName=name)["Table"]
+        return table
 
     def _queue(self, logical_id: str, properties: dict) -> tuple[Any, dict]:
         props = self.resolver.resolve(properties)
@@ -307,7 +330,7 @@ def _function(stack: _Stack, logical_id: str, properties: dict) -> Function:
 
 def _add_trigger(deployment: Deployment, stack: _Stack, function: Function, event_name: str, event: dict,
                  queues_by_arn: dict[str, str]) -> None:
-    """SQS and Schedule events; HttpApi events are the API server's, and exist only once packaged."""
+    """SQS, DynamoDB stream and Schedule events; HttpApi events are the API server's, and exist only once packaged."""
     properties = stack.resolver.resolve(event.get("Properties", {}))
     if cfn.as_env_string(properties.get("Enabled", True)) != "true":
         return
@@ -330,6 +353,19 @@ def _add_trigger(deployment: Deployment, stack: _Stack, function: Function, even
             interval=interval,
             rule_arn=f"arn:aws:events:{deployment.region}:{deployment.account}:rule/{function.name}-{event_name}",
         )
+    elif event["Type"] == "DynamoDB":
+        if properties["StartingPosition"] != "TRIM_HORIZON":
+            raise cfn.TemplateError(f"{function.logical_id}: the local stack reads streams from TRIM_HORIZON only")
+        destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        deployment.stream_triggers.append(StreamTrigger(
+            function=function,
+            stream_arn=properties["Stream"],
+            batch_size=int(properties.get("BatchSize", _DEFAULT_STREAM_BATCH_SIZE)),
+            report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+            bisect_on_error=cfn.as_env_string(properties.get("BisectBatchOnFunctionError", False)) == "true",
+            max_retries=int(properties.get("MaximumRetryAttempts", -1)),
+            on_failure_queue_url=queues_by_arn[destination] if destination else None,
+        ))
 
 
 def verify_email_sender(region: str, sender: str) -> None:

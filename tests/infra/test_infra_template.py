@@ -60,6 +60,17 @@ def test_functions_handlers_and_triggers_are_those_of_the_architecture(source_te
             assert events == []
         elif trigger.startswith("schedule"):
             assert events == [{"Type": "Schedule", "Properties": {"Schedule": ticked(trigger)[0]}}]
+        elif trigger.startswith("stream"):
+            table, response_type, destination = ticked(trigger)
+            (event,) = events
+            assert event["Type"] == "DynamoDB"
+            assert event["Properties"]["Stream"] == {"Fn::GetAtt": [table, "StreamArn"]}
+            assert event["Properties"]["BatchSize"] == int(re.search(r"batch (\d+)", trigger)[1])
+            assert event["Properties"]["FunctionResponseTypes"] == [response_type]
+            assert event["Properties"]["BisectBatchOnFunctionError"] is True
+            assert event["Properties"]["MaximumRetryAttempts"] == int(re.search(r"(\d+) retries", trigger)[1])
+            assert event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+                "Fn::GetAtt": [destination, "Arn"]}
         else:
             queue, response_type = ticked(trigger)
             concurrency = re.search(r"at most (\d+) at once", trigger)
@@ -111,10 +122,14 @@ def test_every_queue_dead_letters_into_a_dlq_that_keeps_messages_two_weeks(sourc
     queues = {name: r["Properties"] for name, r in resources_of(source_template, QUEUE_TYPE).items()}
     sources = {name: p for name, p in queues.items() if "RedrivePolicy" in p}
     dlqs = {referenced(p["RedrivePolicy"]["deadLetterTargetArn"]) for p in sources.values()}
+    # (a stream's on-failure destination is a DLQ too: Lambda parks there what it gave up on)
+    dlqs |= {referenced(event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])
+             for function in functions(source_template).values() for event in function.get("Events", {}).values()
+             if event["Type"] == "DynamoDB"}
     # Then every work queue redrives after 5 receives into its own DLQ
     assert set(sources) == {"PartnerEventsQueue", "FulfilmentQueue", "EmailQueue", "SmsQueue", "ImportsQueue",
                             "TierReviewQueue", "WebhooksQueue", "BroadcastQueue", "InboundSmsQueue"}
-    assert len(dlqs) == len(sources) and set(queues) == set(sources) | dlqs
+    assert len(dlqs) == len(sources) + 1 and set(queues) == set(sources) | dlqs
     assert all(p["RedrivePolicy"]["maxReceiveCount"] == 5 for p in sources.values())
     # and DLQs keep messages the longest SQS allows, everything encrypted
     assert all(queues[name]["MessageRetentionPeriod"] == 1209600 for name in dlqs)

@@ -60,17 +60,17 @@ class Report:
     breakage_rate: float
     outstanding: int
     expected_to_redeem: int
-    cost_per_point: Decimal
+    cost_per_point: Decimal  # minor units of money (cents) per point
 
     @property
-    def liability(self) -> Decimal:
-        """Points expected to be redeemed, valued at a point's cost."""
-        return (self.cost_per_point * self.expected_to_redeem).quantize(Decimal("0.01"))
+    def liability(self) -> int:
+        """Points expected to be redeemed, valued at a point's cost (minor units)."""
+        return int((self.cost_per_point * self.expected_to_redeem).to_integral_value())
 
     @property
-    def gross_liability(self) -> Decimal:
-        """Every outstanding point valued at a point's cost, as if none were ever lost."""
-        return (self.cost_per_point * self.outstanding).quantize(Decimal("0.01"))
+    def gross_liability(self) -> int:
+        """Every outstanding point valued at a point's cost, as if none were ever lost (minor units)."""
+        return int((self.cost_per_point * self.outstanding).to_integral_value())
 
 
 def contiguous(flows: list[MonthFlow]) -> list[MonthFlow]:

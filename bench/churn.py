@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from chalicelib.insight.churn import Model, Summary, fit
+from chalicelib.members.churn import Model, Summary, fit
 
 TRUTH = Model(r=0.6, alpha=12.0, a=0.8, b=3.0)
 

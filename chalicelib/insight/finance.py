@@ -32,7 +32,7 @@ MAX_POINT_VALUE = Decimal("1000000")  # minor units per point
 def liability(org_id: str, program_id: str, query: dict) -> dict:
     program = programs.load(org_id, program_id)
     value, currency, source = _point_value(program, query)
-    flows = monthly_flows(program_id, program.created_at[:10], clock.now().date().isoformat())
+    flows = monthly_flows(program_id, program.created_at[:10], clock.day(clock.now()))
     result = report(flows, value or Decimal(0))
     return _answer(program_id, result, value, currency, source, flows)
 
@@ -119,7 +119,7 @@ def _answer(program_id: str, result: Report, value: Optional[Decimal], currency:
                        "ultimate_redemption_rate": round(result.ultimate_by_cohort[month], 4)},
         })
     return {
-        "program_id": program_id, "as_of": clock.now().isoformat(timespec="seconds"),
+        "program_id": program_id, "as_of": clock.iso(clock.now()),
         "outstanding_points": result.outstanding, "expected_to_redeem": result.expected_to_redeem,
         "ultimate_redemption_rate": round(result.ultimate_redemption_rate, 4),
         "breakage_rate": round(result.breakage_rate, 4),

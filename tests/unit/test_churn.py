@@ -5,7 +5,7 @@ import random
 import pytest
 
 from bench.churn import auc, evaluate
-from chalicelib.insight.churn import Model, Summary, fit, hyp2f1, nelder_mead
+from chalicelib.members.churn import Model, Summary, fit, hyp2f1, nelder_mead
 
 TRUTH = Model(r=0.6, alpha=12.0, a=0.8, b=3.0)
 

@@ -45,7 +45,7 @@ which costs cents per million items, and in exchange member writes stay exactly 
 index keyed by program would cost an index write per member write, or a write path that only some
 creations take). Scan is granted to those two functions only.
 """
-from chalicelib.core.db.activity_items import ActivityItem, ChurnModelItem  # noqa: F401
+from chalicelib.core.db.activity_items import ActivityItem, AffinityItem, ChurnModelItem, RedeemedItem  # noqa: F401
 from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
     HISTORY_PREFIX,

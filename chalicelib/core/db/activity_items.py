@@ -1,5 +1,5 @@
 """What the predictions read: each member's recency and frequency, and each program's fitted churn model."""
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from chalicelib.core.db.member_items import member_pk
 from chalicelib.core.db.table import Item, shard_of
@@ -40,3 +40,25 @@ class ChurnModelItem(Item, discriminator="churn_model"):
     @staticmethod
     def key(program_id: str) -> tuple[str, str]:
         return f"PRG#{program_id}", "CHURN"
+
+
+class RedeemedItem(Item, discriminator="redeemed"):
+    """The distinct rewards a member has redeemed: its history for the recommended catalog order."""
+
+    rewards = UnicodeSetAttribute(null=True, attr_name="r")
+    size = NumberAttribute(default=0, attr_name="c")  # how many: the set only grows, so this is its version
+
+    @staticmethod
+    def key(program_id: str, external_id: str) -> tuple[str, str]:
+        return member_pk(program_id, external_id), "REDEEMED"
+
+
+class AffinityItem(Item, discriminator="affinity"):
+    """One reward's redemption counts in its program: the members who redeemed it (`redeemers`), and, as
+    attributes `w_{other reward id}` written by affinity.py, the members who redeemed both."""
+
+    redeemers = NumberAttribute(default=0, attr_name="n")
+
+    @staticmethod
+    def key(program_id: str, reward_id: str) -> tuple[str, str]:
+        return f"AFF#{program_id}", reward_id

@@ -342,7 +342,10 @@ def get_reward(call: Call):
           summary="The active rewards as this member sees them: eligible or why not, affordable or how many points "
                   "short", answer=REWARDS("CatalogList"), paged=True,
           query=(LOCALE_QUERY, ("eligible", "true or false: only the rewards the member may (or may not) redeem", FLAG),
-                 ("affordable", "true or false: only the rewards the member has (or lacks) the points for", FLAG)))
+                 ("affordable", "true or false: only the rewards the member has (or lacks) the points for", FLAG),
+                 ("order", "recommended: best first for this member, from what members who redeemed the same rewards "
+                           "redeemed and how nearly the member can afford each (left out: the catalog's own order)",
+                  {"enum": ["recommended"]})))
 def member_catalog(call: Call):
     return catalog.member_catalog(call.org_id, *member_of(call), call.query, reader_of(call))
 

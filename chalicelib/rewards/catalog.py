@@ -15,13 +15,14 @@ from chalicelib.core import clock, db, ids, locales, pagination, shards, vault
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.transact import ConditionFailed, Retry, Tx, update_if, with_retries
 from chalicelib.members import account, profiles, programs, segments
-from chalicelib.rewards import eligibility, stock
+from chalicelib.rewards import affinity, eligibility, recommend, stock
 from chalicelib.rewards.kinds import experience, gift_card, registry
 from chalicelib.webhooks import events
 
 CODES_PER_TRANSACTION = 100 - 1 - shards.MAX_SHARDS  # plus the reward and its stock's shards: DynamoDB's limit
 REQUIRED_FIELDS = ("name", "cost", "active")
 LOW_STOCK_THRESHOLD = 10  # a reward's own, unless it sets one
+RECOMMENDED_MAX = 500  # the active rewards a member's recommended order ranks
 SECRET_FIELDS = ("code", "codes")  # a fulfillment's, shown to admins and to the member's own session only
 
 
@@ -116,6 +117,23 @@ def _active_page(program_id: str, query: dict, scope: str, entry) -> dict:
     return {**page, "items": [entry(reward) for reward in page["items"]]}
 
 
+def _recommended_page(program_id: str, external_id: str, available: int, query: dict, entry) -> dict:
+    """One page of the active rewards best first for this member (rewards/recommend.py): the program's
+    active rewards (up to RECOMMENDED_MAX), its redemption counts and the member's history, three reads."""
+    scope = f"catalog-recommended:{program_id}:{external_id}"
+    rewards = {reward.reward_id: reward for reward in db.RewardItem.query(
+        f"PRG#{program_id}", db.RewardItem.sk.startswith("RWD#"), limit=RECOMMENDED_MAX,
+        filter_condition=db.RewardItem.active == True)}  # noqa: E712 (a pynamodb condition)
+    order = recommend.ranked({reward_id: int(reward.cost) for reward_id, reward in rewards.items()},
+                             affinity.history(program_id, external_id), available, affinity.read(program_id))
+    start = int((pagination.decode(query, scope) or {}).get("offset", 0))
+    end = start + pagination.limit_from(query)
+    chosen = [rewards[reward_id] for reward_id in order[start:end]]
+    stock.refresh(chosen)
+    return {"items": [entry(reward) for reward in chosen],
+            "next_cursor": pagination.encode({"offset": end}, scope) if end < len(order) else None}
+
+
 def list_active(org_id: str, program_id: str, query: dict, reader: Reader) -> dict:
     program, member, _ = _read(org_id, program_id, reader.external_id)
     tag = _tag(reader, program, member)
@@ -146,7 +164,13 @@ def member_catalog(org_id: str, program_id: str, external_id: str, query: dict, 
         return {**view(reward, tag, staff=reader.staff), "eligible": not reasons, "ineligible_reasons": reasons,
                 "affordable": short == 0, "points_short": short}
 
-    page = _active_page(program_id, query, f"catalog:{program_id}:{external_id}", entry)
+    order = query.get("order")
+    if order not in (None, "recommended"):
+        raise ValidationFailed("order is recommended, or left out for the catalog's own order.", {"field": "order"})
+    if order == "recommended":
+        page = _recommended_page(program_id, external_id, available, query, entry)
+    else:
+        page = _active_page(program_id, query, f"catalog:{program_id}:{external_id}", entry)
     page["items"] = [item for item in page["items"]
                      if eligible in (None, item["eligible"]) and affordable in (None, item["affordable"])]
     return page

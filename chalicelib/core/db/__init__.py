@@ -52,6 +52,7 @@ which costs cents per million items, and in exchange they read the accounts and 
 directory's index entries hold keys only: walking them would cost a read per member on top). Scan is granted to
 those two functions only.
 """
+from chalicelib.core.db.activity_items import ActivityItem, AffinityItem, ChurnModelItem, RedeemedItem  # noqa: F401
 from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
     DIRECTORY_SK,

@@ -7,6 +7,7 @@ the sample. A member's figures are computed when read, from its summary and the 
 risk rises day by day without any write.
 """
 import random
+import time
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Optional
@@ -20,6 +21,8 @@ SAMPLE_SIZE = 500  # members a program's model is fitted on; a fit takes about a
 MIN_SAMPLE = 30  # below this the model is not fitted (its figures would mean little)
 HORIZON_DAYS = 30  # the "next period" of the expected active days
 BATCH = 100  # BatchGetItem's limit
+MODEL_CACHE_SECONDS = 300
+_models: dict[str, tuple[float, Model]] = {}  # program -> (until, its fitted model)
 
 
 def refresh(day: str) -> dict:
@@ -68,6 +71,18 @@ def model_of(program_id: str) -> tuple[Optional[Model], Optional[ChurnModelItem]
     if item is None or item.r is None:
         return None, item
     return Model(float(item.r), float(item.alpha), float(item.a), float(item.b)), item
+
+
+def fitted_model(program_id: str) -> Optional[Model]:
+    """The program's model, read at most once per MODEL_CACHE_SECONDS per process (a segment tests many members;
+    the model changes nightly); a program without one is read again next time."""
+    cached = _models.get(program_id)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    model, _ = model_of(program_id)
+    if model is not None:
+        _models[program_id] = (time.monotonic() + MODEL_CACHE_SECONDS, model)
+    return model
 
 
 def churn_risk(program_id: str, external_id: str, model: Optional[Model], today: str) -> Optional[float]:

@@ -7,7 +7,7 @@ the queue and schedule handlers that run it do not import pydantic.
 from datetime import timedelta
 
 from chalicelib.core import clock, db
-from chalicelib.members import profiles
+from chalicelib.members import predictions, profiles
 
 
 def stored(segment: dict | None) -> dict | None:
@@ -27,5 +27,11 @@ def in_segment(member: db.MemberItem, segment: dict | None, now_iso: str) -> boo
     days = segment.get("active_within_days")
     if days is not None:
         since = clock.iso(clock.parse(now_iso) - timedelta(days=int(days)))
-        return (profiles.updated_at(member) or member.created_at) >= since
+        if (profiles.updated_at(member) or member.created_at) < since:
+            return False
+    floor = segment.get("churn_risk_at_least")
+    if floor is not None:  # last: the one condition that reads (the member's activity)
+        risk = predictions.churn_risk(member.program_id, member.external_id,
+                                      predictions.fitted_model(member.program_id), now_iso[:10])
+        return risk is not None and risk >= floor
     return True

@@ -200,6 +200,10 @@ class Segment(Request):
         None, description="Member attributes equal to these values")
     active_within_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = Field(
         None, description="Members whose record changed (an earn, a redemption, a profile change) in this many days")
+    churn_risk_at_least: Optional[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
+        None, description="Members at risk: churn risk (1 - the probability the member is still active, as "
+                          "GET .../members/{external_id}/predictions shows it) at least this. Members never active, "
+                          "and every member while the program's model is not fitted yet, are left out")
 
     _attributes = field_validator("attributes")(lambda value: small_object(value, 10))
 

@@ -1,4 +1,5 @@
-"""The table's change stream, folded into each program's hour and day aggregates (chalicelib/insight/).
+"""The table's change stream, folded into each program's hour and day aggregates, its members' active days and
+its rewards' redemption counts (chalicelib/insight/stream.py).
 
 A record that fails is reported by its sequence number (ReportBatchItemFailures): Lambda retries the batch from
 the first failed record, bisects a batch that keeps failing, and after MaximumRetryAttempts sends the batch's
@@ -8,18 +9,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.core.observability import lambda_handler, logger
-from chalicelib.insight import aggregates, deltas
+from chalicelib.insight import stream
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    change = deltas.of_record(record.raw_event["eventName"], record.dynamodb.new_image, record.dynamodb.old_image)
-    if change is None:
-        return
-    if not aggregates.count(change):
-        logger.info("stream record counted before", extra={"marker": change.marker,
-                                                            "sequence_number": record.dynamodb.sequence_number})
+    counted = stream.apply(record.raw_event["eventName"], record.dynamodb.new_image, record.dynamodb.old_image)
+    if counted is False:
+        logger.info("stream record counted before", extra={"sequence_number": record.dynamodb.sequence_number})
 
 
 @lambda_handler

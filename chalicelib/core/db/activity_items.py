@@ -1,8 +1,13 @@
-"""What the predictions read: each member's recency and frequency, and each program's fitted churn model."""
+"""What the change stream keeps for predictions and recommendations: each member's recency and frequency and
+distinct redeemed rewards (under `ACT#`), each program's fitted churn model (`CHURN#`) and its rewards'
+redemption counts (`AFF#`). Their own key prefixes, so the stream consumer may write these and nothing else."""
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.core.db.member_items import member_pk
 from chalicelib.core.db.table import Item, shard_of
+
+
+def activity_pk(program_id: str, external_id: str) -> str:
+    return f"ACT#{program_id}#{external_id}"
 
 
 class ActivityItem(Item, discriminator="activity"):
@@ -17,7 +22,7 @@ class ActivityItem(Item, discriminator="activity"):
 
     @staticmethod
     def key(program_id: str, external_id: str) -> tuple[str, str]:
-        return member_pk(program_id, external_id), "ACTIVITY"
+        return activity_pk(program_id, external_id), "SUMMARY"
 
     @staticmethod
     def active_on(day: str, program_id: str, external_id: str) -> tuple[str, str]:
@@ -39,7 +44,7 @@ class ChurnModelItem(Item, discriminator="churn_model"):
 
     @staticmethod
     def key(program_id: str) -> tuple[str, str]:
-        return f"PRG#{program_id}", "CHURN"
+        return f"CHURN#{program_id}", "MODEL"
 
 
 class RedeemedItem(Item, discriminator="redeemed"):
@@ -50,7 +55,7 @@ class RedeemedItem(Item, discriminator="redeemed"):
 
     @staticmethod
     def key(program_id: str, external_id: str) -> tuple[str, str]:
-        return member_pk(program_id, external_id), "REDEEMED"
+        return activity_pk(program_id, external_id), "REDEEMED"
 
 
 class AffinityItem(Item, discriminator="affinity"):

@@ -11,8 +11,9 @@ from chalicelib.rewards import statuses  # its statuses and queues are in the de
 # cold start, and a route's first call loads its own area's (chalicelib.core.web).
 campaigns, earn, order_webhooks, recognition, referrals = modules_in(
     "chalicelib.earning", "campaigns", "earn", "order_webhooks", "recognition", "referrals")
-adjustments, directory, membership, programs, tier_review = modules_in(
-    "chalicelib.members", "adjustments", "directory", "membership", "programs", "tier_review")
+adjustments, directory, membership, predictions, programs, statement, tier_review = modules_in(
+    "chalicelib.members", "adjustments", "directory", "membership", "predictions", "programs", "statement",
+    "tier_review")
 (uploads,) = modules_in("chalicelib.members.imports", "uploads")
 broadcasts, message_log, preferences, program_templates = modules_in(
     "chalicelib.messaging", "broadcasts", "message_log", "preferences", "program_templates")
@@ -21,7 +22,8 @@ budgets, cash, catalog, payouts, redemptions, review = modules_in(
     "chalicelib.rewards", "budgets", "cash", "catalog", "payouts", "redemptions", "review")
 donation, merchandise = modules_in("chalicelib.rewards.kinds", "donation", "merchandise")
 deliveries, endpoints, events = modules_in("chalicelib.webhooks", "deliveries", "endpoints", "events")
-(insight_report,) = modules_in("chalicelib.insight", "report")
+finance, insight_report, sheets = modules_in("chalicelib.insight", "finance", "report", "sheets")
+(spreadsheets,) = modules_in("chalicelib.core", "spreadsheets")
 
 app = Chalice(app_name="laurel")
 install(app)
@@ -50,6 +52,7 @@ REWARDS = shapes_in("chalicelib.rewards.shapes")
 PAYOUTS = shapes_in("chalicelib.rewards.payout_shapes")
 MESSAGING = shapes_in("chalicelib.messaging.shapes")
 INSIGHT = shapes_in("chalicelib.insight.shapes")
+FINANCE = shapes_in("chalicelib.insight.finance_shapes")
 
 
 def program_of(call: Call) -> str:
@@ -316,6 +319,7 @@ def create_reward(call: Call):
 LOCALE_QUERY = ("locale", "Read names and descriptions in this language tag (else the member's, else the program's)",
                 {"pattern": locales.LOCALE, "maxLength": locales.MAX_TAG})
 FLAG = {"enum": list(pagination.FLAGS)}
+FORMAT_QUERY = ("format", "json (the default) or csv: the same report as a sheet", {"enum": ["json", "csv"]})
 
 
 def reader_of(call: Call) -> "catalog.Reader":
@@ -558,9 +562,44 @@ def get_budget(call: Call):
           answer=INSIGHT("Analytics"),
           query=(("from", "First day, YYYY-MM-DD (UTC)", {"format": "date"}),
                  ("to", "Last day, YYYY-MM-DD (UTC): at most 366 days by day, 31 by hour", {"format": "date"}),
-                 ("granularity", "day (the default) or hour", {"enum": ["day", "hour"]})))
+                 ("granularity", "day (the default) or hour", {"enum": ["day", "hour"]}), FORMAT_QUERY))
 def get_analytics(call: Call):
-    return insight_report.analytics(call.org_id, call.params["program_id"], call.query)
+    as_sheet = spreadsheets.wants_csv(call.query)
+    answer = insight_report.analytics(call.org_id, call.params["program_id"], call.query)
+    return spreadsheets.response(sheets.analytics_csv(answer), "analytics.csv") if as_sheet else answer
+
+
+@endpoint(app, "GET", P + "/liability", roles=READERS,
+          summary="What the program owes: outstanding points now and at every month end, the share its history "
+                  "expects never to be redeemed (breakage) with the method and inputs, and both in money",
+          answer=FINANCE("Liability"),
+          query=(("point_value", "A point's value in minor units of currency (decimal, e.g. 0.5), with currency "
+                                 "(default: the median value per point of the catalog's rewards)", {"type": "string"}),
+                 ("currency", "The ISO 4217 code of point_value", {"pattern": "^[A-Z]{3}$"}), FORMAT_QUERY))
+def get_liability(call: Call):
+    as_sheet = spreadsheets.wants_csv(call.query)
+    answer = finance.liability(call.org_id, call.params["program_id"], call.query)
+    return spreadsheets.response(sheets.liability_csv(answer), "liability.csv") if as_sheet else answer
+
+
+@endpoint(app, "GET", M + "/predictions", roles=READERS,
+          summary="The member's probability of still being active, churn risk and expected active days, from its "
+                  "active days and the program's churn model (MBG/NBD, refitted nightly)",
+          answer=MEMBERS("Predictions"))
+def get_predictions(call: Call):
+    program_id, external_id = member_of(call)
+    membership.require(call.org_id, program_id, external_id, profile=False)
+    return predictions.for_member(program_id, external_id)
+
+
+@endpoint(app, "GET", M + "/statement", roles=("admin", "analyst", "member"),
+          summary="The member's statement as CSV: every ledger entry in a range of days, oldest first",
+          query=(("from", "First day, YYYY-MM-DD (UTC; default: the first entry)", {"format": "date"}),
+                 ("to", "Last day, YYYY-MM-DD (UTC; default: today)", {"format": "date"})))
+def get_statement(call: Call):
+    program_id, external_id = member_of(call)
+    return spreadsheets.response(statement.statement_csv(call.org_id, program_id, external_id, call.query),
+                                 f"statement-{external_id}.csv")
 
 
 # --- webhooks --------------------------------------------------------------------------------

@@ -3,12 +3,10 @@
 It reads the program, its daily aggregates since it began (one Query: a day's item per day, whatever the
 members or events) and, unless the caller sets a point's value, the catalog's active rewards. The method
 and every input it used are in the answer (insight/liability.py says how breakage is estimated), and the
-same report is a CSV for a spreadsheet.
+same report is a CSV for a spreadsheet (insight/sheets.py).
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -35,24 +33,6 @@ def liability(org_id: str, program_id: str, query: dict) -> dict:
     flows = monthly_flows(program_id, program.created_at[:10], clock.day(clock.now()))
     result = report(flows, value or Decimal(0))
     return _answer(program_id, result, value, currency, source, flows)
-
-
-def liability_csv(org_id: str, program_id: str, query: dict) -> str:
-    """The month ends and the cohorts, one table, as a spreadsheet opens it."""
-    answer = liability(org_id, program_id, query)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["month", "issued", "redeemed", "expired", "outstanding_at_month_end", "cohort_redeemed",
-                     "cohort_expired", "cohort_outstanding", "cohort_ultimate_redemption_rate"])
-    for row in answer["months"]:
-        writer.writerow([row["month"], row["issued"], row["redeemed"], row["expired"], row["outstanding_points"],
-                         row["cohort"]["redeemed"], row["cohort"]["expired"], row["cohort"]["outstanding"],
-                         row["cohort"]["ultimate_redemption_rate"]])
-    writer.writerow([])
-    for name in ("outstanding_points", "expected_to_redeem", "breakage_rate", "ultimate_redemption_rate",
-                 "point_value", "currency", "liability", "gross_liability"):
-        writer.writerow([name, answer[name]])
-    return out.getvalue()
 
 
 def monthly_flows(program_id: str, first_day: str, last_day: str) -> list[MonthFlow]:
@@ -96,7 +76,7 @@ def _catalog_value(program_id: str) -> tuple[Optional[Decimal], Optional[str], s
         return None, None, "unknown: no active reward has a money value; set point_value and currency"
     currency = max(per_currency, key=lambda code: len(per_currency[code]))
     value = statistics.median(per_currency[currency]).quantize(Decimal("0.000001"))
-    return value, currency, f"median value per point of {len(per_currency[currency])} active rewards in {currency}"
+    return value, currency, f"the catalog: median value per point of {len(per_currency[currency])} active reward(s) in {currency}"
 
 
 def _answer(program_id: str, result: Report, value: Optional[Decimal], currency: Optional[str], source: str,
@@ -123,7 +103,7 @@ def _answer(program_id: str, result: Report, value: Optional[Decimal], currency:
         "outstanding_points": result.outstanding, "expected_to_redeem": result.expected_to_redeem,
         "ultimate_redemption_rate": round(result.ultimate_redemption_rate, 4),
         "breakage_rate": round(result.breakage_rate, 4),
-        "point_value": str(value) if value is not None else None, "currency": currency, "point_value_source": source,
+        "point_value": format(value.normalize(), "f") if value is not None else None, "currency": currency, "point_value_source": source,
         "liability": money(result.liability), "gross_liability": money(result.gross_liability),
         "method": {"description": METHOD,
                    "redeemed_share_by_age": [None if share is None else round(share, 4)

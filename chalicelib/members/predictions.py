@@ -22,7 +22,19 @@ MIN_SAMPLE = 30  # below this the model is not fitted (its figures would mean li
 HORIZON_DAYS = 30  # the "next period" of the expected active days
 BATCH = 100  # BatchGetItem's limit
 MODEL_CACHE_SECONDS = 300
+JOB = "predictions"
 _models: dict[str, tuple[float, Model]] = {}  # program -> (until, its fitted model)
+
+
+def refresh_due() -> dict:
+    """The scheduled run: every day since the last run's, up to yesterday (UTC), each once."""
+    state = db.get(db.JobStateItem, db.JobStateItem.key(JOB))
+    yesterday = clock.day(clock.now() - timedelta(days=1))
+    first = (date.fromisoformat(state.last_day) + timedelta(days=1)).isoformat() if state else yesterday
+    runs = [refresh(day) for day in clock.days_between(first, yesterday)] if first <= yesterday else []
+    db.JobStateItem(*db.JobStateItem.key(JOB), last_day=yesterday).save()
+    return {"days": len(runs), "active_members": sum(run["active_members"] for run in runs),
+            "fitted": sum(run["fitted"] for run in runs)}
 
 
 def refresh(day: str) -> dict:
@@ -42,6 +54,9 @@ def refresh(day: str) -> dict:
 
 def _refresh_program(program_id: str, active: list[ActivityItem], day: str) -> bool:
     model = db.get(ChurnModelItem, ChurnModelItem.key(program_id)) or ChurnModelItem(*ChurnModelItem.key(program_id))
+    if model.day is not None and model.day >= day:
+        return False  # this day was counted in (a run retried after a crash): the reservoir must not see it twice
+    model.day = day
     sample = dict(model.sample or {})
     chooser = random.Random(f"{program_id}#{day}")  # nothing to guess: which members a sample holds is not secret
     for member in sorted(active, key=lambda item: item.external_id):

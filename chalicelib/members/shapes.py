@@ -270,3 +270,30 @@ class Import(Answer):
 class ImportList(Answer):
     items: list[Import]
     next_cursor: Optional[str]
+
+
+# --- predictions --------------------------------------------------------------------------------
+
+class ActivitySummary(Answer):
+    first_active_day: str
+    last_active_day: str
+    repeat_active_days: int = Field(description="Active days (an earn or a redemption) after the first")
+
+
+class ChurnModel(Answer):
+    method: str
+    fitted_at: str
+    members_in_sample: int
+    parameters: dict[str, float] = Field(description="MBG/NBD's r, alpha, a and b")
+
+
+class Predictions(Answer):
+    """Null figures: the member was never active, or the program's model is not fitted yet (it needs 30 members)."""
+
+    external_id: str
+    active_probability: Optional[float] = Field(description="The probability the member is still active")
+    churn_risk: Optional[float] = Field(description="1 - active_probability")
+    expected_active_days: Optional[float] = Field(description="Active days expected in the next horizon_days")
+    horizon_days: int
+    activity: Optional[ActivitySummary]
+    model: Optional[ChurnModel]

@@ -39,6 +39,7 @@ class ChurnModelItem(Item, discriminator="churn_model"):
     a = NumberAttribute(null=True)
     b = NumberAttribute(null=True)
     fitted_at = UnicodeAttribute(null=True)
+    day = UnicodeAttribute(null=True)  # the last day whose active members it took in
     seen = NumberAttribute(default=0)  # members first seen active, the reservoir's denominator
     sample = JSONAttribute(default=dict)  # {external_id: [first, last, repeats]}
 

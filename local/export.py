@@ -28,7 +28,7 @@ from infra import athena
 
 DEFAULT_ENDPOINT = f"http://127.0.0.1:{os.environ.get('LAUREL_AWS_PORT', '4566')}"  # `make run`'s emulator
 ITEMS_PER_FILE = 10_000  # the export splits its data into files; so does this, to read them as AWS's
-EXPORT_PREFIX = "exports"  # as resources.yaml's table expects: {prefix}/AWSDynamoDB/{ExportId}/data/
+EXPORT_PREFIX = "exports"  # as the template's LedgerExportTable expects: {prefix}/AWSDynamoDB/{ExportId}/data/
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Athena (Trino) and DuckDB run the same files: views/*.sql make `ledger` and `redemptions` out of the raw
 export table `laurel_export`, and queries/*.sql ask their questions of those views. The one difference
-between the engines is `laurel_export` itself. On AWS it is the Glue table of resources.yaml (OpenX JSON
+between the engines is `laurel_export` itself. On AWS it is the Glue table of infra/template.yaml (OpenX JSON
 SerDe, which matches the export's `Item`, `S` and `N` keys to the lower-case names Glue keeps). Locally it
 is a DuckDB view over the export's gzip files whose schema `duckdb_type` derives from that same Glue column
 type; DuckDB matches JSON keys by case, so the derived names are the export's own (`Item`, `S`, `N`) while
@@ -16,7 +16,7 @@ from pathlib import Path
 from infra.cfn import load_template
 
 HERE = Path(__file__).resolve().parent
-RESOURCES = HERE / "resources.yaml"
+RESOURCES = HERE.parent / "template.yaml"
 EXPORT_TABLE = "laurel_export"  # what the views read
 EXPORT_TABLE_RESOURCE = "LedgerExportTable"
 VIEWS = ("ledger", "redemptions")  # in the order they are created (none reads another)
@@ -39,7 +39,7 @@ def named_sql() -> dict[str, str]:
 
 
 def export_columns() -> list[dict[str, str]]:
-    """The Glue table's columns ([{"Name", "Type"}]) as resources.yaml declares them."""
+    """The Glue table's columns ([{"Name", "Type"}]) as infra/template.yaml declares them."""
     table = load_template(RESOURCES)["Resources"][EXPORT_TABLE_RESOURCE]
     return table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
 

@@ -444,7 +444,7 @@ def test_the_stack_runs_scheduled_jobs_on_request(stack):
     resources = cfn.load()["Resources"]
     scheduled = [name for name, resource in resources.items() if resource["Type"] == "AWS::Serverless::Function"
                  and any(e["Type"] == "Schedule" for e in resource["Properties"].get("Events", {}).values())]
-    assert len(scheduled) == 3
+    assert len(scheduled) == 4
     for name in scheduled:
         stack.run_job(name)
     assert requests.post(f"{stack.control_url}/jobs/ApiFunction", timeout=10).status_code == 404

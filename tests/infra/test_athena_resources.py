@@ -1,4 +1,4 @@
-"""The scale-out path's AWS side (infra/athena/resources.yaml): valid CloudFormation, every named query's SQL
+"""The scale-out path's AWS side (its resources in infra/template.yaml): valid CloudFormation, every named query's SQL
 the very file DuckDB runs locally, the export table's column readable by DuckDB, and DuckDB kept out of Lambda."""
 import re
 
@@ -15,7 +15,7 @@ def test_the_analytics_resources_pass_cfn_lint():
 
 
 def test_each_named_query_is_its_sql_file_verbatim():
-    # Given the NamedQuery resources of resources.yaml
+    # Given the template's NamedQuery resources
     named = resources_of(load_template(athena.RESOURCES), "AWS::Athena::NamedQuery")
     # Then there is one per view and query file, its QueryString the file's text, in the analytics database
     assert {r["Properties"]["Name"]: r["Properties"]["QueryString"] for r in named.values()} == athena.named_sql()

@@ -174,6 +174,16 @@ class Scenario:
             self.api.call("GET", path, self.admin)  # warm-up
             self.measure(name, lambda path=path: self.api.call("GET", path, self.admin))
 
+    def insight(self) -> None:
+        """What a program manager and a member's app read of the program's insight: a member found by email,
+        what the program owes, a member's predictions, the member's catalog in recommended order."""
+        for name, path in (("directory_email", f"{self.path}/members?email=Ada%40Example.com"),
+                           ("liability", f"{self.path}/liability"),
+                           ("predictions", f"{self.path}/members/ada/predictions"),
+                           ("member_catalog_recommended", f"{self.path}/members/ada/catalog?order=recommended")):
+            self.api.call("GET", path, self.admin)  # warm-up
+            self.measure(name, lambda path=path: self.api.call("GET", path, self.admin))
+
     def _redeem(self, reward: str, idempotency_key: str) -> dict:
         return self.api.call("POST", f"{self.path}/members/ada/redemptions", self.admin,
                              {"reward_id": reward, "quantity": 1}, {"Idempotency-Key": idempotency_key},
@@ -230,6 +240,7 @@ def measure() -> list[Measurement]:
                 scenario.balance()
                 scenario.redemptions()
                 scenario.catalog()
+                scenario.insight()
         finally:
             recorder.uninstall()
         return scenario.results

@@ -22,7 +22,8 @@ budgets, cash, catalog, payouts, redemptions, review = modules_in(
     "chalicelib.rewards", "budgets", "cash", "catalog", "payouts", "redemptions", "review")
 donation, merchandise = modules_in("chalicelib.rewards.kinds", "donation", "merchandise")
 deliveries, endpoints, events = modules_in("chalicelib.webhooks", "deliveries", "endpoints", "events")
-finance, insight_report, sheets = modules_in("chalicelib.insight", "finance", "report", "sheets")
+finance, insight_report, leaderboard_page, sheets = modules_in("chalicelib.insight", "finance", "report",
+                                                              "leaderboard_page", "sheets")
 (spreadsheets,) = modules_in("chalicelib.core", "spreadsheets")
 
 app = Chalice(app_name="laurel")
@@ -600,6 +601,27 @@ def get_statement(call: Call):
     program_id, external_id = member_of(call)
     return spreadsheets.response(statement.statement_csv(call.org_id, program_id, external_id, call.query),
                                  f"statement-{external_id}.csv")
+
+
+@endpoint(app, "GET", P + "/leaderboard", roles=MEMBER_READERS,
+          summary="The program's top members by available points or by points earned in a month, a day or ever, in "
+                  "the whole program or among the members with an attribute value (a team); ties share a rank; "
+                  "members who opted out (preferences: leaderboard.listed=false) never appear; a member session sees "
+                  "names and points, never another member's id or contact details (kept from the table's change "
+                  "stream: seconds behind the ledger)",
+          answer=INSIGHT("Leaderboard"),
+          query=(("by", "balance (available points, the default) or earned", {"enum": ["balance", "earned"]}),
+                 ("period", "With by=earned: a month (YYYY-MM), a day (YYYY-MM-DD, UTC, the last 92 days) or all "
+                            "(the default)"),
+                 ("attribute", "Only the members whose attribute has this value, as name:value (exact; a value that "
+                               "is not a string as JSON: level:3); a member's first 5 attributes by name count"),
+                 ("limit", "Members per page, 1-100; up to 49 are read in 2 requests",
+                  {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+                 ("cursor", "The next_cursor of the page before")))
+def get_leaderboard(call: Call):
+    program_id = program_of(call)
+    viewer = call.principal.external_id if call.principal.kind == "member" else None
+    return leaderboard_page.leaderboard(call.org_id, program_id, call.query, viewer)
 
 
 # --- webhooks --------------------------------------------------------------------------------

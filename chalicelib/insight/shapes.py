@@ -1,5 +1,6 @@
-"""The shapes of analytics answers: a program's totals and series over a range (chalicelib.insight.report)."""
-from typing import Literal
+"""The shapes of analytics answers: a program's totals and series over a range (chalicelib.insight.report), and its
+leaderboards (chalicelib.insight.leaderboard_page)."""
+from typing import Literal, Optional
 
 from pydantic import ConfigDict, Field
 
@@ -40,3 +41,24 @@ class Analytics(Answer):
     series: list[AnalyticsPeriod] = Field(description="Every period of the range, in order, zeros included")
 
     model_config = ConfigDict(**Answer.model_config, serialize_by_alias=True, populate_by_name=True)
+
+
+class LeaderboardPlace(Answer):
+    rank: int = Field(description="1 for the most points; ties share a rank (1, 2, 2, 4)")
+    external_id: Optional[str] = Field(description="The member (null in a member session, except for the member "
+                                                   "itself)")
+    name: Optional[str] = Field(description="The member's name from its profile (null: none set)")
+    points: int = Field(description="Available points (by=balance) or points earned in the period (by=earned)")
+    you: bool = Field(description="This is the member of the session asking")
+
+
+class Leaderboard(Answer):
+    """Kept from the table's change stream: seconds behind the ledger. A member who opted out (its preferences,
+    leaderboard.listed=false) never appears."""
+
+    program_id: str
+    by: Literal["balance", "earned"]
+    period: Optional[str] = Field(description="by=earned: the month (YYYY-MM), the day (YYYY-MM-DD, UTC) or all")
+    attribute: Optional[str] = Field(description="The attribute the board is restricted to, as name:value")
+    items: list[LeaderboardPlace] = Field(description="Best first")
+    next_cursor: Optional[str]

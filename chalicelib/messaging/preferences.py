@@ -1,5 +1,8 @@
 """What a member wants to receive: email and SMS, transactional and marketing, each on or off.
 
+Also whether the member appears on the program's leaderboards (`leaderboard.listed`, on until the member opts
+out; chalicelib/insight/leaderboard.py follows it from the stream).
+
 Transactional messages (rewards, redemptions, points, tiers) are on until the member turns them
 off; marketing (broadcasts) is on for email, where every message carries a one-click unsubscribe
 link, and off for SMS until the member opts in, as carriers expect. Separately, a phone that
@@ -39,6 +42,8 @@ def stopped(phone: str | None) -> bool:
 def _view(item: db.PreferencesItem | None, phone: str | None) -> dict:
     choices = of(item)
     choices["sms"]["stopped"] = stopped(phone)
+    if item is not None and item.leaderboard_listed is not None:
+        choices["leaderboard"] = {"listed": item.leaderboard_listed}
     return {**choices, "updated_at": item.updated_at if item else None}
 
 

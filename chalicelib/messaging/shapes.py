@@ -80,9 +80,14 @@ class ChannelChoices(Request):
     marketing: bool = Field(None, description="Broadcasts (absent: unchanged)")
 
 
+class LeaderboardChoice(Request):
+    listed: bool = Field(description="false: the member never appears on the program's leaderboards; true: it does")
+
+
 class PreferencesUpdate(Request):
     email: Optional[ChannelChoices] = None
     sms: Optional[ChannelChoices] = None
+    leaderboard: Optional[LeaderboardChoice] = None
 
 
 class EmailChoices(Answer):
@@ -94,9 +99,16 @@ class SmsChoices(EmailChoices):
     stopped: bool = Field(description="The member's phone replied STOP: no SMS until it replies START")
 
 
+class LeaderboardListing(Answer):
+    listed: bool
+
+
 class Preferences(Answer):
     email: EmailChoices
     sms: SmsChoices
+    leaderboard: Optional[LeaderboardListing] = Field(
+        None, description="Whether the member appears on the program's leaderboards; absent until the member "
+                          "chose (listed by default)")
     updated_at: Optional[Timestamp]
 
 

@@ -54,6 +54,7 @@ those two functions only.
 """
 from chalicelib.core.db.activity_items import ActivityItem, AffinityItem, ChurnModelItem, RedeemedItem  # noqa: F401
 from chalicelib.core.db.counter_items import CampaignBudgetItem, ShardItem  # noqa: F401
+from chalicelib.core.db.leaderboard_items import LeaderboardCountedItem, PlaceItem, StandingItem  # noqa: F401
 from chalicelib.core.db.member_items import (  # noqa: F401
     DIRECTORY_SK,
     HISTORY_PREFIX,

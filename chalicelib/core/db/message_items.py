@@ -44,6 +44,7 @@ class PreferencesItem(Item, discriminator="prefs"):
     email_marketing = BooleanAttribute(null=True)
     sms_transactional = BooleanAttribute(null=True)
     sms_marketing = BooleanAttribute(null=True)
+    leaderboard_listed = BooleanAttribute(null=True)  # False: kept off the program's leaderboards
     updated_at = UnicodeAttribute(null=True)
 
     @staticmethod

@@ -16,7 +16,7 @@ def entry(kind: str, points: int, scope: str = "evt", **extra) -> dict:
 
 @pytest.mark.parametrize("image, counts, active", [
     (entry("earn", 50), {"issued": 50, "issued_rules": 50}, "m-1"),
-    (entry("earn", 30, "referral"), {"issued": 30, "issued_referrals": 30}, "m-1"),
+    (entry("earn", 30, "referral"), {"issued": 30, "issued_referrals": 30, "referrals_paid": 1}, "m-1"),
     (entry("earn", 20, "rcg"), {"issued": 20, "issued_recognition": 20}, "m-1"),
     (entry("earn", 10, "tierbonus"), {"issued": 10, "issued_tier_bonuses": 10}, "m-1"),
     (entry("earn", 40, available_at=AT), {"issued": 40, "issued_rules": 40, "pending": 40}, "m-1"),

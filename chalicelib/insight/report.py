@@ -84,7 +84,7 @@ def breakdown(dimensions: dict[str, int], since_start: dict[str, int], campaigns
     for name, value in since_start.items():
         _, direction, tier = dimension_of(name)
         now[tier] = now.get(tier, 0) + (value if direction == "in" else -value)
-    for tier in now:
+    for tier in (tier for tier, members in now.items() if members):
         tiers.setdefault(tier, {"tier": tier, "entered": 0, "left": 0})
     return {"rewards": [rewards[key] for key in sorted(rewards)],
             "reward_types": [types[key] for key in sorted(types)],

@@ -131,9 +131,18 @@ def read(program_id: str, first: str, last: str) -> list[AggregateItem]:
     return list(AggregateItem.query(low[0], AggregateItem.sk.between(low[1], high[1])))
 
 
-def since_start(program_id: str) -> dict[str, int]:
-    """The program's counts since it began (members in and out of each tier): one GetItem."""
-    try:
-        return AggregateItem.get(*AggregateItem.key(program_id, ALL)).dimensions
-    except AggregateItem.DoesNotExist:
-        return {}
+def with_since_start(key: tuple[str, str], program_id: str) -> tuple[Optional[db.Item], dict[str, int]]:
+    """The item at `key` (the program, read anyway) and the program's counts since it began (members in and out
+    of each tier), in one BatchGetItem: raw, as the dynamic counters are no declared attribute."""
+    keys = [key, AggregateItem.key(program_id, ALL)]
+    wanted = {db.Item.Meta.table_name: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys],
+                                        "ConsistentRead": True}}
+    found: dict[tuple[str, str], dict] = {}
+    while wanted:
+        answer = db.connection().client.batch_get_item(RequestItems=wanted)
+        for raw in answer["Responses"].get(db.Item.Meta.table_name, []):
+            found[raw["pk"]["S"], raw["sk"]["S"]] = raw
+        wanted = answer.get("UnprocessedKeys") or {}
+    item = db.Item.from_raw_data(found[key]) if key in found else None
+    counts = found.get(keys[1])
+    return item, AggregateItem._instantiate(counts).dimensions if counts else {}

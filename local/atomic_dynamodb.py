@@ -8,6 +8,10 @@ moto also backs up every table a transaction touches by deep-copying it whole, o
 makes each transaction slower as the table grows (hundreds of ms at a few thousand items). Under the
 lock, backing up only the items the transaction names is enough to roll it back.
 
+moto applies a transaction's writes one by one, each adding its stream record, and a later item's failed
+condition rolls the items back but not those records: DynamoDB streams nothing of a cancelled transaction, so
+the records it added are taken back with its items (the analytics' exactly-once counting rests on it).
+
 moto's TransactGetItems reads its items one GetItem at a time (its backend method does nothing), so a
 write could land between two of them: here the whole request runs under the lock, one instant, as on
 DynamoDB (core/shards.py's exact "sold out" rests on it).
@@ -76,17 +80,26 @@ def _restore(saved: list[tuple]) -> None:
             bucket[range_key] = item
 
 
+def _stream_lengths(saved: list[tuple]) -> list[tuple]:
+    """(stream shard, records in it now) of every streamed table the transaction names."""
+    shards = {id(table.stream_shard): table.stream_shard for table, *_ in saved if table.stream_shard is not None}
+    return [(shard, len(shard.items)) for shard in shards.values()]
+
+
 def _transact_write_items(operation):
     def transact_write_items(self, transact_items, *args, **kwargs):
         with _lock:
             pending = strict_dynamodb.before_transaction(self, transact_items)
             saved = _touched(self, transact_items)
+            streamed = _stream_lengths(saved)
             models.copy = _NoWholeTableCopy
             _inside.transaction = True
             try:
                 result = operation(self, transact_items, *args, **kwargs)
             except Exception:
                 _restore(saved)
+                for shard, length in streamed:
+                    del shard.items[length:]
                 raise
             finally:
                 models.copy = copy

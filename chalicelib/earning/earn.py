@@ -62,6 +62,7 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
             expires_at = change.credit(points, toward_window=True)
     entry = change.entry(Posting(scope="evt", key=event["id"], fingerprint=fingerprint, kind="earn", points=points,
                                  event_id=event["id"], expires_at=expires_at, available_at=available_at))
+    entry.campaign_points = shares or None  # what each campaign gave, for its spend in analytics
     entry.basis = clawback.basis_of(program, properties)  # what a partial refund (or spend) is measured against
     change.qualify(event["type"], properties)
     change.settle_debt(entry, tx)

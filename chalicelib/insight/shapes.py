@@ -24,12 +24,68 @@ class AnalyticsCounts(Answer):
     reversed: int = Field(description="Points taken back by refunds and returns, and debt settled")
     adjusted_down: int = Field(description="Manual debits")
     enrolled: int = Field(description="Members who joined")
+    released: int = Field(description="Pending points that became available (their return window ended)")
+    redemptions: int = Field(description="Redemptions made (of any quantity)")
+    redemptions_cancelled: int = Field(description="Redemptions given back (failed, rejected, cancelled, returned), "
+                                                   "counted when given back; not taken off `redemptions`")
+    campaign_points: int = Field(description="Of issued_rules, the points running campaigns gave")
+    campaign_awards: int = Field(description="Earns a campaign gave points to (one per campaign per earn)")
+    referral_codes: int = Field(description="Referral codes issued to members")
+    referrals_attached: int = Field(description="Referees attached to a referrer's code")
+    referrals_qualified: int = Field(description="Referees whose qualifying event rewarded the referral")
+    referrals_paid: int = Field(description="Referrers' bonuses credited")
+    tier_ups: int = Field(description="Members moved up a tier")
+    tier_downs: int = Field(description="Members moved down a tier")
     active_members: int = Field(description="Distinct members with an earn or a redemption (HyperLogLog estimate, "
                                             "about 1.6 % standard error; near exact below ~2,500)")
 
 
 class AnalyticsPeriod(AnalyticsCounts):
     period: str = Field(description="A day (YYYY-MM-DD) or an hour (YYYY-MM-DDTHH), UTC")
+
+
+class RedemptionMoney(Answer):
+    currency: str
+    redeemed: int = Field(description="The rewards' money value redeemed, minor units (value × quantity, as redeemed)")
+    cancelled: int = Field(description="Of the value redeemed, what was given back in the range (minor units)")
+
+
+class RewardRedemptions(Answer):
+    reward_id: str
+    reward_type: str
+    redemptions: int
+    cancelled: int = Field(description="Redemptions given back in the range")
+    value: list[RedemptionMoney] = Field(description="By currency; empty for a reward without a money value")
+
+
+class RewardTypeRedemptions(Answer):
+    reward_type: str
+    redemptions: int
+    cancelled: int
+    value: list[RedemptionMoney]
+
+
+class CampaignAwards(Answer):
+    campaign_id: str
+    name: Optional[str] = Field(description="The campaign's name while the program still lists it")
+    points: int = Field(description="Points the campaign gave in the range (its spend)")
+    awards: int = Field(description="Earns it gave points to")
+
+
+class TierMovements(Answer):
+    tier: str
+    entered: int = Field(description="Members who moved into the tier in the range")
+    left: int = Field(description="Members who moved out of it in the range")
+    members_now: int = Field(description="Members in the tier now (its moves in less its moves out since the "
+                                         "analytics began)")
+
+
+class AnalyticsBreakdown(Answer):
+    rewards: list[RewardRedemptions]
+    reward_types: list[RewardTypeRedemptions]
+    redemption_value: list[RedemptionMoney] = Field(description="All rewards' money value, by currency")
+    campaigns: list[CampaignAwards]
+    tiers: list[TierMovements] = Field(description="Every tier moved into or out of in the range or held now")
 
 
 class Analytics(Answer):
@@ -39,6 +95,8 @@ class Analytics(Answer):
     granularity: Literal["day", "hour"]
     totals: AnalyticsCounts = Field(description="The range's sums; active_members counts each member once")
     series: list[AnalyticsPeriod] = Field(description="Every period of the range, in order, zeros included")
+    breakdown: AnalyticsBreakdown = Field(description="The range's redemptions by reward, type and currency, "
+                                                      "campaigns' spend and awards, and tier movements")
 
     model_config = ConfigDict(**Answer.model_config, serialize_by_alias=True, populate_by_name=True)
 

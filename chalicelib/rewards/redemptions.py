@@ -93,7 +93,8 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
             program_id=program_id, external_id=external_id, reward_id=reward_id,
             reward_type=reward.reward_type, reward_name=name_read_by(member, program, reward), quantity=quantity, points=points,
             delivery=request.get("delivery"), terms=terms, consumed=[list(lot) for lot in consumed],
-            budget_cost=cost, created_at=now_iso, updated_at=now_iso, **opening)
+            budget_cost=cost, value=reward.value if reward.value and "amount" in reward.value else None,
+            created_at=now_iso, updated_at=now_iso, **opening)
         entry = change.entry(Posting(scope="rdm", key=idempotency_key, fingerprint=fingerprint, kind="redeem",
                                      points=-points, redemption_id=redemption_id))
         entry.snapshot = view(redemption, show_address=False)  # kept in the ledger, replayed to any redeemer

@@ -135,12 +135,22 @@ def shop(api):
         "name": "Shop", "points_expiry_days": 2,
         "earn_rules": [{"event_type": "purchase", "points_per": {"property": "amount", "every": 100, "points": 1}},
                        {"event_type": "order", "points": 30, "pending_days": 1}],
-        "clawback": {"event_types": ["refund"], "allow_debt": True}})
+        "clawback": {"event_types": ["refund"], "allow_debt": True},
+        "referral": {"qualifying_event": "order", "referrer_points": 20, "referee_points": 5},
+        "tiers": [{"name": "Silver", "min_points": 150, "multiplier": 1.0},
+                  {"name": "Gold", "min_points": 600, "multiplier": 1.0}]})
     assert status == 201
     path = f"/v1/programs/{program['id']}"
-    reward = api.call("POST", f"{path}/rewards", admin, {"type": "merchandise", "name": "Mug", "cost": 50,
-                                                         "stock": 1000})[1]
-    return {"id": program["id"], "admin": admin, "path": path, "reward_id": reward["id"]}
+    rewards = [api.call("POST", f"{path}/rewards", admin, body)[1] for body in (
+        {"type": "merchandise", "name": "Mug", "cost": 50, "stock": 1000, "value": {"amount": 350, "currency": "GBP"}},
+        {"type": "cashback", "name": "5 back", "cost": 30, "value": {"amount": 500, "currency": "EUR"}})]
+    now = clock.now()
+    status, campaign = api.call("POST", f"{path}/campaigns", admin, {
+        "name": "Double", "starts_at": clock.iso(now - timedelta(hours=1)), "ends_at": clock.iso(now + timedelta(days=1)),
+        "budget_points": 400, "earn_rules": [{"event_type": "purchase", "points": 15}]})
+    assert status == 201, campaign
+    return {"id": program["id"], "admin": admin, "path": path, "reward_id": rewards[0]["id"],
+            "rewards": {reward["id"]: reward for reward in rewards}, "campaign_id": campaign["id"]}
 
 
 def random_workload(api, program, rng: random.Random, steps: int) -> list[str]:
@@ -175,7 +185,7 @@ def random_workload(api, program, rng: random.Random, steps: int) -> list[str]:
                     {"Idempotency-Key": f"adj-{step}"})
         elif roll < 0.88 or not redeemed:
             call = ("POST", f"{path}/members/{rng.choice(purchases)[1]}/redemptions",
-                    {"reward_id": program["reward_id"], "delivery": {"address": ADDRESS}},
+                    {"reward_id": rng.choice(sorted(program["rewards"])), "delivery": {"address": ADDRESS}},
                     {"Idempotency-Key": f"rdm-{step}"})
         else:
             call = ("POST", f"{path}/redemptions/{rng.choice(redeemed)}/cancel", {}, None)
@@ -187,6 +197,23 @@ def random_workload(api, program, rng: random.Random, steps: int) -> list[str]:
             if url.endswith("/redemptions") and answer.get("id"):
                 redeemed.append(answer["id"])
     return members
+
+
+def referral_workload(api, program, rng: random.Random, members: list[str]) -> None:
+    """Codes asked (some twice), referees attached to them (some refused: self, cycles, again), and the
+    qualifying event for some referees."""
+    path, admin = program["path"], program["admin"]
+    enrolled = sorted(accounts(program))
+    codes = {}
+    for member in rng.sample(enrolled, k=min(4, len(enrolled))) * 2:
+        status, body = api.call("GET", f"{path}/members/{member}/referral-code", admin)
+        assert status == 200, body
+        codes[member] = body["code"]
+    for member in enrolled:
+        status, _ = api.call("PUT", f"{path}/members/{member}/referral", admin, {"code": codes[rng.choice(sorted(codes))]})
+        assert status < 500
+    for n, member in enumerate(rng.sample(members, k=5)):
+        api.call("POST", f"{path}/events", admin, {"id": f"qualify-{n}", "type": "order", "member": member})
 
 
 def ledger_entries(program_id: str) -> list[dict]:
@@ -202,7 +229,26 @@ def ledger_entries(program_id: str) -> list[dict]:
         start = page.get("LastEvaluatedKey")
         if not start:
             return [{"kind": i["kind"]["S"], "points": int(i["points"]["N"]), "member": i["external_id"]["S"],
-                     "scope": i["pk"]["S"].split("#")[2], "pending": "available_at" in i} for i in items]
+                     "scope": i["pk"]["S"].split("#")[2], "pending": "available_at" in i,
+                     "campaigns": json.loads(i["campaign_points"]["S"]) if "campaign_points" in i else {}}
+                    for i in items]
+
+
+def items_of(program_id: str, kind: str) -> list[dict]:
+    """Every item of one kind in the program, as the table holds it (a test may Scan)."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    items, start = [], None
+    while True:
+        page = client.scan(TableName=db.Item.Meta.table_name,
+                           FilterExpression="#t = :t AND (program_id = :p OR begins_with(pk, :code))",
+                           ExpressionAttributeNames={"#t": "_t"},
+                           ExpressionAttributeValues={":t": {"S": kind}, ":p": {"S": program_id},
+                                                      ":code": {"S": f"REFCODE#{program_id}#"}},
+                           **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
 
 
 def sums_from_the_ledger(entries: list[dict]) -> dict[str, int]:
@@ -225,6 +271,7 @@ def test_every_total_reconciles_exactly_with_the_ledger(stack, api, seed):
     catch_up(stack)
     program, rng = shop(api), random.Random(seed)
     members = random_workload(api, program, rng, steps=80)
+    referral_workload(api, program, rng, members)
     later = clock.now() + timedelta(days=4)
     for member in members:
         expiry.expire_member(db.MemberItem.key(program["id"], member), later)
@@ -251,6 +298,63 @@ def test_every_total_reconciles_exactly_with_the_ledger(stack, api, seed):
     assert days["totals"]["enrolled"] == len(accounts(program))
     active = {e["member"] for e in entries if e["kind"] == "redeem" or (e["kind"] == "earn" and e["points"])}
     assert abs(days["totals"]["active_members"] - len(active)) <= 1
+    # the breakdowns are the items' own counts, and the hours' are the days'
+    assert hours["breakdown"] == days["breakdown"]
+    assert_breakdown_reconciles(api, program, entries, days)
+
+
+GIVEN_BACK = ("failed", "rejected", "cancelled", "returned")
+
+
+def assert_breakdown_reconciles(api, program, entries, days) -> None:
+    totals, breakdown = days["totals"], days["breakdown"]
+    # redemptions by reward, type and currency: the redemption items themselves, values as the rewards state them
+    redemptions = [{"reward_id": i["reward_id"]["S"], "reward_type": i["reward_type"]["S"],
+                    "quantity": int(i["quantity"]["N"]), "back": i["status"]["S"] in GIVEN_BACK}
+                   for i in items_of(program["id"], "redemption")]
+    rows = []
+    for reward_id, reward in sorted(program["rewards"].items()):
+        made = [r for r in redemptions if r["reward_id"] == reward_id]
+        value = reward["value"]
+        rows.append({"reward_id": reward_id, "reward_type": reward["type"], "redemptions": len(made),
+                     "cancelled": sum(r["back"] for r in made),
+                     "value": [{"currency": value["currency"],
+                                "redeemed": sum(value["amount"] * r["quantity"] for r in made),
+                                "cancelled": sum(value["amount"] * r["quantity"] for r in made if r["back"])}]})
+    rows = [row for row in rows if row["redemptions"]]
+    assert breakdown["rewards"] == sorted(rows, key=lambda row: (row["reward_type"], row["reward_id"]))
+    assert {row["reward_type"]: row["redemptions"] for row in breakdown["reward_types"]} == {
+        row["reward_type"]: row["redemptions"] for row in rows}
+    assert breakdown["redemption_value"] == sorted((m for row in rows for m in row["value"]),
+                                                   key=lambda m: m["currency"])
+    assert (totals["redemptions"], totals["redemptions_cancelled"]) == (
+        len(redemptions), sum(r["back"] for r in redemptions))
+    assert totals["redemptions"] and totals["redemptions_cancelled"], totals
+    # the campaign's spend and awards: what its budget says it gave, and the earns that carry its points
+    spent = {c["id"]: c["spent_points"] for c in api.call("GET", f"{program['path']}/campaigns",
+                                                          program["admin"])[1]["items"]}
+    awards = Counter(campaign for e in entries for campaign in e["campaigns"])
+    assert [(c["campaign_id"], c["points"], c["awards"], c["name"]) for c in breakdown["campaigns"]] == [
+        (program["campaign_id"], spent[program["campaign_id"]], awards[program["campaign_id"]], "Double")]
+    assert (totals["campaign_points"], totals["campaign_awards"]) == (sum(spent.values()), sum(awards.values()))
+    assert totals["campaign_points"] > 0
+    # the referral funnel: codes issued, referees attached and rewarded, referrers paid
+    members = items_of(program["id"], "member")
+    assert totals["referral_codes"] == len(items_of(program["id"], "refcode")) > 0
+    assert totals["referrals_attached"] == sum("referred_by" in m for m in members) > 0
+    assert totals["referrals_qualified"] == sum(m.get("referral", {}).get("S") == "rewarded" for m in members) > 0
+    assert totals["referrals_paid"] == sum(e["scope"] == "referral" for e in entries) > 0
+    # tier movements, and the members in each tier now
+    changes = items_of(program["id"], "tierchange")
+    entered = Counter(c["to_tier"]["S"] for c in changes if "to_tier" in c)
+    left = Counter(c["from_tier"]["S"] for c in changes if "from_tier" in c)
+    now = Counter(m["tier"]["S"] for m in members if "tier" in m)
+    assert {t["tier"]: (t["entered"], t["left"], t["members_now"]) for t in breakdown["tiers"]} == {
+        tier: (entered[tier], left[tier], now[tier]) for tier in set(entered) | set(left) | set(now)}
+    assert totals["tier_ups"] + totals["tier_downs"] == len(changes) > 0
+    # points released: every point held pending left pending by release (no clawback here reached a hold)
+    still_pending = sum(int(m["pending"]["N"]) for m in members if "pending" in m)
+    assert totals["released"] == totals["pending"] - still_pending > 0
 
 
 def accounts(program) -> set[str]:

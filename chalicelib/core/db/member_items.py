@@ -233,6 +233,7 @@ class EntryItem(Item, discriminator="entry"):
     basis = NumberAttribute(null=True)  # an earn's amount, for proportional reversal of a partial refund
     reversed = NumberAttribute(null=True)  # points of this earn reversed so far (never above `points`)
     settled = NumberAttribute(null=True)  # debt paid from this credit, in a `reverse` entry of its own
+    campaign_points = JSONAttribute(null=True)  # an earn's points that running campaigns gave: {campaign_id: points}
     created_at = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     snapshot = CompactJSONAttribute(null=True)  # what the first answer held beyond these fields (the balance then)

@@ -114,6 +114,7 @@ class RedemptionItem(Item, discriminator="redemption"):
     consumed = JSONAttribute(default=list)  # the lots the points came from, restored on refund
     failure_reason = UnicodeAttribute(null=True)  # why it failed, was rejected or cancelled
     budget_cost = NumberAttribute(null=True)  # minor units taken from the program's budget, given back on refund
+    value = JSONAttribute(null=True)  # the reward's money value per unit when redeemed, {amount, currency} (analytics)
     budget_shards = NumberAttribute(null=True)  # the budget's shards it was taken from (None: the budget item)
     sent_at = UnicodeAttribute(null=True)  # when a transfer was first sent to the provider: no longer cancellable
     notified = BooleanAttribute(default=False)

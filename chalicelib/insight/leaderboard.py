@@ -2,10 +2,8 @@
 member has a place per board (chalicelib/core/db/leaderboard_items.py) listed in gsi3 by zero-padded points, so a
 board's top N is one Query, descending, whatever the members.
 
-- Balance (`BAL`): the account's `available`, from each account image, set (never added), so applying an image
-  again changes nothing; a stream delivers an item's records in order (a retry resumes from the failed record, a
-  split shard's parent comes first), so the place ends on the account's latest image. (An account's `version` is
-  not relied on: an account may be rewritten with a version below one it had.)
+- Balance (`BAL`): the account's `available`, from each account image; a place keeps the account version it came
+  from and takes only a newer one, so a redelivered or late record changes nothing (idempotent by construction).
 - Earned (`ALL`, `M#{month}`, `D#{day}`): the points a ledger entry credited (an earn from any source, a manual
   credit: the analytics' `issued`), added to its member's three boards in one transaction with a marker item of the
   entry, on the condition that the marker is new: exactly once despite redelivery.
@@ -153,8 +151,8 @@ def _balance_once(program_id: str, external_id: str, available: int, version: in
                                                                                        BALANCE)
     found = db.get_many(standing_key, place_key)
     standing, before = _of(found.get(standing_key), StandingItem), _of(found.get(place_key), PlaceItem)
-    if before is not None and int(before.points) == available and int(before.account_version or 0) == version:
-        return  # this image is there already
+    if before is not None and int(before.account_version or 0) >= version:
+        return  # this image, or a newer one, is there already (a redelivered or late record)
     tx = Tx()
     _check_standing(tx, standing_key, standing)
     _put_places(tx, standing, program_id, external_id, BALANCE, available, before, account_version=version)

@@ -21,7 +21,7 @@ def test_a_program_managers_questions_are_each_answered_by_one_call(http, stack)
             points[person] = 100 * (n + 1) + (50 if team == "ops" else 0)
             assert http.call("POST", f"{path}/members/{person}/adjustments", admin,
                              {"points": points[person], "reason": "kudos"},
-                             {"Idempotency-Key": f"kudos-{person}"}).status == 201
+                             headers={"Idempotency-Key": f"kudos-{person}"}).status == 201
     assert http.call("POST", f"{path}/events", admin, {"id": "typo-1", "type": "purchase", "member": "ana_",
                                                        "properties": {"amount": 2500}}).status == 201
     points["ana_"] = 25
@@ -29,7 +29,7 @@ def test_a_program_managers_questions_are_each_answered_by_one_call(http, stack)
                                                           "value": {"amount": 1000, "currency": "EUR"}})
     assert reward.status == 201, reward
     assert http.call("POST", f"{path}/members/cai/redemptions", admin, {"reward_id": reward.body["id"]},
-                     {"Idempotency-Key": "lunch-cai"}).status in (201, 202)
+                     headers={"Idempotency-Key": "lunch-cai"}).status in (201, 202)
     points["cai"] -= 100
     assert stack.drain()
 

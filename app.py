@@ -191,7 +191,7 @@ def upsert_member(call: Call):
     return (201 if created else 200), view
 
 
-@endpoint(app, "GET", P + "/members", roles=("admin", "store", "analyst"),
+@endpoint(app, "GET", P + "/members", roles=READERS,
           summary="The program's members, newest first (every member, however enrolled), filtered and searched: "
                   "filters combine (AND); with tier or attribute a page may hold fewer than limit and still carry a "
                   "next_cursor; an unknown filter or a value that cannot match is a 400 saying how to send it",
@@ -561,9 +561,11 @@ def get_budget(call: Call):
           summary="The program's points, redemptions, enrolments and active members over a range of days, by day or "
                   "by hour (aggregated from the table's change stream: seconds behind the ledger)",
           answer=INSIGHT("Analytics"),
-          query=(("from", "First day, YYYY-MM-DD (UTC)", {"format": "date"}),
-                 ("to", "Last day, YYYY-MM-DD (UTC): at most 366 days by day, 31 by hour", {"format": "date"}),
-                 ("granularity", "day (the default) or hour", {"enum": ["day", "hour"]}), FORMAT_QUERY))
+          query=(("from", "First day, YYYY-MM-DD (UTC; default: 30 days before to, by day; to itself, by hour)",
+                  {"format": "date"}),
+                 ("to", "Last day, YYYY-MM-DD (UTC; default: today): at most 366 days by day, 31 by hour",
+                  {"format": "date"}),
+                 ("granularity", "day (the default) or hour", {"enum": ["day", "hour"]}), FORMAT_QUERY), sheet=True)
 def get_analytics(call: Call):
     as_sheet = spreadsheets.wants_csv(call.query)
     answer = insight_report.analytics(call.org_id, call.params["program_id"], call.query)
@@ -576,7 +578,7 @@ def get_analytics(call: Call):
           answer=FINANCE("Liability"),
           query=(("point_value", "A point's value in minor units of currency (decimal, e.g. 0.5), with currency "
                                  "(default: the median value per point of the catalog's rewards)", {"type": "string"}),
-                 ("currency", "The ISO 4217 code of point_value", {"pattern": "^[A-Z]{3}$"}), FORMAT_QUERY))
+                 ("currency", "The ISO 4217 code of point_value", {"pattern": "^[A-Z]{3}$"}), FORMAT_QUERY), sheet=True)
 def get_liability(call: Call):
     as_sheet = spreadsheets.wants_csv(call.query)
     answer = finance.liability(call.org_id, call.params["program_id"], call.query)
@@ -596,14 +598,14 @@ def get_predictions(call: Call):
 @endpoint(app, "GET", M + "/statement", roles=("admin", "analyst", "member"),
           summary="The member's statement as CSV: every ledger entry in a range of days, oldest first",
           query=(("from", "First day, YYYY-MM-DD (UTC; default: the first entry)", {"format": "date"}),
-                 ("to", "Last day, YYYY-MM-DD (UTC; default: today)", {"format": "date"})))
+                 ("to", "Last day, YYYY-MM-DD (UTC; default: today)", {"format": "date"})), sheet=True)
 def get_statement(call: Call):
     program_id, external_id = member_of(call)
     return spreadsheets.response(statement.statement_csv(call.org_id, program_id, external_id, call.query),
                                  f"statement-{external_id}.csv")
 
 
-@endpoint(app, "GET", P + "/leaderboard", roles=MEMBER_READERS,
+@endpoint(app, "GET", P + "/leaderboard", roles=("admin", "analyst", "member"),
           summary="The program's top members by available points or by points earned in a month, a day or ever, in "
                   "the whole program or among the members with an attribute value (a team); ties share a rank; "
                   "members who opted out (preferences: leaderboard.listed=false) never appear; a member session sees "

@@ -10,6 +10,7 @@ imports this module or packages it.
 from __future__ import annotations
 
 import argparse
+import base64
 import gzip
 import hashlib
 import json
@@ -82,13 +83,20 @@ def export_table(table_name: str, out: Path, dynamodb=None) -> Export:
 
 def _write_data_file(folder: Path, items: list[dict]) -> dict:
     """One data file of `items`, and its manifest-files.json line."""
-    text = "".join(json.dumps({"Item": item}, separators=(",", ":")) + "\n" for item in items)
+    text = "".join(json.dumps({"Item": item}, separators=(",", ":"), default=_base64) + "\n" for item in items)
     relative = f"data/{secrets.token_hex(13)}.json.gz"
     body = gzip.compress(text.encode(), mtime=0)
     (folder / relative).write_bytes(body)
     key = f"{EXPORT_PREFIX}/AWSDynamoDB/{folder.name}/{relative}"
     digest = _md5(body)
     return {"itemCount": len(items), "md5Checksum": digest, "etag": digest, "dataFileS3Key": key, "size": len(body)}
+
+
+def _base64(value: bytes) -> str:
+    """A binary attribute (B, and each of a BS) as the export writes it: base64 text."""
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    return base64.b64encode(value).decode()
 
 
 def _write_with_md5(path: Path, text: str) -> None:

@@ -37,6 +37,8 @@ def _operation(endpoint: Endpoint) -> dict:
     success = {"description": endpoint.summary}
     if endpoint.answer:
         success["content"] = _json(endpoint.answer.name)
+    if endpoint.sheet:
+        success.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
     responses = {str(endpoint.status): success}
     if endpoint.idempotent or 200 in endpoint.also:
         responses["200"] = {"description": "A replay, or nothing new to create: the first call's answer", **(

@@ -97,6 +97,7 @@ class Endpoint:
     # it accepts beyond a string: the server's own check, so the document refuses what the server refuses)
     query: tuple[tuple, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)  # request bodies Chalice lets through
+    sheet: bool = False  # answers CSV too: always when it has no answer shape, else with ?format=csv
 
 
 @dataclass
@@ -166,8 +167,9 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
              body: Optional[Shape] = None, answer: Optional[Shape] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
              also: tuple[int, ...] = (), query: tuple[tuple, ...] = (),
-             content_types: tuple[str, ...] = ("application/json",)) -> Callable:
-    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query, content_types)
+             content_types: tuple[str, ...] = ("application/json",), sheet: bool = False) -> Callable:
+    spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query, content_types,
+                    sheet)
     ENDPOINTS.append(spec)
 
     def register(function: Callable[[Call], Any]) -> Callable:

@@ -99,7 +99,7 @@ def _answer(program_id: str, result: Report, value: Optional[Decimal], currency:
                        "ultimate_redemption_rate": round(result.ultimate_by_cohort[month], 4)},
         })
     return {
-        "program_id": program_id, "as_of": clock.iso(clock.now()),
+        "program_id": program_id, "as_of": clock.day(clock.now()),
         "outstanding_points": result.outstanding, "expected_to_redeem": result.expected_to_redeem,
         "ultimate_redemption_rate": round(result.ultimate_redemption_rate, 4),
         "breakage_rate": round(result.breakage_rate, 4),

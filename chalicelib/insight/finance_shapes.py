@@ -36,7 +36,7 @@ class LiabilityMethod(Answer):
 
 class Liability(Answer):
     program_id: str
-    as_of: str
+    as_of: str = Field(description="The day (UTC) the report runs to: every ledger entry counted so far")
     outstanding_points: int = Field(description="Points owed now: issued, less redeemed, expired, reversed")
     expected_to_redeem: int = Field(description="Of those, the points the program's history expects to be redeemed")
     ultimate_redemption_rate: float

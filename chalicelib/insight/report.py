@@ -9,13 +9,14 @@ and money by currency), campaign and tier sums the range's day (or hour) items' 
 import re
 from datetime import date, timedelta
 
-from chalicelib.core import db
+from chalicelib.core import clock, db
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.insight import aggregates
 from chalicelib.insight.deltas import COUNTERS, dimension_of
 from chalicelib.insight.sketch import Sketch
 
 MAX_DAYS = {"day": 366, "hour": 31}
+DEFAULT_DAYS = {"day": 30, "hour": 1}  # the range when `from` is left out: the last 30 days, or today by hour
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -23,7 +24,8 @@ def analytics(org_id: str, program_id: str, query: dict) -> dict:
     granularity = query.get("granularity") or "day"
     if granularity not in MAX_DAYS:
         raise ValidationFailed("granularity is day or hour.", {"field": "granularity"})
-    first, last = _day(query, "from"), _day(query, "to")
+    last = _day(query, "to", date.fromisoformat(clock.day(clock.now())))
+    first = _day(query, "from", last - timedelta(days=DEFAULT_DAYS[granularity] - 1))
     if last < first:
         raise ValidationFailed("to is before from.", {"field": "to"})
     days = (last - first).days + 1
@@ -118,10 +120,10 @@ def _add_money(row: dict, currency: str, redeemed: int, cancelled: int) -> None:
     money["cancelled"] += cancelled
 
 
-def _day(query: dict, name: str) -> date:
+def _day(query: dict, name: str, default: date) -> date:
     text = query.get(name)
-    if not text:
-        raise ValidationFailed(f"{name} is required (YYYY-MM-DD).", {"field": name})
+    if text is None:
+        return default
     try:
         if _DAY.fullmatch(text):
             return date.fromisoformat(text)

@@ -47,11 +47,11 @@ def earn(api, program, external_id: str, event_id: str, amount: int = 0) -> None
 
 
 def lookup_items(program) -> list[dict]:
-    """Every lookup item of the program (a test's own Scan)."""
-    found = boto3.client("dynamodb").scan(
+    """Every lookup item of the program (a test's own Scan, every page: the table holds every test's items)."""
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(
         TableName=db.Item.Meta.table_name, FilterExpression="begins_with(pk, :p)",
-        ExpressionAttributeValues={":p": {"S": f"LOOKUP#{program['id']}#"}})["Items"]
-    return found
+        ExpressionAttributeValues={":p": {"S": f"LOOKUP#{program['id']}#"}})
+    return [item for page in pages for item in page["Items"]]
 
 
 @contextmanager

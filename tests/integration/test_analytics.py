@@ -15,6 +15,8 @@ from chalicelib.insight import aggregates
 from chalicelib.members import expiry
 from local import lambda_runtime
 
+pytestmark = pytest.mark.usefixtures("fresh_stream")  # each test reads its own records of the stream
+
 ROOT_KEY = os.environ["LAUREL_ROOT_KEY"]
 ADDRESS = {"name": "Bo", "line1": "1 High St", "city": "London", "postal_code": "N1 1AA", "country": "GB"}
 

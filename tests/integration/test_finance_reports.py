@@ -3,10 +3,13 @@ caller's), the breakage method shown, CSV of each report, a member's statement a
 import csv
 import io
 
+import pytest
 from given import enrol
 from test_analytics import catch_up
 
 from chalicelib.core import clock
+
+pytestmark = pytest.mark.usefixtures("fresh_stream")  # each test reads its own records of the stream
 
 
 def _sheet(response_body: str) -> list[list[str]]:

@@ -11,6 +11,8 @@ from test_member_directory import dynamodb_requests, other_program  # noqa: F401
 
 from chalicelib.core import clock, db
 
+pytestmark = pytest.mark.usefixtures("fresh_stream")  # each test reads its own records of the stream
+
 
 def board(api, program, key=None, **query) -> tuple[int, dict]:
     text = "&".join(f"{name}={quote(str(value), safe='')}" for name, value in query.items())

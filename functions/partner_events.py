@@ -15,7 +15,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        message = verify(record.body, queues.string_attributes(record))
+        message = verify(record.body, queues.string_attributes(record), tuple(queues.binary_attribute_names(record)))
         event = message.event.model_dump(mode="json", exclude_none=True)
         _, replayed = earn.record_event(message.org_id, message.program_id, event)
         logger.info("partner event", extra={"message_id": record.message_id, "replayed": replayed})

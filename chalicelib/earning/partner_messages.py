@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from chalicelib.core import orgs
 from chalicelib.earning.event_shapes import PartnerMessage
 
-
 MAX_DEPTH = 32  # an event's properties are flat or nearly; deeper is an attack or a mistake
 
 

@@ -104,7 +104,8 @@ def get_org(call: Call):
 @endpoint(app, "POST", "/v1/api-keys", roles=ADMIN, summary="Create an API key (its secret is shown once)",
           body=CORE("ApiKeyCreate"), answer=CORE("ApiKeyCreated"), status=201)
 def create_api_key(call: Call):
-    return orgs.create_key(call.org_id, call.body.name, call.body.role)
+    return orgs.create_key(call.org_id, call.body.name, call.body.role, call.body.program_id, call.body.expires_at,
+                           call.body.allowed_sources)
 
 
 @endpoint(app, "GET", "/v1/api-keys", roles=ADMIN, summary="The organisation's API keys, without secrets",
@@ -244,6 +245,14 @@ def adjust(call: Call):
           body=MEMBERS("SessionCreate"), answer=MEMBERS("Session"), status=201)
 def open_session(call: Call):
     return membership.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
+
+
+@endpoint(app, "DELETE", M + "/sessions", roles=("admin", "member"),
+          summary="End every session of the member at once (each answers 401 within 30 s)", status=204)
+def revoke_sessions(call: Call):
+    program_id, external_id = member_of(call)
+    membership.require(call.org_id, program_id, external_id, profile=False)
+    auth.revoke_sessions(call.org_id, program_id, external_id)
 
 
 @endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",

@@ -231,3 +231,44 @@ def test_a_member_session_cannot_read_a_retired_reward(api, program):
     assert api.call("PATCH", path, program["admin"], {"active": False})[0] == 200
     assert api.call("GET", path, token)[0] == 404
     assert api.call("GET", path, program["admin"])[0] == 200  # staff still read it
+
+
+# --- probe 5 ------------------------------------------------------------------------------------
+
+def test_a_members_idempotency_key_never_collides_with_a_stores(api, program, monkeypatch):
+    import app
+
+    monkeypatch.setattr(app, "MEMBER_KEYS_NAMESPACED_AT", "2000-01-01T00:00:00.000Z")  # entries made after it
+    enrol(api, program, points=1000)
+    status, reward = api.call("POST", f"{program['path']}/rewards", program["admin"],
+                              {"type": "experience", "cost": 100, "name": "Lounge"})
+    assert status == 201
+    redeem = f"{program['path']}/members/ada/redemptions"
+    token = session(api, program)
+    # Given a member's redemption under the key a store will use next
+    status, by_member = api.call("POST", redeem, token, {"reward_id": reward["id"]}, {"Idempotency-Key": "till-7"})
+    assert status == 202
+    # When the store sends its own request with that key
+    status, by_store = api.call("POST", redeem, program["admin"], {"reward_id": reward["id"], "quantity": 2},
+                                {"Idempotency-Key": "till-7"})
+    # Then it is a new redemption, not a 409 nor the member's answer; the member's replay answers its first
+    assert status == 202 and by_store["id"] != by_member["id"]
+    status, again = api.call("POST", redeem, token, {"reward_id": reward["id"]}, {"Idempotency-Key": "till-7"})
+    assert status == 200 and again["id"] == by_member["id"]
+
+
+def test_a_key_a_member_used_before_namespacing_still_answers_its_first_result(api, program, monkeypatch):
+    import app
+
+    enrol(api, program, points=1000)
+    status, reward = api.call("POST", f"{program['path']}/rewards", program["admin"],
+                              {"type": "experience", "cost": 100, "name": "Lounge"})
+    redeem, token = f"{program['path']}/members/ada/redemptions", session(api, program)
+    monkeypatch.setattr(app, "MEMBER_KEYS_NAMESPACED_AT", "2999-01-01T00:00:00.000Z")  # before namespacing
+    with monkeypatch.context() as before:  # as the service was: the bare key
+        before.setattr(app, "idempotency_key_of", lambda call, scope: call.idempotency_key)
+        status, first = api.call("POST", redeem, token, {"reward_id": reward["id"]}, {"Idempotency-Key": "old-1"})
+        assert status == 202
+    status, again = api.call("POST", redeem, token, {"reward_id": reward["id"]}, {"Idempotency-Key": "old-1"})
+    assert (status, again["id"]) == (200, first["id"])
+    assert api.call("GET", f"{program['path']}/members/ada/balance", token)[1]["available"] == 900

@@ -1,7 +1,7 @@
 """Laurel's HTTP API (Chalice). Routes stay thin: parse and authorise (chalicelib.core.web), call the domain, answer."""
 from chalice import Chalice
 
-from chalicelib.core import auth, clock, locales, orgs, pagination
+from chalicelib.core import auth, clock, db, locales, orgs, pagination
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import EXTERNAL_ID
 from chalicelib.core.web import ENDPOINTS, Call, endpoint, install, modules_in, shapes_in
@@ -74,6 +74,30 @@ def member_of(call: Call) -> tuple[str, str]:
     return program_id, external_id
 
 
+# Member-session keys are namespaced from this deploy on; a key a member used before it still answers its first
+# result for a week after (set to the deploy's time when it ships; later is safe, earlier is not).
+MEMBER_KEYS_NAMESPACED_AT = "2026-12-15T00:00:00.000Z"
+LEGACY_KEYS_READ_UNTIL = "2026-12-22T00:00:00.000Z"
+
+
+def idempotency_key_of(call: Call, scope: str) -> str:
+    """The caller's Idempotency-Key, in the member's own namespace for a member session, so no member can take
+    a key a store or an admin will use (probe finding 5). The namespace holds a space, which no header key may.
+
+    Until LEGACY_KEYS_READ_UNTIL, a member-session write first reads the bare key's entry (one read): if the
+    member made it before MEMBER_KEYS_NAMESPACED_AT, the bare key is kept, so a replay answers its first result."""
+    key = call.idempotency_key
+    if call.principal.kind != "member":
+        return key
+    program_id, external_id = call.principal.program_id, call.principal.external_id
+    if clock.iso(clock.now()) < LEGACY_KEYS_READ_UNTIL:
+        first = (db.get(db.CashEntryItem, db.CashEntryItem.key(program_id, scope, key)) if scope == "payout" else
+                 db.get(db.EntryItem, (db.entry_pk(program_id, scope, key), "ENTRY")))
+        if first is not None and first.external_id == external_id and first.created_at < MEMBER_KEYS_NAMESPACED_AT:
+            return key
+    return f"member {external_id} {key}"
+
+
 # --- service ---------------------------------------------------------------------------------
 
 @endpoint(app, "GET", "/v1/health", roles=(), summary="Liveness", answer=CORE("Health"))
@@ -104,7 +128,8 @@ def get_org(call: Call):
 @endpoint(app, "POST", "/v1/api-keys", roles=ADMIN, summary="Create an API key (its secret is shown once)",
           body=CORE("ApiKeyCreate"), answer=CORE("ApiKeyCreated"), status=201)
 def create_api_key(call: Call):
-    return orgs.create_key(call.org_id, call.body.name, call.body.role)
+    return orgs.create_key(call.org_id, call.body.name, call.body.role, call.body.program_id, call.body.expires_at,
+                           call.body.allowed_sources)
 
 
 @endpoint(app, "GET", "/v1/api-keys", roles=ADMIN, summary="The organisation's API keys, without secrets",
@@ -246,6 +271,14 @@ def open_session(call: Call):
     return membership.open_session(call.org_id, *member_of(call), call.body.ttl_seconds)
 
 
+@endpoint(app, "DELETE", M + "/sessions", roles=("admin", "member"),
+          summary="End every session of the member at once (each answers 401 within 30 s)", status=204)
+def revoke_sessions(call: Call):
+    program_id, external_id = member_of(call)
+    membership.require(call.org_id, program_id, external_id, profile=False)
+    auth.revoke_sessions(call.org_id, program_id, external_id)
+
+
 @endpoint(app, "GET", M + "/referral-code", roles=("admin", "member"), summary="The member's referral code",
           answer=EARNING("ReferralCode"), also=(409,))
 def referral_code(call: Call):
@@ -264,7 +297,8 @@ def attach_referral(call: Call):
           summary="Give points to another member from this member's monthly allowance",
           body=EARNING("RecognitionCreate"), answer=EARNING("Recognition"), status=201, idempotent=True)
 def recognise(call: Call):
-    result, replayed = recognition.give(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key)
+    result, replayed = recognition.give(call.org_id, *member_of(call), call.body.model_dump(),
+                                          idempotency_key_of(call, "rcg"))
     return (200 if replayed else 201), result
 
 
@@ -382,7 +416,7 @@ def add_codes(call: Call):
           body=REWARDS("RedemptionCreate"), answer=REWARDS("Redemption"), status=202, idempotent=True)
 def redeem(call: Call):
     result, replayed = redemptions.create(call.org_id, *member_of(call), call.body.model_dump(exclude_none=True),
-                                          call.idempotency_key)
+                                          idempotency_key_of(call, "rdm"))
     return (200 if replayed else 202), result
 
 
@@ -481,7 +515,8 @@ def get_cash_wallet(call: Call):
                   "(409 insufficient_funds beyond the balance)",
           body=PAYOUTS("PayoutCreate"), answer=PAYOUTS("Payout"), status=201, idempotent=True)
 def request_payout(call: Call):
-    result, replayed = payouts.request(call.org_id, *member_of(call), call.body.model_dump(), call.idempotency_key,
+    result, replayed = payouts.request(call.org_id, *member_of(call), call.body.model_dump(),
+                                       idempotency_key_of(call, "payout"),
                                        show_method=True)
     return (200 if replayed else 201), result
 

@@ -4,7 +4,7 @@
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib.core import queues, settings
+from chalicelib.core import orgs, queues, settings
 from chalicelib.core.errors import LaurelError
 from chalicelib.core.observability import lambda_handler, logger
 from chalicelib.earning import earn
@@ -15,7 +15,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> None:
     try:
-        message = verify(record.body, queues.string_attributes(record))
+        attributes = queues.string_attributes(record)
+        message = verify(record.body, attributes, tuple(queues.binary_attribute_names(record)))
+        if orgs.key_program(message.org_id, attributes["key_id"]) not in (None, message.program_id):
+            raise Rejected("key_id is scoped to another program")
         event = message.event.model_dump(mode="json", exclude_none=True)
         _, replayed = earn.record_event(message.org_id, message.program_id, event)
         logger.info("partner event", extra={"message_id": record.message_id, "replayed": replayed})

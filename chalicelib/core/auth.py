@@ -5,11 +5,18 @@ derived as HMAC(signing key, key id + salt): the table keeps only the secret's S
 every call) and the salt, so a stolen table reveals no secret, while the partner queue can still
 re-derive a key's secret to verify the HMAC signature of a message. Webhook endpoints' signing
 secrets are derived the same way (`derived_token`), so the table holds none of them either. Member sessions are
-HMAC-signed and carry their expiry, so checking one costs no database read.
+HMAC-signed and carry their expiry and issue time; a member's sessions are revoked all at once by a
+revocation time (`SessionRevocationItem`), read at most once per member per KEY_CACHE_SECONDS per instance.
+
+A key may be scoped to one program (it reaches that program's routes and the organisation's own page, and
+answers 404 everywhere else), expire, and be limited to source addresses (CIDRs). Signatures are compared as
+the canonical text this deployment makes, never decoded first: base64 has several spellings of one byte string,
+and a token must have exactly one.
 """
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import threading
@@ -30,8 +37,9 @@ class Principal:
     org_id: Optional[str] = None
     role: Optional[str] = None  # for keys
     key_id: Optional[str] = None
-    program_id: Optional[str] = None  # for member sessions
+    program_id: Optional[str] = None  # a member session's program, or the one program a key is scoped to
     external_id: Optional[str] = None
+    issued_ms: int = 0  # when a member session was made (0: before sessions said so)
 
     @property
     def grants(self) -> str:
@@ -63,21 +71,38 @@ def _mac(label: str, message: str) -> bytes:
     return hmac.new(settings.signing_key(), f"{label}:{message}".encode(), hashlib.sha256).digest()
 
 
-def link_token(label: str, text: str) -> str:
-    """`text` and its HMAC in one URL-safe token, for links Laurel hands out (checked without a read)."""
-    body = _b64(text.encode())
-    return f"{body}.{_b64(_mac(label, body))}"
+def _signed(label: str, body: str, signature: str) -> bool:
+    """Whether `signature` is exactly the text this deployment signs `body` with (one spelling only)."""
+    return signature.isascii() and hmac.compare_digest(signature.encode(), _b64(_mac(label, body)).encode())
+
+
+LINK_TTL_SECONDS = 90 * 86400  # an email's links work for 90 days (the law asks 30 for an unsubscribe link)
+
+
+def link_token(label: str, text: str, ttl_seconds: int = LINK_TTL_SECONDS) -> str:
+    """`text` and its expiry, and their HMAC, in one URL-safe token (`body.signature`), for links Laurel hands out
+    (checked without a read)."""
+    body = _b64(f"{text}\n{int(time.time()) + ttl_seconds}".encode())
+    return f"{body}.{_b64(_mac(label + ':expiring', body))}"
 
 
 def read_link_token(label: str, token: str) -> Optional[str]:
-    """The text a link token carries, or None if this deployment did not sign it for `label`."""
+    """The text a link token carries, or None if this deployment did not sign it for `label` or it has expired.
+
+    A link made before links expired (signed for `label` alone) has no date to expire by: it is still read."""
     body, _, signature = token.partition(".")
+    expiring = _signed(label + ":expiring", body, signature)
+    if not expiring and not _signed(label, body, signature):
+        return None
     try:
-        if hmac.compare_digest(_unb64(signature), _mac(label, body)):
-            return _unb64(body).decode()
+        text = _unb64(body).decode()
+        if expiring:
+            text, _, expires = text.rpartition("\n")
+            if int(expires) < time.time():
+                return None
+        return text
     except (ValueError, TypeError):  # not base64, not UTF-8 (UnicodeDecodeError is a ValueError)
-        pass
-    return None
+        return None
 
 
 def hash_secret(secret: str) -> str:
@@ -103,47 +128,78 @@ def key_secret(org_id: str, key_id: str, salt: str) -> str:
     return f"{org_id}.{key_id}.{derived_token('api-key', key_id, salt)}"
 
 
-class _KeyCache:
-    """Recently checked keys, so a busy key costs no read on most calls (bounded, thread-safe)."""
+class _Cache:
+    """Items recently read by key, so a busy credential costs no read on most calls (bounded, thread-safe).
 
-    def __init__(self, size: int = 1024):
-        self._items: dict[tuple[str, str], tuple[float, db.ApiKeyItem]] = {}
+    A key that is not there is remembered too, apart from those that are: an unknown key id then costs what a
+    known key with a wrong secret costs (one read per KEY_CACHE_SECONDS, then none), so the time an answer
+    takes does not tell which ids exist, and a flood of made-up ids cannot push the real keys out."""
+
+    def __init__(self, read, size: int = 1024):
+        self._read = read
+        self._found: dict[tuple, tuple[float, object]] = {}
+        self._missing: dict[tuple, tuple[float, None]] = {}
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, org_id: str, key_id: str) -> Optional[db.ApiKeyItem]:
+    def get(self, *key: str):
         now = time.monotonic()
         with self._lock:
-            cached = self._items.get((org_id, key_id))
+            cached = self._found.get(key) or self._missing.get(key)
         if cached and now - cached[0] < KEY_CACHE_SECONDS:
             return cached[1]
-        item = db.get(db.ApiKeyItem, db.ApiKeyItem.key(org_id, key_id), consistent=False)
-        if item is not None:
-            with self._lock:
-                if len(self._items) >= self._size:
-                    self._items.clear()
-                self._items[(org_id, key_id)] = (now, item)
+        item = self._read(*key)
+        with self._lock:
+            kept = self._found if item is not None else self._missing
+            if len(kept) >= self._size:
+                kept.clear()
+            kept[key] = (now, item)
+            (self._missing if item is not None else self._found).pop(key, None)
         return item
 
-    def forget(self, org_id: str, key_id: str) -> None:
+    def forget(self, *key: str) -> None:
         with self._lock:
-            self._items.pop((org_id, key_id), None)
+            self._found.pop(key, None)
+            self._missing.pop(key, None)
 
 
-keys = _KeyCache()
+keys = _Cache(lambda org_id, key_id: db.get(db.ApiKeyItem, db.ApiKeyItem.key(org_id, key_id), consistent=False))
+UNKNOWN_KEY_HASH = hash_secret(secrets.token_hex(32))  # what an unknown key's secret is compared with
 
 
-def _api_key(secret: str) -> Principal:
+def source_address(context: Optional[dict]) -> Optional[str]:
+    """The caller's address as API Gateway saw it (the request context's identity.sourceIp)."""
+    return ((context or {}).get("identity") or {}).get("sourceIp")
+
+
+def _allowed_from(allowed_sources: Optional[list[str]], source: Optional[str]) -> bool:
+    if not allowed_sources:
+        return True
+    try:
+        address = ipaddress.ip_address(source or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed_sources)
+
+
+def _api_key(secret: str, source: Optional[str]) -> Principal:
     parts = secret.split(".")
     if len(parts) != 3:
         raise Unauthorized("The credential is malformed.")
     org_id, key_id, _ = parts
     item = keys.get(org_id, key_id)
-    if item is None or not hmac.compare_digest(item.secret_hash, hash_secret(secret)):
+    # the same hash and comparison whether or not the key exists: the answer's time tells nothing
+    if not hmac.compare_digest(item.secret_hash if item else UNKNOWN_KEY_HASH, hash_secret(secret)) or item is None:
         raise Unauthorized("The credential is not valid.")
     if item.revoked_at:
         raise Unauthorized("The credential has been revoked.")
-    return Principal("key", org_id=org_id, role=item.role, key_id=key_id)
+    # a stand-in for the table (the unit tier's) may have none of the limits: none apply then
+    expires_at, program_id = getattr(item, "expires_at", None), getattr(item, "program_id", None)
+    if expires_at and expires_at <= clock.iso(clock.now()):
+        raise Unauthorized("The credential has expired.")
+    if not _allowed_from(getattr(item, "allowed_sources", None), source):
+        raise Forbidden("This credential may not be used from this address.")
+    return Principal("key", org_id=org_id, role=item.role, key_id=key_id, program_id=program_id)
 
 
 # --- member sessions -----------------------------------------------------------------------
@@ -152,11 +208,25 @@ SESSION_PREFIX = "mst"
 
 
 def issue_session(org_id: str, program_id: str, external_id: str, ttl_seconds: int) -> tuple[str, str]:
-    expires = int(time.time()) + ttl_seconds
-    claims = {"o": org_id, "p": program_id, "m": external_id, "e": expires, "n": secrets.token_hex(8)}
+    issued = time.time()
+    expires = int(issued) + ttl_seconds
+    claims = {"o": org_id, "p": program_id, "m": external_id, "e": expires, "i": int(issued * 1000),
+              "n": secrets.token_hex(8)}
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     token = f"{SESSION_PREFIX}.{body}.{_b64(_mac('session', body))}"
     return token, clock.iso(clock.from_epoch(expires))
+
+
+revocations = _Cache(lambda org_id, program_id, external_id: db.get(
+    db.SessionRevocationItem, db.SessionRevocationItem.key(org_id, program_id, external_id), consistent=False))
+
+
+def revoke_sessions(org_id: str, program_id: str, external_id: str) -> None:
+    """End every session the member holds now (each answers 401 within KEY_CACHE_SECONDS); later ones work."""
+    revoked_before = int(time.time() * 1000) + 1
+    db.SessionRevocationItem(*db.SessionRevocationItem.key(org_id, program_id, external_id),
+                             revoked_before=revoked_before).save()
+    revocations.forget(org_id, program_id, external_id)
 
 
 def _session(token: str) -> Principal:
@@ -165,20 +235,29 @@ def _session(token: str) -> Principal:
         raise Unauthorized("The session token is malformed.")
     _, body, signature = parts
     try:
-        valid = hmac.compare_digest(_unb64(signature), _mac("session", body))
-        claims = json.loads(_unb64(body)) if valid else None
+        claims = json.loads(_unb64(body)) if _signed("session", body, signature) else None
     except (ValueError, TypeError):
-        valid = False
-    if not valid or not isinstance(claims, dict):
+        claims = None
+    if not isinstance(claims, dict):
         raise Unauthorized("The session token is not valid.")
     if claims.get("e", 0) < time.time():
         raise Unauthorized("The session token has expired.")
-    return Principal("member", org_id=claims["o"], program_id=claims["p"], external_id=claims["m"])
+    return Principal("member", org_id=claims["o"], program_id=claims["p"], external_id=claims["m"],
+                     issued_ms=claims.get("i", 0))
+
+
+def _not_revoked(principal: Principal) -> None:
+    """A member session made before its member's sessions were revoked answers 401 (one read per member per
+    KEY_CACHE_SECONDS per instance; made only once the session's signature, role and scope passed)."""
+    revoked = revocations.get(principal.org_id, principal.program_id, principal.external_id)
+    if revoked is not None and principal.issued_ms < revoked.revoked_before:
+        raise Unauthorized("The session has been revoked.")
 
 
 # --- every request -------------------------------------------------------------------------
 
-def authenticate(header: Optional[str]) -> Principal:
+def authenticate(header: Optional[str], source: Optional[str] = None) -> Principal:
+    """Who is calling; `source` is the caller's address (source_address), for keys limited to some."""
     if not header or not header.startswith("Bearer ") or len(header) > 1024:
         raise Unauthorized("Send the credential as 'Authorization: Bearer <secret>'.")
     secret = header[len("Bearer "):].strip()
@@ -187,12 +266,33 @@ def authenticate(header: Optional[str]) -> Principal:
         return Principal("root")
     if secret.startswith(SESSION_PREFIX + "."):
         return _session(secret)
-    return _api_key(secret)
+    return _api_key(secret, source)
 
 
-def require(principal: Principal, allowed: tuple[str, ...]) -> None:
+SCOPED_KEY_ORG_ROUTES = ("/v1/org",)  # what a key of one program reaches outside it: its organisation's page
+
+
+def admit(header: Optional[str], source: Optional[str], allowed: tuple[str, ...], path: str, params: dict
+          ) -> Principal:
+    """Every call's check: who is calling, whether it may call this route, and whether its session still holds."""
+    principal = authenticate(header, source)
+    require(principal, allowed, path, params)
+    if principal.kind == "member":
+        _not_revoked(principal)
+    return principal
+
+
+def require(principal: Principal, allowed: tuple[str, ...], path: str = "", params: Optional[dict] = None) -> None:
+    """The credential's role may call the route, and a key scoped to one program reaches only that program
+    (404 elsewhere, as for a program that does not exist)."""
     if principal.grants not in allowed:
         raise Forbidden(f"A {principal.grants} credential may not do this.")
+    if principal.kind == "key" and principal.program_id:
+        program_id = (params or {}).get("program_id")
+        if program_id is None and path not in SCOPED_KEY_ORG_ROUTES:
+            raise NotFound("This key is scoped to one program and reaches nothing else.")
+        if program_id is not None and program_id != principal.program_id:
+            raise NotFound("No such program.")
 
 
 def require_member_access(principal: Principal, program_id: str, external_id: str) -> None:

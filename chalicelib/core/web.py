@@ -178,8 +178,8 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
             try:
                 principal = None
                 if roles:
-                    principal = auth.authenticate(request.headers.get("authorization"))
-                    auth.require(principal, roles)
+                    principal = auth.admit(request.headers.get("authorization"), auth.source_address(request.context),
+                                           roles, path, params)
                     limiter.take(principal.bucket)
                 call = Call(principal, params, query=dict(request.query_params or {}))
                 if body is not None:

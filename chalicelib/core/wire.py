@@ -4,6 +4,7 @@ Requests are strict (no type coercion, unknown fields refused) so a client's mis
 that names the field, never a silent guess. Each area's shapes (`chalicelib.<area>.shapes`) build on
 these alone, so a handler loads the shapes of its own area and no other's.
 """
+import math
 from typing import Annotated, Literal, Optional
 from zoneinfo import ZoneInfo
 
@@ -35,8 +36,19 @@ class Answer(BaseModel):
 
 
 def small_object(value: Optional[dict], limit: int = 50) -> Optional[dict]:
+    """A free-form object of at most `limit` keys whose numbers are finite: JSON has no NaN or Infinity, so
+    one taken in would be echoed back as a document no client can parse."""
     if value is not None and len(value) > limit:
         raise ValueError(f"at most {limit} keys")
+    pending = [value]
+    while pending:  # iterative: the parser already bounds the depth, this walk adds no recursion
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("numbers must be finite (JSON has no NaN or Infinity)")
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return value
 
 

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from chalicelib.core import orgs
 from chalicelib.earning.event_shapes import PartnerMessage
 
+MAX_DEPTH = 32  # an event's properties are flat or nearly; deeper is an attack or a mistake
+
 
 class Rejected(Exception):
     """The message can never succeed; `reason` says why (no secrets, no personal data)."""
@@ -26,12 +28,32 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(body: str, attributes: dict[str, str]) -> PartnerMessage:
+def _depth(document) -> int:
+    """How deeply lists and objects nest in a parsed document (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def verify(body: str, attributes: dict[str, str], binary_attributes: tuple[str, ...] = ()) -> PartnerMessage:
+    if binary_attributes:
+        raise Rejected(f"message attribute {binary_attributes[0]} is Binary: partner messages take String "
+                       "attributes only")
     raw = body.encode()
     try:
         document = json.loads(raw)
     except ValueError:
         raise Rejected("body is not JSON") from None
+    except RecursionError:  # the parser's own limit: no retry can ever parse it
+        raise Rejected("body is nested too deeply") from None
+    if _depth(document) > MAX_DEPTH:
+        raise Rejected(f"body is nested more than {MAX_DEPTH} levels deep")
     key_id, signature = attributes.get("key_id"), attributes.get("signature")
     if not key_id or not signature:
         raise Rejected("missing message attribute key_id or signature")

@@ -142,6 +142,8 @@ def list_active(org_id: str, program_id: str, query: dict, reader: Reader) -> di
 
 def get(org_id: str, program_id: str, reward_id: str, reader: Reader) -> dict:
     program, member, reward = _read(org_id, program_id, reader.external_id, reward_id)
+    if reader.external_id and not reward.active:  # a member sees the catalog it can redeem from, nothing retired
+        raise NotFound("No such reward.")
     stock.refresh([reward])
     return view(reward, _tag(reader, program, member), staff=reader.staff)
 

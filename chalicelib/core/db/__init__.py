@@ -32,6 +32,7 @@ Access patterns (pk / sk, and the overloaded indexes):
 | expiry reminder sent | `MBR#{program_id}#{external_id}` | `REMIND#{day}` | |
 | member history month (`HistoryItem`) | `MBR#{program_id}#{external_id}` | `HIST#{L or W}#{YYYY-MM}` | a sealed month of the member's lots (L) or tier-window days (W): query pk, sk begins_with `HIST#` |
 | tier change (history) | `MBR#{program_id}#{external_id}` | `TIER#{created_at}#{version}` | a member's tier history: query pk, sk begins_with `TIER#`, newest first |
+| member's session revocation (chalicelib/core/auth.py) | `SESSIONS#{org_id}#{program_id}#{external_id}` | `REVOKED` | |
 | job state | `JOB#{name}` | `STATE` | |
 | webhook endpoint | `ORG#{org_id}` | `WHE#{endpoint_id}` | endpoints of an org: query pk, sk begins_with `WHE#` |
 | webhook delivery | `WHE#{endpoint_id}` | `WHD#{delivery_id}` | an endpoint's deliveries, newest first: query pk backwards (ids are time-ordered) |
@@ -92,6 +93,7 @@ from chalicelib.core.db.org_items import (  # noqa: F401
     ApiKeyItem,
     JobStateItem,
     OrgItem,
+    SessionRevocationItem,
     WebhookDeliveryItem,
     WebhookEndpointItem,
 )

@@ -25,10 +25,23 @@ class ApiKeyItem(Item, discriminator="key"):
     salt = UnicodeAttribute()
     created_at = UnicodeAttribute()
     revoked_at = UnicodeAttribute(null=True)
+    program_id = UnicodeAttribute(null=True)  # the one program the key reaches (None: every program)
+    expires_at = UnicodeAttribute(null=True)
+    allowed_sources = JSONAttribute(null=True)  # CIDRs the key may be used from (None: any address)
 
     @staticmethod
     def key(org_id: str, key_id: str) -> tuple[str, str]:
         return f"ORG#{org_id}", f"KEY#{key_id}"
+
+
+class SessionRevocationItem(Item, discriminator="session_revocation"):
+    """A member's sessions made before `revoked_before` (epoch milliseconds) no longer authenticate."""
+
+    revoked_before = NumberAttribute()
+
+    @staticmethod
+    def key(org_id: str, program_id: str, external_id: str) -> tuple[str, str]:
+        return f"SESSIONS#{org_id}#{program_id}#{external_id}", "REVOKED"
 
 
 class WebhookEndpointItem(Item, discriminator="webhook_endpoint"):

@@ -135,7 +135,7 @@ class MemberDirectory(Answer):
 
 class Transaction(Answer):
     id: str
-    kind: Literal["earn", "redeem", "adjust", "expire", "refund", "reverse"]
+    kind: Literal["earn", "redeem", "adjust", "expire", "refund", "reverse", "forfeit"]
     points: int
     balance_after: int
     event_id: Optional[str] = None
@@ -297,3 +297,21 @@ class Predictions(Answer):
     horizon_days: int
     activity: Optional[ActivitySummary]
     model: Optional[ChurnModel]
+
+
+class MemberClose(Request):
+    reason: Optional[Annotated[str, Field(min_length=1, max_length=500)]] = None
+
+
+class MemberBlock(Request):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class MemberStatus(Answer):
+    member: str
+    status: Literal["active", "closed", "blocked"]
+    reason: Optional[str] = Field(None, description="Why it was closed or blocked, as the admin said")
+    changed_at: Optional[Timestamp] = Field(None, description="When it was closed or blocked (null: active)")
+    forfeited: Optional[int] = Field(None, description="Points forfeited at the close (program setting "
+                                                       "offboarding.forfeit_on_close)")
+    erased_at: Optional[Timestamp] = Field(None, description="When its personal data was erased (never reopened)")

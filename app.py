@@ -18,6 +18,7 @@ adjustments, directory, membership, offboarding, predictions, programs, statemen
 broadcasts, message_log, preferences, program_templates = modules_in(
     "chalicelib.messaging", "broadcasts", "message_log", "preferences", "program_templates")
 (unsubscribe_pages,) = modules_in("chalicelib.notices", "unsubscribe_pages")
+erasure, member_export = modules_in("chalicelib.privacy", "erasure", "export")
 budgets, cash, catalog, payouts, redemptions, review = modules_in(
     "chalicelib.rewards", "budgets", "cash", "catalog", "payouts", "redemptions", "review")
 donation, merchandise = modules_in("chalicelib.rewards.kinds", "donation", "merchandise")
@@ -296,6 +297,22 @@ def block_member(call: Call):
           answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
 def unblock_member(call: Call):
     return offboarding.unblock(call.org_id, *member_of(call))
+
+
+@endpoint(app, "GET", M + "/export", roles=ADMIN,
+          summary="Everything Laurel holds about the member (access request), as machine-readable JSON: profile, "
+                  "status, account, ledger, tier history, redemptions, cash wallet and payouts, messages, preferences "
+                  "and consents, predictions, referral", answer=MEMBERS("MemberExport"))
+def export_member(call: Call):
+    return member_export.export(call.org_id, *member_of(call))
+
+
+@endpoint(app, "POST", M + "/erasure", roles=ADMIN,
+          summary="Erase the member's personal data (closes it for good; the ledger's amounts stay under its id); "
+                  "409 erasure_blocked while a payout or redemption is in flight; erased already: as it is",
+          answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
+def erase_member(call: Call):
+    return erasure.erase(call.org_id, *member_of(call), call.idempotency_key)
 
 
 # --- member imports --------------------------------------------------------------------------
@@ -769,7 +786,8 @@ def get_preferences(call: Call):
           summary="Change what the member receives (fields left out keep their value)",
           body=MESSAGING("PreferencesUpdate"), answer=MESSAGING("Preferences"))
 def put_preferences(call: Call):
-    return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
+    return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True),
+                              via="member" if call.principal.kind == "member" else "admin")
 
 
 @endpoint(app, "GET", M + "/messages", roles=READERS,

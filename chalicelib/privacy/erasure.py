@@ -35,7 +35,7 @@ def erase(org_id: str, program_id: str, external_id: str, idempotency_key: str) 
     entries = _entries(member)
     redemptions = _redemptions(entries)
     _refuse_in_flight(redemptions, _payouts(program_id, external_id))
-    status = offboarding.close(org_id, program_id, external_id, None, idempotency_key, erasure=True)
+    offboarding.close(org_id, program_id, external_id, None, idempotency_key)  # no more earning meanwhile
     _, member = membership.require(org_id, program_id, external_id)
     phone = db.profile_of(member).phone
     profiles.erase(member)
@@ -55,7 +55,8 @@ def erase(org_id: str, program_id: str, external_id: str, idempotency_key: str) 
     for entry in entries:
         if entry.kind in FREE_TEXT and entry.reason not in (None, REDACTED):
             entry.update(actions=[db.EntryItem.reason.set(REDACTED)])
-    return status
+    # Marked erased last: an erasure interrupted midway is not yet erased, and a retry does it all again.
+    return offboarding.close(org_id, program_id, external_id, None, idempotency_key, erasure=True)
 
 
 def _partition(pk: str) -> list[db.Item]:

@@ -11,13 +11,14 @@ from chalicelib.rewards import statuses  # its statuses and queues are in the de
 # cold start, and a route's first call loads its own area's (chalicelib.core.web).
 campaigns, earn, order_webhooks, recognition, referrals = modules_in(
     "chalicelib.earning", "campaigns", "earn", "order_webhooks", "recognition", "referrals")
-adjustments, directory, membership, predictions, programs, statement, tier_review = modules_in(
-    "chalicelib.members", "adjustments", "directory", "membership", "predictions", "programs", "statement",
-    "tier_review")
+adjustments, directory, membership, offboarding, predictions, programs, statement, tier_review = modules_in(
+    "chalicelib.members", "adjustments", "directory", "membership", "offboarding", "predictions", "programs",
+    "statement", "tier_review")
 (uploads,) = modules_in("chalicelib.members.imports", "uploads")
 broadcasts, message_log, preferences, program_templates = modules_in(
     "chalicelib.messaging", "broadcasts", "message_log", "preferences", "program_templates")
 (unsubscribe_pages,) = modules_in("chalicelib.notices", "unsubscribe_pages")
+erasure, member_export = modules_in("chalicelib.privacy", "erasure", "export")
 budgets, cash, catalog, payouts, redemptions, review = modules_in(
     "chalicelib.rewards", "budgets", "cash", "catalog", "payouts", "redemptions", "review")
 donation, merchandise = modules_in("chalicelib.rewards.kinds", "donation", "merchandise")
@@ -150,7 +151,7 @@ def _program_fields(body, unset: bool) -> dict:
     for name in ("earn_rules", "tiers"):
         if fields.get(name) is not None:
             fields[name] = [item.model_dump(exclude_none=True) for item in getattr(body, name)]
-    for name in ("redemption_policy", "budget"):  # stored whole, defaults included, even from a PATCH
+    for name in ("redemption_policy", "budget", "offboarding"):  # stored whole, defaults included, even from a PATCH
         if fields.get(name) is not None:
             fields[name] = getattr(body, name).model_dump()
     for tier in fields.get("tiers") or []:
@@ -300,6 +301,52 @@ def recognise(call: Call):
     result, replayed = recognition.give(call.org_id, *member_of(call), call.body.model_dump(),
                                           idempotency_key_of(call, "rcg"))
     return (200 if replayed else 201), result
+
+
+# --- offboarding, blocking and the data subject's rights (docs/privacy.md) ----------------------------
+
+@endpoint(app, "POST", M + "/close", roles=ADMIN,
+          summary="Close a member (offboarding): no more earning or redeeming; its points forfeited if the program "
+                  "says so (offboarding.forfeit_on_close), else kept until they expire; closed already: as it is",
+          body=MEMBERS("MemberClose"), answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
+def close_member(call: Call):
+    return offboarding.close(call.org_id, *member_of(call), call.body.reason, call.idempotency_key)
+
+
+@endpoint(app, "POST", M + "/reopen", roles=ADMIN,
+          summary="Reopen a closed member (forfeited points stay forfeited; 409 if blocked or erased)",
+          answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
+def reopen_member(call: Call):
+    return offboarding.reopen(call.org_id, *member_of(call))
+
+
+@endpoint(app, "POST", M + "/block", roles=ADMIN,
+          summary="Block a member (fraud): no earning or redeeming until unblocked, its reason kept (409 if closed)",
+          body=MEMBERS("MemberBlock"), answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
+def block_member(call: Call):
+    return offboarding.block(call.org_id, *member_of(call), call.body.reason)
+
+
+@endpoint(app, "POST", M + "/unblock", roles=ADMIN, summary="Unblock a member: it earns and redeems again",
+          answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
+def unblock_member(call: Call):
+    return offboarding.unblock(call.org_id, *member_of(call))
+
+
+@endpoint(app, "GET", M + "/export", roles=ADMIN,
+          summary="Everything Laurel holds about the member (access request), as machine-readable JSON: profile, "
+                  "status, account, ledger, tier history, redemptions, cash wallet and payouts, messages, preferences "
+                  "and consents, predictions, referral", answer=MEMBERS("MemberExport"))
+def export_member(call: Call):
+    return member_export.export(call.org_id, *member_of(call))
+
+
+@endpoint(app, "POST", M + "/erasure", roles=ADMIN,
+          summary="Erase the member's personal data (closes it for good; the ledger's amounts stay under its id); "
+                  "409 erasure_blocked while a payout or redemption is in flight; erased already: as it is",
+          answer=MEMBERS("MemberStatus"), idempotent=True, also=(409,))
+def erase_member(call: Call):
+    return erasure.erase(call.org_id, *member_of(call), call.idempotency_key)
 
 
 # --- member imports --------------------------------------------------------------------------
@@ -774,7 +821,8 @@ def get_preferences(call: Call):
           summary="Change what the member receives (fields left out keep their value)",
           body=MESSAGING("PreferencesUpdate"), answer=MESSAGING("Preferences"))
 def put_preferences(call: Call):
-    return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True))
+    return preferences.update(call.org_id, *member_of(call), call.body.model_dump(exclude_unset=True),
+                              via="member" if call.principal.kind == "member" else "admin")
 
 
 @endpoint(app, "GET", M + "/messages", roles=READERS,

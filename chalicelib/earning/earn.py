@@ -4,7 +4,7 @@ from datetime import datetime
 from chalicelib.core import clock, db
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
 from chalicelib.earning import campaigns, clawback, referrals, rules
-from chalicelib.members import account, ledger, membership, tiers
+from chalicelib.members import account, ledger, membership, offboarding, tiers
 from chalicelib.members.entries import Posting, keep_balance, kept_balance, settlement_view, transaction_view
 from chalicelib.notices import announcements
 
@@ -38,6 +38,7 @@ def _earn(change: account.Account, event: dict, fingerprint: str, cuts: dict[str
     """The program's rules (times the tier multiplier) plus any running campaign's (within its budget);
     the member's account credits them."""
     program, member, now = change.program, change.member, change.now
+    offboarding.refuse(member, "earn")  # read with the account: no request of its own
     properties = event.get("properties") or {}
     tier = change.tier  # its benefits apply until the scheduled recalculation
     at = _moment(event, now)

@@ -181,6 +181,13 @@ class Messaging(Request):
                         "expiry messages always go out; these two are off unless listed.")
 
 
+class Offboarding(Request):
+    """What closing a member does to its balance (docs/privacy.md, "Offboarding")."""
+
+    forfeit_on_close: bool = Field(False, description="true: a close forfeits the available points (a `forfeit` "
+                                                      "entry); false: they stay, expiring as they would")
+
+
 class ProgramCreate(Request):
     name: Name
     currency_name: Annotated[str, Field(min_length=1, max_length=64)] = "points"
@@ -195,6 +202,7 @@ class ProgramCreate(Request):
     tier_policy: Optional[TierPolicy] = None
     redemption_policy: Optional[RedemptionPolicy] = None
     budget: Optional[Budget] = None
+    offboarding: Optional[Offboarding] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -215,6 +223,7 @@ class ProgramUpdate(Request):
     tier_policy: Optional[TierPolicy] = None
     redemption_policy: Optional[RedemptionPolicy] = None
     budget: Optional[Budget] = None
+    offboarding: Optional[Offboarding] = None
 
     _tiers = field_validator("tiers")(_check_tiers)
 
@@ -234,6 +243,7 @@ class Program(Answer):
     tier_policy: Optional[dict[str, Any]] = None
     redemption_policy: Optional[dict[str, Any]] = None
     budget: Optional[dict[str, Any]] = Field(None, description="The setting; what is used: GET .../budget")
+    offboarding: Optional[dict[str, Any]] = Field(None, description="Present once set: what closing a member does")
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -142,3 +142,17 @@ def put(member: db.MemberItem, changes: dict, now_iso: str, *, new_member: bool)
     except ConditionFailed as failed:  # the ProfileItem was written meanwhile: read again
         raise Retry() from failed
     return profile
+
+
+def erase(member: db.MemberItem) -> None:
+    """Erasure (chalicelib/privacy/erasure.py): the member's profile item, its name index keys with it, and its
+    email and phone lookups, deleted in one transaction (a profile still in legacy fields moved out first by the
+    close that precedes this, so the member item holds none). Nothing to do when it has no profile."""
+    profile = db.profile_of(member)
+    if profile.version is None:
+        return
+    tx = Tx()
+    tx.delete("profile", profile)  # on its version: a PUT meanwhile fails this, and the erasure is retried
+    lookups.stage(tx, lookup_keys(profile), set())
+    tx.commit()
+    db.attach_profile(member, None)

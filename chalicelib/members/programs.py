@@ -13,6 +13,7 @@ def view(program: db.ProgramItem) -> dict:
             "messaging": policy.settings_of(program),
             "earn_rules": program.earn_rules or [], "tiers": program.tiers or [], "tier_policy": program.tier_policy,
             "redemption_policy": program.redemption_policy, "budget": program.budget,
+            **({"offboarding": program.offboarding} if program.offboarding else {}),
             "created_at": program.created_at, "updated_at": program.updated_at}
 
 

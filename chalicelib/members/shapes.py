@@ -135,7 +135,7 @@ class MemberDirectory(Answer):
 
 class Transaction(Answer):
     id: str
-    kind: Literal["earn", "redeem", "adjust", "expire", "refund", "reverse"]
+    kind: Literal["earn", "redeem", "adjust", "expire", "refund", "reverse", "forfeit"]
     points: int
     balance_after: int
     event_id: Optional[str] = None
@@ -297,3 +297,41 @@ class Predictions(Answer):
     horizon_days: int
     activity: Optional[ActivitySummary]
     model: Optional[ChurnModel]
+
+
+class MemberClose(Request):
+    reason: Optional[Annotated[str, Field(min_length=1, max_length=500)]] = None
+
+
+class MemberBlock(Request):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class MemberStatus(Answer):
+    member: str
+    status: Literal["active", "closed", "blocked"]
+    reason: Optional[str] = Field(None, description="Why it was closed or blocked, as the admin said")
+    changed_at: Optional[Timestamp] = Field(None, description="When it was closed or blocked (null: active)")
+    forfeited: Optional[int] = Field(None, description="Points forfeited at the close (program setting "
+                                                       "offboarding.forfeit_on_close)")
+    erased_at: Optional[Timestamp] = Field(None, description="When its personal data was erased (never reopened)")
+
+
+class MemberExport(Answer):
+    """An access request's answer: each part as the API's own read of it shows it (docs/privacy.md, "Access")."""
+
+    format: str = Field(description="laurel.member-export.v1")
+    exported_at: Timestamp
+    program_id: str
+    member: dict[str, Any] = Field(description="As GET the member shows it: profile, balance, tier and progress")
+    status: dict[str, Any] = Field(description="As the status routes answer it (active, closed, blocked)")
+    referral: dict[str, Any] = Field(description="Its referral code (if the program refers), referrer and status")
+    transactions: list[dict[str, Any]] = Field(description="Every ledger entry, newest first")
+    tier_history: list[dict[str, Any]]
+    redemptions: list[dict[str, Any]] = Field(description="Every redemption, with its codes and shipping address")
+    cash_wallet: dict[str, Any] = Field(description="Balances per currency and every cash transaction")
+    payouts: list[dict[str, Any]] = Field(description="Every payout, its method in full")
+    messages: list[dict[str, Any]] = Field(description="Every message record: kind, channel, status (never text)")
+    preferences: dict[str, Any]
+    consents: dict[str, Any] = Field(description="Per channel, the last marketing choice: granted, at, via")
+    predictions: dict[str, Any]

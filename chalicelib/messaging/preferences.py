@@ -7,6 +7,10 @@ Transactional messages (rewards, redemptions, points, tiers) are on until the me
 off; marketing (broadcasts) is on for email, where every message carries a one-click unsubscribe
 link, and off for SMS until the member opts in, as carriers expect. Separately, a phone that
 replied STOP gets no SMS at all until it replies START (the inbound SMS function).
+
+Consent: each marketing choice made (an opt-in or an opt-out, by email or SMS) is recorded with when and how
+(`via`: an admin's key, the member's own session, the unsubscribe link), in the same UpdateItem as the choice,
+and shown in the member's export (chalicelib/privacy/export.py). A default never set is no consent recorded.
 """
 from chalicelib.core import auth, clock, db
 from chalicelib.core.errors import NotFound
@@ -52,19 +56,34 @@ def get(org_id: str, program_id: str, external_id: str) -> dict:
     return _view(db.get(db.PreferencesItem, db.PreferencesItem.key(program_id, external_id)), db.profile_of(member).phone)
 
 
-def _set(program_id: str, external_id: str, changes: dict) -> db.PreferencesItem:
-    """One UpdateItem of the choices given; the others keep theirs (no read, so no lost update)."""
+CONSENTED = ("email", "sms")  # the channels whose marketing choice is a consent, recorded with when and how
+
+
+def _set(program_id: str, external_id: str, changes: dict, via: str) -> db.PreferencesItem:
+    """One UpdateItem of the choices given, with the consent each marketing choice records; the others keep
+    theirs (no read, so no lost update)."""
+    now_iso = clock.iso(clock.now())
     actions = [_attribute(channel, category).set(value)
                for channel, choices in changes.items() for category, value in (choices or {}).items()]
+    actions += [getattr(db.PreferencesItem, f"{channel}_marketing_consent").set(
+                    {"granted": (changes[channel] or {})["marketing"], "at": now_iso, "via": via})
+                for channel in CONSENTED if "marketing" in (changes.get(channel) or {})]
     item = db.PreferencesItem(*db.PreferencesItem.key(program_id, external_id))
     item.update(actions=[db.PreferencesItem.item_type.set(db.PreferencesItem),
-                         db.PreferencesItem.updated_at.set(clock.iso(clock.now())), *actions])
+                         db.PreferencesItem.updated_at.set(now_iso), *actions])
     return item
 
 
-def update(org_id: str, program_id: str, external_id: str, changes: dict) -> dict:
+def update(org_id: str, program_id: str, external_id: str, changes: dict, via: str = "admin") -> dict:
+    """`via`: how the choice was made (admin: an admin's key; member: the member's own session)."""
     _, member = membership.require(org_id, program_id, external_id)
-    return _view(_set(program_id, external_id, changes), db.profile_of(member).phone)
+    return _view(_set(program_id, external_id, changes, via), db.profile_of(member).phone)
+
+
+def consents(program_id: str, external_id: str) -> dict:
+    """The marketing consents recorded, per channel: granted or withdrawn, when and how (None: never chosen)."""
+    item = db.get(db.PreferencesItem, db.PreferencesItem.key(program_id, external_id))
+    return {channel: getattr(item, f"{channel}_marketing_consent") if item else None for channel in CONSENTED}
 
 
 # --- the unsubscribe link ------------------------------------------------------------------
@@ -92,7 +111,7 @@ def unsubscribe_page(token: str) -> tuple[db.ProgramItem, db.MemberItem]:
 def unsubscribe(token: str) -> tuple[db.ProgramItem, db.MemberItem]:
     """Turn the member's marketing email off."""
     program, member = _member_of(token)
-    _set(member.program_id, member.external_id, {"email": {"marketing": False}})
+    _set(member.program_id, member.external_id, {"email": {"marketing": False}}, "unsubscribe_link")
     return program, member
 
 

@@ -13,7 +13,7 @@ from chalicelib.core import clock, db, ids, locales, pagination, shards
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.observability import logger as log
 from chalicelib.core.transact import ConditionFailed, Retry, Tx
-from chalicelib.members import account, ledger, profiles
+from chalicelib.members import account, ledger, offboarding, profiles
 from chalicelib.members.entries import Posting
 from chalicelib.rewards import budgets, catalog, eligibility, lifecycle, stock
 from chalicelib.rewards.kinds import experience, merchandise, registry
@@ -65,6 +65,7 @@ def create(org_id: str, program_id: str, external_id: str, request: dict, idempo
         member = profiles.member_from(found, program_id, external_id)
         if member is None:
             raise NotFound("No such member.")
+        offboarding.refuse(member, "redeem")
         if reward is None or reward.org_id != org_id:
             raise NotFound("No such reward.")
         if not reward.active:

@@ -13,5 +13,5 @@ See docs/webhooks.md. This module holds only the kinds' names, so the shapes can
 
 # The kinds an endpoint may subscribe to (a ping, `webhook.ping`, goes to one endpoint on request).
 KINDS = ("redemption.status_changed", "tier.changed", "points.expiring", "reward.low_stock",
-         "budget.threshold", "payout.status_changed")
+         "budget.threshold", "payout.status_changed", "member.status_changed")
 PING = "webhook.ping"

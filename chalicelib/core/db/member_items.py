@@ -25,6 +25,7 @@ class ProgramItem(Item, discriminator="program"):
     tier_policy = JSONAttribute(null=True)  # {"measure", "window_days", "grace_days", "downgrade", ...} (tiers.py)
     redemption_policy = JSONAttribute(null=True)  # {"approval_above_points"} (rewards/review.py)
     budget = JSONAttribute(null=True)  # {"amount", "currency", "alert_at_percent"}; its use: ProgramBudgetItem
+    offboarding = JSONAttribute(null=True)  # {"forfeit_on_close"} (chalicelib/members/offboarding.py)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
@@ -79,6 +80,9 @@ class MemberItem(Item, discriminator="member"):
     given = JSONAttribute(null=True)  # recognition allowance used: {"YYYY-MM": points}, this month only
     referred_by = UnicodeAttribute(null=True)  # the referrer's external_id
     referral = UnicodeAttribute(null=True)  # "pending" until the qualifying event rewards it, then "rewarded"
+    # Offboarding and blocking (chalicelib/members/offboarding.py): absent while active (no byte on an earn).
+    status = UnicodeAttribute(null=True, attr_name="st")  # "closed" or "blocked"
+    status_detail = CompactJSONAttribute(null=True, attr_name="sd")  # {"reason", "at", "forfeited", "erased_at"}
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()

@@ -45,6 +45,9 @@ class PreferencesItem(Item, discriminator="prefs"):
     sms_transactional = BooleanAttribute(null=True)
     sms_marketing = BooleanAttribute(null=True)
     leaderboard_listed = BooleanAttribute(null=True)  # False: kept off the program's leaderboards
+    # Consent to marketing, per channel: {"granted", "at", "via"} of the last choice (messaging/preferences.py)
+    email_marketing_consent = JSONAttribute(null=True, attr_name="emc")
+    sms_marketing_consent = JSONAttribute(null=True, attr_name="smc")
     updated_at = UnicodeAttribute(null=True)
 
     @staticmethod

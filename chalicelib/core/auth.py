@@ -21,7 +21,8 @@ from chalicelib.core import clock, db, settings
 from chalicelib.core.errors import Forbidden, NotFound, Unauthorized
 
 KEY_CACHE_SECONDS = 30  # a revoked key answers 401 within 60 s, as the contract allows
-ROLES = ("admin", "partner", "store", "analyst", "fulfilment")  # fulfilment: a 3PL, shipping merchandise
+ROLES = ("admin", "partner", "store", "analyst", "fulfilment", "auditor")  # fulfilment: a 3PL, shipping merchandise;
+# auditor: reads the organisation and its audit trail, and nothing else (chalicelib/core/audit.py)
 
 
 @dataclass(frozen=True)

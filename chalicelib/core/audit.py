@@ -73,7 +73,7 @@ def append(org_id: str, actor: dict, action: str, target: dict, request_id: str,
                   "prev_ttl": int(head.ttl_epoch) if head and head.ttl_epoch is not None else None}
         record_hash = digest(fields)
         record = AuditRecordItem(*AuditRecordItem.key(org_id, seq), **fields, hash=record_hash, ttl=expires,
-                                 target_ids=set(target.values()) or None)
+                                 target_ids={value for value in target.values() if value} or None)
         tx = Tx()
         tx.put("audit-record", record, condition=AuditRecordItem.pk.does_not_exist())
         if head is None:

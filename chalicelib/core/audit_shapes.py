@@ -18,7 +18,7 @@ class AuditRecord(Answer):
     at: Timestamp
     actor: AuditActor
     action: str = Field(examples=["POST /v1/programs/{program_id}/rewards"])
-    target: dict[str, str] = Field(description="The path's ids")
+    target: dict[str, str] = Field(description="The path's ids (of a refused call, their names only: empty values)")
     request_id: str
     source_ip: Optional[str] = None
     status: int = Field(description="The status the call answered")

@@ -245,9 +245,12 @@ def _record(spec: Endpoint, call: Call, request, status: int) -> None:
     context = request.context or {}
     request_id = (context.get("requestId") or getattr(request.lambda_context, "aws_request_id", None)
                   or uuid.uuid4().hex)
+    # The path's ids name the caller's own objects once the call succeeded; a refused call's may be another
+    # organisation's (a 404 reveals nothing of them, nor may its trail) or any text: their names only, then.
+    target = dict(call.params) if status < 400 else {name: "" for name in call.params}
     try:
-        audit_trail.append(org_id, _actor(call.principal), f"{spec.method} {spec.path}", dict(call.params), request_id,
-                     (context.get("identity") or {}).get("sourceIp"), status)
+        audit_trail.append(org_id, _actor(call.principal), f"{spec.method} {spec.path}", target, request_id,
+                           (context.get("identity") or {}).get("sourceIp"), status)
     except Exception:  # noqa: BLE001
         logger.exception("audit append failed", extra={"route": f"{spec.method} {spec.path}", "status": status,
                                                        "request_id": request_id})

@@ -25,7 +25,7 @@ donation, merchandise = modules_in("chalicelib.rewards.kinds", "donation", "merc
 deliveries, endpoints, events = modules_in("chalicelib.webhooks", "deliveries", "endpoints", "events")
 finance, insight_report, leaderboard_page, sheets = modules_in("chalicelib.insight", "finance", "report",
                                                               "leaderboard_page", "sheets")
-(spreadsheets,) = modules_in("chalicelib.core", "spreadsheets")
+audit, spreadsheets = modules_in("chalicelib.core", "audit", "spreadsheets")
 
 app = Chalice(app_name="laurel")
 install(app)
@@ -34,6 +34,7 @@ KEYS = auth.ROLES  # any key of the organisation
 ADMIN = ("admin",)
 SHIPPERS = ("admin", "fulfilment")  # a fulfilment partner (3PL) ships merchandise, and reaches nothing else
 READERS = ("admin", "analyst")
+AUDITORS = ("admin", "auditor")  # an auditor key reads the organisation and its audit trail, and changes nothing
 MEMBER_READERS = ("admin", "store", "analyst", "member")
 CATALOG_READERS = ("admin", "store", "analyst", "member")
 P = "/v1/programs/{program_id}"
@@ -53,6 +54,7 @@ ORDERS = shapes_in("chalicelib.earning.order_shapes")
 REWARDS = shapes_in("chalicelib.rewards.shapes")
 PAYOUTS = shapes_in("chalicelib.rewards.payout_shapes")
 MESSAGING = shapes_in("chalicelib.messaging.shapes")
+AUDIT = shapes_in("chalicelib.core.audit_shapes")
 INSIGHT = shapes_in("chalicelib.insight.shapes")
 FINANCE = shapes_in("chalicelib.insight.finance_shapes")
 
@@ -118,7 +120,9 @@ def openapi_document(call: Call):
 @endpoint(app, "POST", "/v1/orgs", roles=("root",), summary="Create an organisation and its first admin key",
           body=CORE("OrgCreate"), answer=CORE("OrgCreated"), status=201)
 def create_org(call: Call):
-    return orgs.create_org(call.body.name)
+    created = orgs.create_org(call.body.name)
+    call.audit_org = created["id"]  # root belongs to no organisation: the record goes to the one it created
+    return created
 
 
 @endpoint(app, "GET", "/v1/org", roles=KEYS, summary="The caller's organisation", answer=CORE("Org"))
@@ -142,6 +146,52 @@ def list_api_keys(call: Call):
 @endpoint(app, "DELETE", "/v1/api-keys/{key_id}", roles=ADMIN, summary="Revoke an API key", status=204)
 def revoke_api_key(call: Call):
     orgs.revoke_key(call.org_id, call.params["key_id"])
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+@endpoint(app, "GET", "/v1/audit", roles=AUDITORS,
+          summary="The organisation's audit trail, newest first: every call that changed something and every staff "
+                  "read of a member's personal data (ids only, never a body); filters combine (AND), and a page may "
+                  "hold fewer than limit and still carry a next_cursor", answer=AUDIT("AuditRecordList"), paged=True,
+          query=(("actor", "Only the calls of this actor: a key's id, a member's external id, or root"),
+                 ("target", "Only the calls on this id (any of the path's ids: a program, a member, a reward...)"),
+                 ("action", "Only this operation, as METHOD and path template: POST /v1/programs/{program_id}/rewards"),
+                 ("from", "From this time on, ISO 8601 (2024-06-01T00:00:00Z)", {"format": "date-time"}),
+                 ("to", "Up to this time, ISO 8601", {"format": "date-time"}),
+                 ("format", "json (the default) or csv: up to 1000 records a sheet, the next sheet's cursor in the "
+                            "X-Next-Cursor header", {"enum": ["json", "csv"]})), sheet=True)
+def list_audit(call: Call):
+    if spreadsheets.wants_csv(call.query):
+        text, next_cursor = audit.sheet(call.org_id, call.query)
+        answer = spreadsheets.response(text, "audit.csv")
+        if next_cursor:
+            answer.headers["X-Next-Cursor"] = next_cursor
+        return answer
+    return audit.page(call.org_id, call.query)
+
+
+@endpoint(app, "GET", "/v1/audit/verify", roles=AUDITORS,
+          summary="Walk the audit chain oldest first and report its first break: a record edited, replaced or "
+                  "deleted before its expiry (up to 20000 records a call; next_from_seq continues)",
+          answer=AUDIT("AuditVerification"),
+          query=(("from_seq", "Start at this record (the next_from_seq of the call before)",
+                  {"type": "integer", "minimum": 1}),))
+def verify_audit(call: Call):
+    return audit.verify(call.org_id, call.query)
+
+
+@endpoint(app, "GET", "/v1/audit/settings", roles=AUDITORS, summary="How long the organisation keeps audit records",
+          answer=AUDIT("AuditSettings"))
+def get_audit_settings(call: Call):
+    return audit.settings(call.org_id)
+
+
+@endpoint(app, "PUT", "/v1/audit/settings", roles=ADMIN,
+          summary="Set how long audit records written from now on are kept (30 to 3650 days; 400 by default)",
+          body=AUDIT("AuditSettingsUpdate"), answer=AUDIT("AuditSettings"))
+def put_audit_settings(call: Call):
+    return audit.set_retention(call.org_id, call.body.retention_days)
 
 
 # --- programs --------------------------------------------------------------------------------
@@ -230,12 +280,14 @@ def upsert_member(call: Call):
                            "are taken), found by its keyed hash: by external id"),
                  ("external_id_prefix", "The members whose external id starts with this (case-sensitive): by "
                                         "external id"),
-                 ("name_prefix", "The members whose name starts with this (case-insensitive): by name")))
+                 ("name_prefix", "The members whose name starts with this (case-insensitive): by name")),
+          audit="personal")
 def list_members(call: Call):
     return directory.list_members(call.org_id, call.params["program_id"], call.query)
 
 
-@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer=MEMBERS("Member"))
+@endpoint(app, "GET", M, roles=MEMBER_READERS, summary="A member with its balance", answer=MEMBERS("Member"),
+          audit="personal")
 def get_member(call: Call):
     return membership.get(call.org_id, *member_of(call))
 
@@ -247,13 +299,15 @@ def get_balance(call: Call):
 
 
 @endpoint(app, "GET", M + "/transactions", roles=("admin", "analyst", "member"),
-          summary="A member's transactions, newest first", answer=MEMBERS("TransactionList"), paged=True)
+          summary="A member's transactions, newest first", answer=MEMBERS("TransactionList"), paged=True,
+          audit="personal")
 def list_transactions(call: Call):
     return membership.transactions(call.org_id, *member_of(call), call.query)
 
 
 @endpoint(app, "GET", M + "/tier-history", roles=("admin", "analyst", "member"),
-          summary="A member's tier changes, newest first", answer=MEMBERS("TierChangeList"), paged=True)
+          summary="A member's tier changes, newest first", answer=MEMBERS("TierChangeList"), paged=True,
+          audit="personal")
 def tier_history(call: Call):
     return membership.tier_history(call.org_id, *member_of(call), call.query)
 
@@ -367,7 +421,7 @@ def list_imports(call: Call):
 
 @endpoint(app, "GET", P + "/imports/{import_id}", roles=ADMIN,
           summary="A member import's status and counts; once finished, a URL of its per-row report",
-          answer=MEMBERS("Import"))
+          answer=MEMBERS("Import"), audit="personal")
 def get_import(call: Call):
     return uploads.get(call.org_id, call.params["program_id"], call.params["import_id"])
 
@@ -375,7 +429,7 @@ def get_import(call: Call):
 # --- events ----------------------------------------------------------------------------------
 
 @endpoint(app, "POST", P + "/events", roles=("admin", "partner"), summary="Record an event and award its points",
-          body=EVENTS("EventIn"), answer=MEMBERS("EventResult"), status=201, also=(200,))
+          body=EVENTS("EventIn"), answer=MEMBERS("EventResult"), status=201, also=(200,), audit="ledger")
 def record_event(call: Call):
     event = call.body.model_dump(mode="json", exclude_none=True)
     result, replayed = earn.record_event(call.org_id, call.params["program_id"], event)
@@ -384,7 +438,7 @@ def record_event(call: Call):
 
 @endpoint(app, "POST", P + "/webhooks/orders", roles=("admin", "partner"),
           summary="An e-commerce order webhook (paid, refunded, cancelled), recorded once as an event",
-          body=ORDERS("OrderWebhook"), answer=MEMBERS("EventResult"), status=201, also=(200,))
+          body=ORDERS("OrderWebhook"), answer=MEMBERS("EventResult"), status=201, also=(200,), audit="ledger")
 def order_webhook(call: Call):
     result, replayed = order_webhooks.record_order(call.org_id, call.params["program_id"], call.body.model_dump())
     return (200 if replayed else 201), result
@@ -481,7 +535,8 @@ def sight(call: Call) -> dict:
 
 @endpoint(app, "GET", P + "/redemptions/{redemption_id}", roles=("admin", "store", "analyst", "member", "fulfilment"),
           summary="A redemption and its fulfilment (a merchandise's shipping address to admins, the member's own "
-                  "session and fulfilment keys, which read merchandise only)", answer=REWARDS("Redemption"))
+                  "session and fulfilment keys, which read merchandise only)", answer=REWARDS("Redemption"),
+          audit="personal")
 def get_redemption(call: Call):
     principal = call.principal
     return redemptions.get(call.org_id, program_of(call), call.params["redemption_id"],
@@ -493,7 +548,8 @@ def get_redemption(call: Call):
           summary="A member's redemptions, newest first, each as GET .../redemptions/{redemption_id} shows it to the "
                   "caller", answer=REWARDS("RedemptionList"), paged=True,
           query=(("status", "Only the redemptions in this status, of each page (a page may then hold fewer than "
-                            "limit and still carry a next_cursor)", {"enum": list(statuses.STATUSES)}),))
+                            "limit and still carry a next_cursor)", {"enum": list(statuses.STATUSES)}),),
+          audit="personal")
 def member_redemptions(call: Call):
     program_id, external_id = member_of(call)
     membership.require(call.org_id, program_id, external_id, profile=False)
@@ -507,7 +563,7 @@ R = P + "/redemptions/{redemption_id}"
           "or its merchandise waiting to ship, oldest first", answer=REWARDS("RedemptionList"), paged=True,
           query=(("status", "awaiting_approval (the default; admins only) or processing (merchandise waiting to "
                             "ship, with its address; the only one a fulfilment key may list)",
-                 {"enum": list(statuses.QUEUES)}),))
+                 {"enum": list(statuses.QUEUES)}),), audit="personal")
 def list_redemptions(call: Call):
     return review.list_(call.org_id, call.params["program_id"], call.query,
                                    merchandise_only=merchandise_only(call))
@@ -550,7 +606,7 @@ def session_member(call: Call) -> str | None:
 
 @endpoint(app, "GET", M + "/wallet", roles=("admin", "analyst", "member"),
           summary="A member's cash wallet: balances per currency and cash transactions, newest first",
-          answer=PAYOUTS("CashWallet"), paged=True)
+          answer=PAYOUTS("CashWallet"), paged=True, audit="personal")
 def get_cash_wallet(call: Call):
     program_id, external_id = member_of(call)
     membership.require(call.org_id, program_id, external_id, profile=False)
@@ -572,13 +628,13 @@ PO = P + "/payouts/{payout_id}"
 
 
 @endpoint(app, "GET", P + "/payouts", roles=ADMIN, summary="The program's payouts awaiting approval, oldest first",
-          answer=PAYOUTS("PayoutList"), paged=True)
+          answer=PAYOUTS("PayoutList"), paged=True, audit="personal")
 def list_payouts(call: Call):
     return payouts.list_requested(call.org_id, call.params["program_id"], call.query)
 
 
 @endpoint(app, "GET", PO, roles=("admin", "analyst", "member"),
-          summary="A payout (its method masked to analysts)", answer=PAYOUTS("Payout"))
+          summary="A payout (its method masked to analysts)", answer=PAYOUTS("Payout"), audit="personal")
 def get_payout(call: Call):
     return payouts.get(call.org_id, program_of(call), call.params["payout_id"], external_id=session_member(call),
                        show_method=sees_payout_methods(call))
@@ -670,7 +726,7 @@ def get_liability(call: Call):
 @endpoint(app, "GET", M + "/predictions", roles=READERS,
           summary="The member's probability of still being active, churn risk and expected active days, from its "
                   "active days and the program's churn model (MBG/NBD, refitted nightly)",
-          answer=MEMBERS("Predictions"))
+          answer=MEMBERS("Predictions"), audit="personal")
 def get_predictions(call: Call):
     program_id, external_id = member_of(call)
     membership.require(call.org_id, program_id, external_id, profile=False)
@@ -680,7 +736,8 @@ def get_predictions(call: Call):
 @endpoint(app, "GET", M + "/statement", roles=("admin", "analyst", "member"),
           summary="The member's statement as CSV: every ledger entry in a range of days, oldest first",
           query=(("from", "First day, YYYY-MM-DD (UTC; default: the first entry)", {"format": "date"}),
-                 ("to", "Last day, YYYY-MM-DD (UTC; default: today)", {"format": "date"})), sheet=True)
+                 ("to", "Last day, YYYY-MM-DD (UTC; default: today)", {"format": "date"})), sheet=True,
+          audit="personal")
 def get_statement(call: Call):
     program_id, external_id = member_of(call)
     return spreadsheets.response(statement.statement_csv(call.org_id, program_id, external_id, call.query),
@@ -759,7 +816,7 @@ def list_webhook_deliveries(call: Call):
 
 
 @endpoint(app, "GET", D, roles=ADMIN, summary="A webhook delivery: its status, tries and body",
-          answer=WEBHOOKS("WebhookDelivery"))
+          answer=WEBHOOKS("WebhookDelivery"), audit="personal")
 def get_webhook_delivery(call: Call):
     return deliveries.get(call.org_id, call.params["endpoint_id"], call.params["delivery_id"])
 
@@ -812,7 +869,7 @@ def preview_template(call: Call):
 
 @endpoint(app, "GET", M + "/preferences", roles=("admin", "member"),
           summary="What the member receives: email and SMS, transactional and marketing",
-          answer=MESSAGING("Preferences"))
+          answer=MESSAGING("Preferences"), audit="personal")
 def get_preferences(call: Call):
     return preferences.get(call.org_id, *member_of(call))
 
@@ -827,7 +884,7 @@ def put_preferences(call: Call):
 
 @endpoint(app, "GET", M + "/messages", roles=READERS,
           summary="The member's messages, newest first: kind, channel and status, never text or address",
-          answer=MESSAGING("MessageList"), paged=True)
+          answer=MESSAGING("MessageList"), paged=True, audit="personal")
 def list_messages(call: Call):
     return message_log.list_(call.org_id, *member_of(call), call.query)
 

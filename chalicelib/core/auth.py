@@ -28,7 +28,8 @@ from chalicelib.core import clock, db, settings
 from chalicelib.core.errors import Forbidden, NotFound, Unauthorized
 
 KEY_CACHE_SECONDS = 30  # a revoked key answers 401 within 60 s, as the contract allows
-ROLES = ("admin", "partner", "store", "analyst", "fulfilment")  # fulfilment: a 3PL, shipping merchandise
+ROLES = ("admin", "partner", "store", "analyst", "fulfilment", "auditor")  # fulfilment: a 3PL, shipping merchandise;
+# auditor: reads the organisation and its audit trail, and nothing else (chalicelib/core/audit.py)
 
 
 @dataclass(frozen=True)
@@ -272,14 +273,12 @@ def authenticate(header: Optional[str], source: Optional[str] = None) -> Princip
 SCOPED_KEY_ORG_ROUTES = ("/v1/org",)  # what a key of one program reaches outside it: its organisation's page
 
 
-def admit(header: Optional[str], source: Optional[str], allowed: tuple[str, ...], path: str, params: dict
-          ) -> Principal:
-    """Every call's check: who is calling, whether it may call this route, and whether its session still holds."""
-    principal = authenticate(header, source)
+def admitted(principal: Principal, allowed: tuple[str, ...], path: str, params: dict) -> None:
+    """Every call's check once its caller is known: whether it may call this route, and whether its session
+    still holds."""
     require(principal, allowed, path, params)
     if principal.kind == "member":
         _not_revoked(principal)
-    return principal
 
 
 def require(principal: Principal, allowed: tuple[str, ...], path: str = "", params: Optional[dict] = None) -> None:

@@ -10,18 +10,25 @@ it, not at every cold start (a read answers without them), and that call loads i
 The domain modules the routes call are named the same way (`modules_in`): each loads on the first call of a
 route that uses it, with what it imports, so a cold start pays for the routes' declarations only and a route's
 first call for its own area (the API's cold-start target, bench section B).
+
+Each call is recorded in the organisation's audit trail (chalicelib/core/audit.py) once answered, as its route
+declares: every call that may change state (POST, PUT, PATCH, DELETE) unless it writes the ledger, which is its own
+record (`audit="ledger"`: partner events, order webhooks), and every staff read of a member's personal data
+(`audit="personal"` on a GET). A 401 (no known caller) and a 429 (a flood, which must not cost writes) are not.
 """
 import importlib
 import json
 import os
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from chalice import Chalice, Response
 
+from chalicelib.core import audit as audit_trail
 from chalicelib.core import auth
 from chalicelib.core.errors import Contention, LaurelError, PayloadTooLarge, ValidationFailed
 from chalicelib.core.observability import invocation, logger
@@ -98,6 +105,10 @@ class Endpoint:
     query: tuple[tuple, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)  # request bodies Chalice lets through
     sheet: bool = False  # answers CSV too: always when it has no answer shape, else with ?format=csv
+    audit: Optional[str] = None  # "personal": a read of personal data; "ledger": a write the ledger records
+
+
+AUDIT_DECLARATIONS = (None, "personal", "ledger")
 
 
 @dataclass
@@ -109,6 +120,7 @@ class Call:
     body: Any = None
     query: dict[str, str] = field(default_factory=dict)
     idempotency_key: Optional[str] = None
+    audit_org: Optional[str] = None  # the organisation a root call acted on (the one it created)
 
     @property
     def org_id(self) -> str:
@@ -167,40 +179,83 @@ def endpoint(app: Chalice, method: str, path: str, *, roles: tuple[str, ...], su
              body: Optional[Shape] = None, answer: Optional[Shape] = None,
              status: int = 200, idempotent: bool = False, paged: bool = False,
              also: tuple[int, ...] = (), query: tuple[tuple, ...] = (),
-             content_types: tuple[str, ...] = ("application/json",), sheet: bool = False) -> Callable:
+             content_types: tuple[str, ...] = ("application/json",), sheet: bool = False,
+             audit: Optional[str] = None) -> Callable:
+    if audit not in AUDIT_DECLARATIONS or (audit == "personal") != (method == "GET" and audit is not None):
+        raise ValueError(f"{method} {path}: audit is one of {AUDIT_DECLARATIONS}, personal for reads only")
     spec = Endpoint(method, path, roles, summary, body, answer, status, idempotent, paged, also, query, content_types,
-                    sheet)
+                    sheet, audit)
     ENDPOINTS.append(spec)
 
     def register(function: Callable[[Call], Any]) -> Callable:
         def view(**params: str) -> Response:
             request = app.current_request
+            call = Call(None, params, query=dict(request.query_params or {}))
             try:
-                principal = None
                 if roles:
-                    principal = auth.admit(request.headers.get("authorization"), auth.source_address(request.context),
-                                           roles, path, params)
-                    limiter.take(principal.bucket)
-                call = Call(principal, params, query=dict(request.query_params or {}))
+                    # who calls first, so a refused call is recorded with its caller (the audit trail)
+                    call.principal = auth.authenticate(request.headers.get("authorization"),
+                                                       auth.source_address(request.context))
+                    auth.admitted(call.principal, roles, path, params)
+                    limiter.take(call.principal.bucket)
                 if body is not None:
                     call.body = parse_body(request.raw_body or b"", body.load())
                 if idempotent:
                     call.idempotency_key = _idempotency_key(request.headers)
-                return _answer(spec, function(call))
+                response = _answer(spec, function(call))
             except LaurelError as error:
-                return error_response(error)
+                response = error_response(error)
             except Exception as error:  # noqa: BLE001
                 if is_transient(error):  # DynamoDB throttled a read past the SDK's retries: as for writes, 503
-                    return error_response(Contention("The service is busy; try again shortly."))
-                # the contract's 500, never a stack trace to the client
-                logger.exception("unhandled error", extra={"route": f"{method} {path}"})
-                return error_response(LaurelError("Something went wrong on our side; try again later."))
+                    response = error_response(Contention("The service is busy; try again shortly."))
+                else:  # the contract's 500, never a stack trace to the client
+                    logger.exception("unhandled error", extra={"route": f"{method} {path}"})
+                    response = error_response(LaurelError("Something went wrong on our side; try again later."))
+            _record(spec, call, request, response.status_code)
+            return response
 
         view.__name__ = function.__name__
         app.route(path, methods=[method], content_types=list(content_types))(view)
         return function
 
     return register
+
+
+def audited(spec: Endpoint, principal: Optional[auth.Principal]) -> bool:
+    """Whether a call of this route by this caller goes to the audit trail (the module's docstring)."""
+    if principal is None or spec.audit == "ledger":
+        return False
+    if spec.method != "GET":
+        return True
+    return spec.audit == "personal" and principal.kind != "member"  # a member reading itself is no staff read
+
+
+def _actor(principal: auth.Principal) -> dict:
+    if principal.kind == "member":
+        return {"kind": "member", "id": principal.external_id, "program": principal.program_id}
+    if principal.kind == "key":
+        return {"kind": "key", "id": principal.key_id, "role": principal.role}
+    return {"kind": "root", "id": "root"}
+
+
+def _record(spec: Endpoint, call: Call, request, status: int) -> None:
+    """Append the call to its organisation's audit trail. The call's own work is done and answered: if the append
+    fails it is logged (ids only) and the answer stands; the chain stays whole, without that record."""
+    org_id = call.audit_org or (call.principal.org_id if call.principal else None)
+    if status == 429 or org_id is None or not audited(spec, call.principal):
+        return
+    context = request.context or {}
+    request_id = (context.get("requestId") or getattr(request.lambda_context, "aws_request_id", None)
+                  or uuid.uuid4().hex)
+    # The path's ids name the caller's own objects once the call succeeded; a refused call's may be another
+    # organisation's (a 404 reveals nothing of them, nor may its trail) or any text: their names only, then.
+    target = dict(call.params) if status < 400 else {name: "" for name in call.params}
+    try:
+        audit_trail.append(org_id, _actor(call.principal), f"{spec.method} {spec.path}", target, request_id,
+                           (context.get("identity") or {}).get("sourceIp"), status)
+    except Exception:  # noqa: BLE001
+        logger.exception("audit append failed", extra={"route": f"{spec.method} {spec.path}", "status": status,
+                                                       "request_id": request_id})
 
 
 def install(app: Chalice) -> None:

@@ -22,7 +22,7 @@ Email = Annotated[str, Field(pattern=EMAIL, max_length=254, examples=["ada@examp
 Phone = Annotated[str, Field(pattern=E164, examples=["+393331234567"])]
 Locale = Annotated[str, Field(pattern=LOCALE, max_length=35, examples=["en"])]
 Timestamp = Annotated[str, Field(examples=["2026-11-22T09:30:00.000Z"], description="ISO-8601, UTC, Z suffix")]
-Role = Literal["admin", "partner", "store", "analyst", "fulfilment"]
+Role = Literal["admin", "partner", "store", "analyst", "fulfilment", "auditor"]
 RewardType = Literal["gift_card", "cashback", "points_transfer", "merchandise", "experience", "donation"]
 
 

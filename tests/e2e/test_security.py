@@ -8,7 +8,8 @@ every answer (no stack trace, no AWS text, no secret, the security headers). A n
 two things, and a test says so: a valid body (`sample_body` derives one from the schema; `SAMPLES`
 overrides it where that one is refused), and, for a new kind of id in its path, a maker (`MAKERS`).
 The roles table of API.md is checked against the `x-roles` of every operation (`MUST`, `MAY`), and so is the
-project's one role beyond it, `fulfilment` (a fulfilment partner's key: merchandise only), probed like the rest.
+project's roles beyond it, `fulfilment` (a fulfilment partner's key: merchandise only) and `auditor` (reads the
+organisation and its audit trail, changes nothing), probed like the rest.
 
 Two organisations, A and B, are made once per module. Every call goes through `Guard`, which fails
 the test on any 5xx, any answer without the security headers or the contract's error shape, and
@@ -38,7 +39,7 @@ def _document() -> dict:
 
 DOCUMENT = _document()
 CONTRACT_ROLES = ("root", "admin", "partner", "store", "analyst", "member")
-EXTENSION_ROLES = ("fulfilment",)  # the project's: a fulfilment partner (3PL) that ships merchandise
+EXTENSION_ROLES = ("fulfilment", "auditor")  # the project's: a 3PL that ships merchandise; a read-only auditor
 ROLES = CONTRACT_ROLES + EXTENSION_ROLES
 P = "/v1/programs/{program_id}"
 M = P + "/members/{external_id}"
@@ -122,6 +123,11 @@ R = P + "/redemptions/{redemption_id}"
 ADMIN_ONLY = {f"POST {R}/approve", f"POST {R}/reject", f"POST {R}/cancel", f"GET {P}/payouts",
               f"POST {PO}/approve", f"POST {PO}/reject", f"POST {PO}/mark-paid"}
 ADMIN_AND_ANALYST = {f"GET {P}/budget"}
+# The project's auditor role, and all it may do: read the organisation and its audit trail (query, verify, the
+# retention setting). Never a member's personal data (the trail holds ids only), never a change, not even retention.
+AUDIT_TRAIL = {"GET /v1/audit", "GET /v1/audit/verify", "GET /v1/audit/settings"}
+AUDITOR = AUDIT_TRAIL | {ORG}
+ADMIN_ONLY |= {"PUT /v1/audit/settings"}
 # The project's fulfilment role, and all it may do: list the merchandise waiting to ship (the redemptions list,
 # `?status=processing` only), read a merchandise redemption (its address; any other is 404), report shipments
 # (a return gives points back), and read its organisation. Nothing more, not even the contract's reads.
@@ -133,6 +139,7 @@ MAY = {
     "store": MUST["store"] | {REWARD, REDEMPTION, MEMBER_REDEMPTIONS} | CATALOG_EXTENSIONS,
     "member": MUST["member"] | {REDEMPTION, MEMBER_REDEMPTIONS} | MEMBER_EXTENSIONS | CATALOG_EXTENSIONS,
     "fulfilment": FULFILMENT,
+    "auditor": AUDITOR,
 }
 
 # --- answers -------------------------------------------------------------------------------
@@ -265,7 +272,7 @@ def _make_tenant(g: Guard, root_key: str, label: str) -> Tenant:
     admin = org.body["admin_key"]["secret"]
     keys, key_ids = {"admin": admin}, {"admin": org.body["admin_key"]["id"]}
     for name, role in (("partner", "partner"), ("store", "store"), ("analyst", "analyst"),
-                       ("fulfilment", "fulfilment"), ("spare", "admin"), ("revoked", "admin")):
+                       ("fulfilment", "fulfilment"), ("auditor", "auditor"), ("spare", "admin"), ("revoked", "admin")):
         made = _ok(g.call("POST", "/v1/api-keys", admin, {"name": f"{label} {name}", "role": role}))
         keys[name], key_ids[name] = made.body["secret"], made.body["id"]
     _ok(g.call("DELETE", f"/v1/api-keys/{key_ids['revoked']}", admin))
@@ -412,6 +419,7 @@ NAMES = {"kind": "welcome", "locale": "en", "token": "not-a-token"}
 SAMPLES = {  # valid, harmless bodies (A's program and rewards already hold these values)
     "POST /v1/orgs": lambda t: {"name": "Security probe"},
     "POST /v1/api-keys": lambda t: {"name": "probe", "role": "store"},
+    "PUT /v1/audit/settings": lambda t: {"retention_days": 400},
     "POST /v1/programs": lambda t: {"name": "Probe"},
     f"PATCH {P}": lambda t: {"currency_name": "points"},
     f"PUT {M}": lambda t: {"locale": "en"},
@@ -476,6 +484,10 @@ def snapshot(world: World, tenant: Tenant) -> dict:
     state = {path: world.g.call("GET", path, tenant.keys[role]).body for path, role in reads}
     state["keys"] = world.g.call("GET", "/v1/api-keys?limit=100", tenant.admin).body
     state["webhook endpoints"] = world.g.call("GET", f"{W}?limit=100", tenant.admin).body
+    # The tenant's audit trail grows with its own calls (these reads among them), and never with another's.
+    own = {*tenant.key_ids.values(), *tenant.sessions, "root"}
+    trail = world.g.call("GET", "/v1/audit?limit=100", tenant.keys["auditor"]).body["items"]
+    state["audit records of other callers"] = [record for record in trail if record["actor"]["id"] not in own]
     return state
 
 
@@ -516,6 +528,8 @@ def test_the_roles_are_the_contracts():
     assert {label: roles.get(label) for label in SHIPPING} == {label: {"admin", "fulfilment"} for label in SHIPPING}
     assert roles[MEMBER_REDEMPTIONS] == roles[REDEMPTION] - {"fulfilment"}
     assert granted["fulfilment"] == FULFILMENT, "a fulfilment key does exactly what a 3PL needs"
+    assert {label: roles.get(label) for label in AUDIT_TRAIL} == {label: {"admin", "auditor"} for label in AUDIT_TRAIL}
+    assert granted["auditor"] == AUDITOR and all(label.startswith("GET ") for label in AUDITOR), "auditor reads only"
 
 
 # --- API2 broken authentication ------------------------------------------------------------
@@ -824,7 +838,7 @@ def test_api_key_secrets_are_shown_once_and_never_listed(world):
         assert listed.status == 200 and all("secret" not in item and "secret_hash" not in item
                                             for item in listed.body["items"])
         assert {item["id"] for item in listed.body["items"]} >= set(tenant.key_ids.values())
-        for role in ("admin", "partner", "store", "analyst", "fulfilment"):
+        for role in ("admin", "partner", "store", "analyst", "fulfilment", "auditor"):
             assert world.g.call("GET", "/v1/org", tenant.keys[role]).status == 200
 
 

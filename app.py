@@ -390,7 +390,7 @@ def unblock_member(call: Call):
 @endpoint(app, "GET", M + "/export", roles=ADMIN,
           summary="Everything Laurel holds about the member (access request), as machine-readable JSON: profile, "
                   "status, account, ledger, tier history, redemptions, cash wallet and payouts, messages, preferences "
-                  "and consents, predictions, referral", answer=MEMBERS("MemberExport"))
+                  "and consents, predictions, referral", answer=MEMBERS("MemberExport"), audit="personal")
 def export_member(call: Call):
     return member_export.export(call.org_id, *member_of(call))
 

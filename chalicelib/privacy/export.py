@@ -8,7 +8,7 @@ Every list is read to its end, a page of `PAGE` at a time: an export of a long h
 """
 from typing import Callable
 
-from chalicelib.core import clock, db
+from chalicelib.core import clock
 from chalicelib.earning import referrals
 from chalicelib.members import membership, offboarding, predictions
 from chalicelib.messaging import message_log, preferences

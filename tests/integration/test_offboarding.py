@@ -2,7 +2,6 @@
 a close forfeits the balance when the program says so, and each change is idempotent and reversible."""
 import boto3
 import pytest
-
 from given import enrol
 from test_partner_events import FUNCTION, dead_letters, send
 

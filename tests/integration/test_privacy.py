@@ -8,10 +8,9 @@ import uuid
 
 import boto3
 import pytest
-
-from chalicelib.core import db
 from given import enrol
 
+from chalicelib.core import db
 
 
 @pytest.fixture

@@ -269,10 +269,11 @@ def upsert_member(call: Call):
 
 @endpoint(app, "GET", P + "/members", roles=READERS,
           summary="The program's members, newest first (every member, however enrolled), filtered and searched: "
-                  "filters combine (AND); with tier or attribute a page may hold fewer than limit and still carry a "
+                  "filters combine (AND); with tier, status or attribute a page may hold fewer than limit and still carry a "
                   "next_cursor; an unknown filter or a value that cannot match is a 400 saying how to send it",
           answer=MEMBERS("MemberDirectory"), paged=True,
           query=(("tier", "Only the members in this tier (one of the program's tiers, by name)"),
+                 ("status", "Only the members with this status", {"enum": ["active", "closed", "blocked"]}),
                  ("attribute", "Only the members whose attribute has this value, as name:value (exact; a value "
                                "that is not a string as JSON: active:true, level:3)"),
                  ("email", "The members with this email (case-insensitive), found by its keyed hash: by external id"),

@@ -106,7 +106,7 @@ class Bench:
         measurements = {m.name: m for m in operations.measure()}
         rows, details, records = [], [], []
         for name, (label, targets) in OPERATIONS.items():
-            m = measurements[name]
+            m, audit = measurements[name].split("audit")
             checks = []
             if targets == "earn":
                 checks = [Check("A", f"{name}.requests", m.requests, EARN_MAX_REQUESTS),
@@ -119,20 +119,26 @@ class Bench:
             self.checks += checks
             by_figure = {c.figure.rsplit(".", 1)[1]: c for c in checks}
             wcu = f"{number(m.wcu)} (GSI {number(m.index_wcu)})"
+            trail = (f"+{number(audit.requests)} req, {number(audit.rcu)} RCU, {number(audit.wcu)} WCU"
+                     if audit.calls else "")
             rows.append([label, _cell(by_figure, "requests", m.requests), _cell(by_figure, "writes", m.writes),
-                         number(m.rcu), _cell(by_figure, "wcu", m.wcu, wcu), number(len(m.clients) / m.per)])
-            records.append({**m.as_dict(), "label": label.strip(), "checks": [c.as_dict() for c in checks]})
+                         number(m.rcu), _cell(by_figure, "wcu", m.wcu, wcu), trail, number(len(m.clients) / m.per)])
+            records.append({**m.as_dict(), "label": label.strip(), "checks": [c.as_dict() for c in checks],
+                            "audit": audit.as_dict() if audit.calls else None})
             if not label.startswith(" "):
-                details.append(self._breakdown(label, m))
+                details.append(self._breakdown(label, measurements[name]))
         self.data["dynamodb"] = records
         return "\n".join([
             "A. DynamoDB per operation (moto in-process; requests counted at botocore, capacity computed",
             "   from item sizes by bench/capacity.py: moto reports none)",
-            table(["operation", "requests", "writes", "RCU", "WCU", "new clients"], rows, "lrrrrr"),
+            table(["operation", "requests", "writes", "RCU", "WCU", "audit trail", "new clients"], rows, "lrrrrlr"),
             (f"   targets: an earn ≤{EARN_MAX_REQUESTS} requests of which {EARN_MAX_WRITES} write, ≤{EARN_MAX_WCU} WCU"
              " (2 items under 1 KB in a transaction, 2 x 2, + 1 for the"),
             (f"   entry's gsi1 copy); a balance read {BALANCE_MAX_REQUESTS} request. Steady state: the key already"
              " checked by a warm-up call."),
+            ("   audit trail: what the call's record in its organisation's audit trail adds (issue 15: staff writes and"
+             " reads of"),
+            "   personal data; an earn and a balance read add none), apart from the call's own figures.",
             ("   WCU (GSI n): n of them for index entries. new clients: botocore clients created during the call"
              " (each loads"),
             "   the service model and opens new connections; a warm function should create none).",

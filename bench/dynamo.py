@@ -216,6 +216,16 @@ class Measurement:
     def index_wcu(self) -> float:
         return sum(item.index_wcu for call in self.calls for item in call.items) / self.per
 
+    def split(self, prefix: str) -> tuple["Measurement", "Measurement"]:
+        """The calls on items of other kinds, and those whose every item's kind starts with `prefix` (the audit
+        trail's record of a call, apart from the call's own work)."""
+        def theirs(call: CallCost) -> bool:
+            return bool(call.items) and all(item.item.startswith(prefix) for item in call.items)
+
+        own = [call for call in self.calls if not theirs(call)]
+        return (Measurement(self.name, own, self.ms, self.per, self.clients),
+                Measurement(self.name, [call for call in self.calls if theirs(call)], self.ms, self.per))
+
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "per": self.per, "requests": self.requests, "writes": self.writes,
                 "rcu": self.rcu, "wcu": self.wcu, "index_wcu": self.index_wcu, "ms": round(self.ms, 1),

@@ -7,7 +7,7 @@ One filter drives the read, the others (AND) are checked on the members it finds
 - `external_id_prefix`: the directory entries' gsi2 (`IDS#{program_id}`), by external id;
 - `name_prefix` (case-insensitive): the profiles' gsi3 (`NAMES#{program_id}`), by name;
 - otherwise the directory entries' gsi1 (`MEMBERS#{program_id}`), newest first.
-`tier` and `attribute` (`name:value`, exact) are checked on what is read. A page reads at most READS rounds of
+`tier`, `status` and `attribute` (`name:value`, exact) are checked on what is read. A page reads at most READS rounds of
 READ_SIZE index entries when such a filter leaves few matches, so it may hold fewer than `limit` items and still
 carry a `next_cursor`. The program is read with the first round's members, so another organisation's key finds
 nothing (404) and the search costs no request of its own.
@@ -21,12 +21,14 @@ from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.patterns import EMAIL
 from chalicelib.members import directory_keys, lookups, profiles, standing
 
-FILTERS = ("tier", "attribute", "email", "phone", "external_id_prefix", "name_prefix")
+FILTERS = ("tier", "status", "attribute", "email", "phone", "external_id_prefix", "name_prefix")
+STATUSES = ("active", "closed", "blocked")  # members/offboarding.py
 READS, READ_SIZE = 5, 49  # rounds a filtered page may read, and members each reads (a BatchGetItem of 100 keys)
 _EMAIL = re.compile(EMAIL)
 _ID_PREFIX = re.compile(r"[A-Za-z0-9._\-:@]{1,128}")
 HOW = {
     "tier": "tier must be the name of one of the program's tiers, such as tier=Gold.",
+    "status": "status must be active, closed or blocked, such as status=blocked.",
     "attribute": "attribute must be name:value, such as attribute=team:eng (the value matched exactly).",
     "email": "email must be an email address, such as email=ada@example.com (matched case-insensitively).",
     "phone": "phone must be in E.164 with its country code, such as phone=%2B393331234567 (+ sent as %2B).",
@@ -49,6 +51,8 @@ def filters_from(query: dict) -> dict:
     for name, value in asked.items():
         if not value.strip():
             raise _refuse(name)
+    if "status" in asked and asked["status"] not in STATUSES:
+        raise _refuse("status")
     if "email" in asked:
         asked["email"] = lookups.normal_email(asked["email"])
         if not _EMAIL.fullmatch(asked["email"]):
@@ -127,6 +131,8 @@ def _matches(asked: dict, program: db.ProgramItem, member: db.MemberItem) -> boo
         return False
     if "tier" in asked and _tier(program, member) != asked["tier"]:
         return False
+    if "status" in asked and (member.status or "active") != asked["status"]:
+        return False
     if "attribute" in asked:
         name, value = asked["attribute"]
         attributes = profile.attributes or {}
@@ -148,7 +154,7 @@ def _tier(program: db.ProgramItem, member: db.MemberItem) -> Optional[str]:
 def view(program: db.ProgramItem, member: db.MemberItem) -> dict:
     profile = db.profile_of(member)
     return {"external_id": member.external_id, "name": profile.name, "email": profile.email, "phone": profile.phone,
-            "attributes": profile.attributes, "tier": _tier(program, member),
+            "attributes": profile.attributes, "tier": _tier(program, member), "status": member.status or "active",
             "balance": {"available": int(member.available), "pending": int(member.pending),
                         "lifetime_earned": int(member.lifetime_earned), "lifetime_spent": int(member.lifetime_spent)},
             "created_at": member.created_at}

@@ -123,6 +123,8 @@ class DirectoryMember(Answer):
     phone: Optional[str]
     attributes: Optional[dict[str, Any]] = None
     tier: Optional[str]
+    status: Literal["active", "closed", "blocked"] = Field(description="closed: offboarded; blocked: held for fraud "
+                                                                       "(POST .../close, .../block)")
     balance: BalanceSummary = Field(description="As the account holds it now (expiring points and tier progress: "
                                                 "GET the member)")
     created_at: Timestamp = Field(description="When the member was enrolled (by PUT member, an import or an event)")

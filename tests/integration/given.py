@@ -25,3 +25,8 @@ def outcomes(calls):
 
     with ThreadPoolExecutor(THREADS) as pool:
         return sorted(pool.map(run, calls))
+
+
+# A staff read of a member's personal data, and any staff write, is recorded in the organisation's audit trail
+# (chalicelib/core/audit.py): after the call's own requests, the chain head's read and the record's transaction.
+AUDIT_APPEND = ["GetItem", "TransactWriteItems"]

@@ -105,3 +105,21 @@ def test_a_blocked_members_partner_event_goes_to_the_dlq_with_its_reason(stack, 
     assert available(api, shop) == 1000
     boto3.client("sqs").delete_message(QueueUrl=stack.env["PARTNER_EVENTS_DLQ_URL"],
                                        ReceiptHandle=kept[0]["ReceiptHandle"])
+
+
+def test_the_directory_lists_members_by_status(api, shop):
+    # Given Ada blocked and Bob active
+    enrol(api, shop, "bob", key="welcome-bob")
+    assert api.call("POST", f"{shop['member']}/block", shop["admin"], {"reason": "chargebacks"}, KEY)[0] == 200
+
+    def listed(status: str) -> list[tuple[str, str]]:
+        code, page = api.call("GET", f"{shop['path']}/members?status={status}", shop["admin"])
+        assert code == 200, page
+        return [(item["external_id"], item["status"]) for item in page["items"]]
+
+    # Then the directory finds each by its status, and refuses a status there is not
+    assert listed("blocked") == [("ada", "blocked")]
+    assert listed("active") == [("bob", "active")]
+    assert listed("closed") == []
+    code, error = api.call("GET", f"{shop['path']}/members?status=gone", shop["admin"])
+    assert code == 400 and error["error"]["details"] == {"field": "status"}

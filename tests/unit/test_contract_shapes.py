@@ -90,5 +90,5 @@ def test_the_import_list_documents_its_key_filter():
 def test_the_member_directory_documents_every_filter():
     document = openapi.document(ENDPOINTS)
     parameters = document["paths"]["/v1/programs/{program_id}/members"]["get"]["parameters"]
-    assert {"limit", "cursor", "tier", "attribute", "email", "phone", "external_id_prefix", "name_prefix"} == {
+    assert {"limit", "cursor", "tier", "status", "attribute", "email", "phone", "external_id_prefix", "name_prefix"} == {
         parameter["name"] for parameter in parameters if parameter["in"] == "query"}

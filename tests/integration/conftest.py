@@ -134,3 +134,11 @@ def fresh_stream(stack):
     stream keeps every test's writes; a test that reads the stream wants its own)."""
     for poller in stack.runtime.streams:
         poller.skip_to_end()
+
+
+@pytest.fixture
+def partner(api, program):
+    """The program with a partner key of its own (`key_id`, `secret`): what signs partner-queue messages."""
+    status, key = api.call("POST", "/v1/api-keys", program["admin"], {"name": "shop", "role": "partner"})
+    assert status == 201
+    return {**program, "key_id": key["id"], "secret": key["secret"]}

@@ -2,14 +2,14 @@
 revoked at once; unsubscribe links that expire; and the probe's finding 8 (tokens with one spelling only, no NaN
 taken in, unknown key ids costing what wrong secrets cost, no retired reward shown to a member)."""
 import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from chalice.local import LambdaEventConverter
 from given import enrol
+from test_member_directory import dynamodb_requests
 
-from chalicelib.core import auth, db
+from chalicelib.core import auth
 from chalicelib.messaging import preferences
 
 
@@ -32,19 +32,6 @@ def other_program(api, program) -> dict:
     return {**program, "id": made["id"], "path": f"/v1/programs/{made['id']}"}
 
 
-@contextmanager
-def dynamodb_requests():
-    made: list[str] = []
-    events = db.connection().client.meta.events
-
-    def count(model, **_):
-        made.append(model.name)
-
-    events.register("before-call.dynamodb", count)
-    try:
-        yield made
-    finally:
-        events.unregister("before-call.dynamodb", count)
 
 
 def respelled(signature: str) -> str:

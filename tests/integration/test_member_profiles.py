@@ -1,11 +1,11 @@
 """A member's profile lives apart from its account: PUT member and imports write the ProfileItem only, reads take
 it with the member in the same request, and a member written before the split (its profile in the account
 item) reads the same and moves its profile on its next change."""
-from contextlib import contextmanager
 
 import boto3
 import pytest
 from given import AUDIT_APPEND
+from test_member_directory import dynamodb_requests
 from test_member_import import imported
 from test_rules_api import program_with_rules, purchase
 
@@ -33,20 +33,6 @@ def legacy_member(program, external_id: str, **profile) -> db.MemberItem:
     return member
 
 
-@contextmanager
-def dynamodb_requests():
-    """The names of the DynamoDB requests made inside the block (on the table's own client)."""
-    made: list[str] = []
-    events = db.connection().client.meta.events
-
-    def count(model, **_):
-        made.append(model.name)
-
-    events.register("before-call.dynamodb", count)
-    try:
-        yield made
-    finally:
-        events.unregister("before-call.dynamodb", count)
 
 
 def get_member(api, program, external_id: str) -> dict:

@@ -10,13 +10,6 @@ from chalicelib.earning.partner_messages import sign
 FUNCTION = "PartnerEventsFunction"
 
 
-@pytest.fixture
-def partner(api, program):
-    status, key = api.call("POST", "/v1/api-keys", program["admin"], {"name": "shop", "role": "partner"})
-    assert status == 201
-    return {**program, "key_id": key["id"], "secret": key["secret"]}
-
-
 def send(stack, partner, event, *, secret=None, body=None, attributes=None):
     raw = body if body is not None else json.dumps(
         {"org_id": partner["org_id"], "program_id": partner["id"], "event": event})

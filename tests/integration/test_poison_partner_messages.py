@@ -4,17 +4,9 @@ import json
 
 import boto3
 import pytest
+from test_partner_events import FUNCTION
 
 from chalicelib.earning.partner_messages import sign
-
-FUNCTION = "PartnerEventsFunction"
-
-
-@pytest.fixture
-def partner(api, program):
-    status, key = api.call("POST", "/v1/api-keys", program["admin"], {"name": "shop", "role": "partner"})
-    assert status == 201
-    return {**program, "key_id": key["id"], "secret": key["secret"]}
 
 
 def nested(depth: int) -> dict:

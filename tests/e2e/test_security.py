@@ -627,6 +627,7 @@ def _throwaway_member(world) -> tuple[str, str]:
     _ok(world.g.call("PUT", path, world.a.admin, {"name": "Spare"}))
     session = _ok(world.g.call("POST", f"{path}/sessions", world.a.admin, {"ttl_seconds": 600})).body["token"]
     world.g.secrets.add(session)
+    world.a.sessions[external_id] = session  # one of A's own callers (its audit trail may name it)
     return external_id, session
 
 

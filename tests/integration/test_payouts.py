@@ -215,7 +215,7 @@ def test_the_method_is_masked_to_analysts_hidden_from_other_members_and_never_st
     pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=stack.env["LAUREL_TABLE"])
     items = [item for page in pages for item in page["Items"]]
     # (this program's items: other tests' members, in the shared table, may well be called Lovelace)
-    stored = json.dumps([item for item in items if item.get("program_id", {}).get("S") == cash["id"]])
+    stored = json.dumps([item for item in items if item.get("program_id", {}).get("S") == cash["id"]], default=str)
     assert bank["id"] in stored and paypal["id"] in stored
     assert IBAN not in stored and "ada.private" not in stored and "Lovelace" not in stored
     bodies = [json.loads(item["body"]["S"]) for item in items

@@ -7,7 +7,8 @@ from chalicelib.core import clock, db
 from chalicelib.core.db.activity_items import ChurnModelItem
 from chalicelib.members import activity, predictions
 
-START = date.fromisoformat(clock.day(clock.now())) - timedelta(days=90)
+DAYS = 60
+START = date.fromisoformat(clock.day(clock.now())) - timedelta(days=DAYS)
 
 
 def _day(n: int) -> str:
@@ -41,13 +42,13 @@ def test_a_day_counts_once_however_often_its_entries_arrive(program):
 
 
 def test_the_nightly_refresh_fits_the_program_and_ranks_its_members(program):
-    lives = _population(120, 90, seed=3)
+    lives = _population(100, DAYS, seed=3)
     by_day: dict[int, list[str]] = {}
     for member, days in lives.items():
         for day in days:
             by_day.setdefault(day, []).append(member)
     runs = []
-    for n in range(90):
+    for n in range(DAYS):
         for member in by_day.get(n, []):
             activity.record(program["id"], member, _day(n))
         runs.append(predictions.refresh(_day(n)))
@@ -62,8 +63,8 @@ def test_the_nightly_refresh_fits_the_program_and_ranks_its_members(program):
     assert answer["activity"] == {"first_active_day": _day(days[0]), "last_active_day": _day(days[-1]),
                                   "repeat_active_days": len(days) - 1}
     assert 0 <= answer["churn_risk"] <= 1 and answer["churn_risk"] == round(1 - answer["active_probability"], 4)
-    recent = [m for m, d in lives.items() if d[-1] >= 85 and len(d) >= 5]
-    silent = [m for m, d in lives.items() if d[-1] <= 40 and len(d) >= 5]
+    recent = [m for m, d in lives.items() if d[-1] >= DAYS - 5 and len(d) >= 5]
+    silent = [m for m, d in lives.items() if d[-1] <= DAYS // 2 and len(d) >= 5]
     assert recent and silent
     risk = {m: predictions.for_member(program["id"], m)["churn_risk"] for m in recent + silent}
     assert max(risk[m] for m in recent) < min(risk[m] for m in silent)

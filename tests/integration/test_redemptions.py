@@ -36,7 +36,7 @@ def balance(api, shop):
 def table_text(stack) -> str:
     """Every item of the table, as stored (the raw DynamoDB JSON), for looking for what must not be there."""
     pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=stack.env["LAUREL_TABLE"])
-    return json.dumps([item for page in pages for item in page["Items"]])
+    return json.dumps([item for page in pages for item in page["Items"]], default=str)  # binary (sketches) as text
 
 
 def sent_emails_to(address):

@@ -1,17 +1,19 @@
 """List pages: `limit` and an opaque, signed `cursor`, so a client can neither forge nor widen a page, and the
-`true`/`false` filters a list may take."""
+filters a read may take: `true`/`false`, and a day."""
 import base64
 import hashlib
 import hmac
 import json
 import re
+from datetime import date
 from typing import Any, Iterable, Optional
 
 from chalicelib.core import settings
 from chalicelib.core.errors import ValidationFailed
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
-LIMIT = re.compile(r"[0-9]{1,3}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+LIMIT = re.compile(r"[0-9]{1,3}")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
 
 
 def limit_from(query: Optional[dict]) -> int:
@@ -68,3 +70,16 @@ def flag(query: dict, name: str) -> Optional[bool]:
     if raw is not None and raw not in FLAGS:
         raise ValidationFailed(f"{name} must be true or false.", {"field": name})
     return FLAGS.get(raw)
+
+
+def day(query: dict, name: str, default: date) -> date:
+    """A YYYY-MM-DD filter of the query (`default` when absent), 400 for anything else."""
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        if DAY.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValidationFailed(f"{name} is a day, YYYY-MM-DD.", {"field": name})

@@ -6,10 +6,9 @@ the days asked, never with members or events. Active members over the range are 
 sketches, so a member active on several days counts once. Periods are UTC. The breakdown by reward (and type,
 and money by currency), campaign and tier sums the range's day (or hour) items' dynamic counters.
 """
-import re
 from datetime import date, timedelta
 
-from chalicelib.core import clock, db
+from chalicelib.core import clock, db, pagination
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.insight import aggregates
 from chalicelib.insight.deltas import COUNTERS, dimension_of
@@ -17,15 +16,14 @@ from chalicelib.insight.sketch import Sketch
 
 MAX_DAYS = {"day": 366, "hour": 31}
 DEFAULT_DAYS = {"day": 30, "hour": 1}  # the range when `from` is left out: the last 30 days, or today by hour
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def analytics(org_id: str, program_id: str, query: dict) -> dict:
     granularity = query.get("granularity") or "day"
     if granularity not in MAX_DAYS:
         raise ValidationFailed("granularity is day or hour.", {"field": "granularity"})
-    last = _day(query, "to", date.fromisoformat(clock.day(clock.now())))
-    first = _day(query, "from", last - timedelta(days=DEFAULT_DAYS[granularity] - 1))
+    last = pagination.day(query, "to", date.fromisoformat(clock.day(clock.now())))
+    first = pagination.day(query, "from", last - timedelta(days=DEFAULT_DAYS[granularity] - 1))
     if last < first:
         raise ValidationFailed("to is before from.", {"field": "to"})
     days = (last - first).days + 1
@@ -118,18 +116,6 @@ def _add_money(row: dict, currency: str, redeemed: int, cancelled: int) -> None:
         row["value"].sort(key=lambda m: m["currency"])
     money["redeemed"] += redeemed
     money["cancelled"] += cancelled
-
-
-def _day(query: dict, name: str, default: date) -> date:
-    text = query.get(name)
-    if text is None:
-        return default
-    try:
-        if _DAY.fullmatch(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ValidationFailed(f"{name} is a day, YYYY-MM-DD.", {"field": name})
 
 
 def _periods(first: date, days: int, granularity: str) -> list[str]:

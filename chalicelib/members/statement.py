@@ -2,10 +2,9 @@
 
 Read from gsi1 (a member's transactions, `{created_at}#{txn_id}`), a page at a time, up to MAX_ENTRIES: a longer
 history is asked for in ranges (`from`, `to`)."""
-import re
 from datetime import date
 
-from chalicelib.core import db, spreadsheets
+from chalicelib.core import db, pagination, spreadsheets
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.members import entries
 from chalicelib.members.membership import require
@@ -13,12 +12,12 @@ from chalicelib.members.membership import require
 MAX_ENTRIES = 10_000
 COLUMNS = ("created_at", "id", "kind", "points", "balance_after", "reason", "event_id", "redemption_id", "expires_at",
            "reverses", "available_at")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def statement_csv(org_id: str, program_id: str, external_id: str, query: dict) -> str:
     require(org_id, program_id, external_id, profile=False)
-    first, last = _day(query, "from", "0000-01-01"), _day(query, "to", "9999-12-31")
+    first = pagination.day(query, "from", date.min).isoformat()
+    last = pagination.day(query, "to", date.max).isoformat()
     if last < first:
         raise ValidationFailed("to is before from.", {"field": "to"})
     results = db.Item.gsi1.query(db.member_pk(program_id, external_id),
@@ -27,15 +26,3 @@ def statement_csv(org_id: str, program_id: str, external_id: str, query: dict) -
     if len(views) > MAX_ENTRIES:
         raise ValidationFailed(f"More than {MAX_ENTRIES} entries: ask for a shorter range (from, to).", {"field": "from"})
     return spreadsheets.table([COLUMNS, *([view.get(name) for name in COLUMNS] for view in views)])
-
-
-def _day(query: dict, name: str, default: str) -> str:
-    text = query.get(name)
-    if text is None:
-        return default
-    try:
-        if _DAY.fullmatch(text):
-            return date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
-    raise ValidationFailed(f"{name} is a day, YYYY-MM-DD.", {"field": name})
